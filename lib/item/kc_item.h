@@ -1,0 +1,200 @@
+/**
+ * @file
+ * The item: one dissected L7 exchange (a request with its response, or a lone
+ * message), Kubeshark's "entry". Dissectors fill items on the worker; the KFL
+ * engine judges them there; the item log renders them to JSON elsewhere.
+ *
+ * An item is a plain struct of fixed size. Every string is a view
+ * (struct kc_str: offset and length) into the item's own arena, so an item can
+ * be copied with memcpy (onto a ring, into a queue) without fixing pointers,
+ * and building one never calls malloc. When the arena is full, further strings
+ * are dropped, KC_ITEM_F_TRUNCATED is set, and the dissector counts it.
+ *
+ * Field names follow kfl.md section 10 (Kubeshark's entry JSON); the JSON
+ * renderer (kc_item_to_json) produces exactly that shape.
+ *
+ * Thread safety: an item belongs to whoever holds it; no function here takes
+ * a lock or shares state.
+ */
+#ifndef KC_ITEM_H
+#define KC_ITEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kc_common.h"
+
+/** Bytes of string storage inside one item (headers, names, body prefix). */
+#define KC_ITEM_ARENA_SIZE 8192
+/** Headers kept per side; more are counted and dropped. */
+#define KC_ITEM_MAX_HEADERS 48
+/** Cookies and query-string parameters kept per item. */
+#define KC_ITEM_MAX_PARAMS 24
+/** DNS questions and resource records kept per section. */
+#define KC_ITEM_MAX_DNS_Q 8
+#define KC_ITEM_MAX_DNS_RR 24
+/** ALPN protocols and TLS versions kept from a hello. */
+#define KC_ITEM_MAX_ALPN 8
+/** Body prefix kept for filtering (after gzip/deflate decoding). */
+#define KC_ITEM_BODY_PREFIX 2048
+
+/** A string view into the item's arena. len == 0 with off == 0 is "absent". */
+struct kc_str {
+	uint16_t off;
+	uint16_t len;
+};
+
+struct kc_kv {
+	struct kc_str name;
+	struct kc_str value;
+};
+
+/** Application protocol of an item; decides protocol.name/abbr in JSON. */
+enum kc_item_proto {
+	KC_ITEM_TCP = 0,  /**< L4 item for an unclaimed TCP stream */
+	KC_ITEM_UDP,      /**< L4 item for an unclaimed UDP flow */
+	KC_ITEM_HTTP,     /**< HTTP/1.0, HTTP/1.1: abbr "HTTP" */
+	KC_ITEM_HTTP2,    /**< HTTP/2: abbr "HTTP/2" */
+	KC_ITEM_GRPC,     /**< gRPC over HTTP/2: abbr "gRPC" */
+	KC_ITEM_DNS,      /**< abbr "DNS" */
+	KC_ITEM_TLS,      /**< TLS handshake (ClientHello/ServerHello) */
+	KC_ITEM_PROTO_MAX
+};
+
+/** Item flags. */
+#define KC_ITEM_F_REQUEST     0x0001u /**< request side present */
+#define KC_ITEM_F_RESPONSE    0x0002u /**< response side present */
+#define KC_ITEM_F_TRUNCATED   0x0004u /**< arena or a table was full: some fields dropped */
+#define KC_ITEM_F_TIMEOUT     0x0008u /**< emitted unanswered after a timeout or stream end */
+#define KC_ITEM_F_GAP         0x0010u /**< a reassembly gap touched this exchange */
+#define KC_ITEM_F_REQ_BODY_TRUNC  0x0020u /**< request body longer than the kept prefix */
+#define KC_ITEM_F_RESP_BODY_TRUNC 0x0040u /**< response body longer than the kept prefix */
+
+/** HTTP/1.x, HTTP/2 and gRPC exchange (kfl.md 10.2). */
+struct kc_item_http {
+	struct kc_str method;      /**< request.method */
+	struct kc_str url;         /**< request.url: path and query as sent */
+	struct kc_str path;        /**< request.path: path only */
+	struct kc_str version;     /**< request.httpVersion ("HTTP/1.1", "HTTP/2.0") */
+	struct kc_str host;        /**< Host header or :authority */
+	struct kc_str status_text; /**< response.statusText */
+	int32_t status;            /**< response.status, 0 when no response */
+	int32_t req_headers_size;  /**< bytes of the request head, -1 unknown */
+	int32_t resp_headers_size;
+	int64_t req_body_size;     /**< body bytes on the wire, -1 unknown */
+	int64_t resp_body_size;
+	struct kc_str req_mime;    /**< Content-Type of the request body */
+	struct kc_str resp_mime;   /**< response.content.mimeType */
+	struct kc_str req_body;    /**< prefix of the decoded request body (raw bytes) */
+	struct kc_str resp_body;   /**< prefix of the decoded response body (raw bytes) */
+	/* gRPC (KC_ITEM_GRPC): from :path "/pkg.Service/Method" and grpc-status. */
+	struct kc_str grpc_service;
+	struct kc_str grpc_method;
+	int32_t grpc_status;       /**< -1 when no grpc-status was seen */
+	uint32_t h2_stream_id;     /**< HTTP/2 stream id, 0 for HTTP/1 */
+	uint8_t n_req_headers, n_resp_headers;
+	uint8_t n_req_cookies, n_resp_cookies;
+	uint8_t n_query;
+	/** Header names canonicalised as Kubeshark does (Content-Type); repeats
+	 *  kept as separate entries in arrival order, joined with "," in JSON.
+	 *  HTTP/2 pseudo-headers kept as ":path" etc. */
+	struct kc_kv req_headers[KC_ITEM_MAX_HEADERS];
+	struct kc_kv resp_headers[KC_ITEM_MAX_HEADERS];
+	struct kc_kv req_cookies[KC_ITEM_MAX_PARAMS];
+	struct kc_kv resp_cookies[KC_ITEM_MAX_PARAMS]; /**< Set-Cookie name=value */
+	struct kc_kv query[KC_ITEM_MAX_PARAMS];        /**< repeats kept in order */
+};
+
+struct kc_dns_question {
+	struct kc_str name;
+	uint16_t type;   /**< QTYPE: rendered "A", "AAAA", ... */
+	uint16_t class_; /**< QCLASS: rendered "IN", ... */
+};
+
+/** One resource record; data is already rendered as text for its type. */
+struct kc_dns_rr {
+	struct kc_str name;
+	struct kc_str data; /**< "10.0.0.1", "2001:db8::1", target name, TXT, "pref host", ... */
+	uint32_t ttl;
+	uint16_t type;
+	uint16_t class_;
+};
+
+/** DNS query with its response (kfl.md 10.3). */
+struct kc_item_dns {
+	uint16_t id;
+	uint16_t flags;   /**< header flags word of the response (or query) */
+	uint8_t opcode;
+	uint8_t rcode;
+	uint8_t n_questions, n_answers, n_authorities, n_additionals;
+	struct kc_dns_question questions[KC_ITEM_MAX_DNS_Q];
+	/** answers, then authorities, then additionals */
+	struct kc_dns_rr rrs[KC_ITEM_MAX_DNS_RR];
+};
+
+/** TLS handshake summary. */
+struct kc_item_tls {
+	struct kc_str sni;
+	uint16_t client_version;          /**< legacy_version of the ClientHello */
+	uint16_t server_version;          /**< chosen: supported_versions or legacy */
+	uint16_t cipher_suite;            /**< chosen by the ServerHello */
+	uint8_t n_alpn;
+	uint8_t n_versions;
+	uint16_t offered_versions[8];     /**< supported_versions of the ClientHello */
+	struct kc_str alpn[KC_ITEM_MAX_ALPN]; /**< offered by the client */
+	struct kc_str alpn_chosen;        /**< from the ServerHello */
+};
+
+/**
+ * One item. Common fields first; the protocol part is a union selected by
+ * proto. Addresses are in network byte order; IPv4 uses the first 4 bytes.
+ */
+struct kc_item {
+	uint64_t stream_id;    /**< links the item to its stream's pcap */
+	uint32_t index;        /**< position of the item in its stream */
+	uint16_t flags;        /**< KC_ITEM_F_* */
+	uint8_t proto;         /**< enum kc_item_proto */
+	uint8_t l4;            /**< IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t family;        /**< 4 or 6 */
+	uint8_t worker;        /**< worker index that produced it */
+	uint16_t src_port;     /**< client (request sender), host order */
+	uint16_t dst_port;     /**< server, host order */
+	uint8_t src_ip[16];
+	uint8_t dst_ip[16];
+	uint64_t ts_us;        /**< request (or lone message) capture time, us since epoch */
+	uint64_t resp_ts_us;   /**< response capture time, 0 if none */
+	uint64_t req_size;     /**< requestSize: captured bytes of the request */
+	uint64_t resp_size;    /**< responseSize */
+	union {
+		struct kc_item_http http;
+		struct kc_item_dns dns;
+		struct kc_item_tls tls;
+	} u;
+	uint16_t arena_used;
+	char arena[KC_ITEM_ARENA_SIZE];
+};
+
+/** Reset @p it to an empty item of protocol @p proto (common fields zeroed). */
+void kc_item_reset(struct kc_item *it, enum kc_item_proto proto);
+
+/**
+ * Copy @p len bytes into the arena and return the view. On a full arena the
+ * view is empty, KC_ITEM_F_TRUNCATED is set and -ENOSPC returned.
+ */
+int kc_item_put(struct kc_item *it, const void *data, size_t len, struct kc_str *out);
+
+/** Pointer to a view's bytes (not NUL-terminated); valid while @p it lives. */
+static inline const char *kc_item_str(const struct kc_item *it, struct kc_str s)
+{
+	return it->arena + s.off;
+}
+
+/** "http", "dns", ... (protocol.name) and "HTTP", "DNS", ... (protocol.abbr). */
+const char *kc_item_proto_name(enum kc_item_proto p);
+const char *kc_item_proto_abbr(enum kc_item_proto p);
+
+/** elapsedTime in ms: response time minus request time, 0 if unmeasured. */
+uint64_t kc_item_elapsed_ms(const struct kc_item *it);
+
+#endif /* KC_ITEM_H */
