@@ -175,14 +175,63 @@ struct kc_item {
 	char arena[KC_ITEM_ARENA_SIZE];
 };
 
-/** Reset @p it to an empty item of protocol @p proto (common fields zeroed). */
+/**
+ * Reset @p it to an empty item of protocol @p proto: every field before the
+ * arena is zeroed and the arena emptied (its bytes are not cleared). For the
+ * HTTP family (KC_ITEM_HTTP, KC_ITEM_HTTP2, KC_ITEM_GRPC) the "unknown"
+ * markers are set: headers sizes and body sizes -1, grpc_status -1.
+ * Thread safety: touches only @p it.
+ */
 void kc_item_reset(struct kc_item *it, enum kc_item_proto proto);
 
 /**
  * Copy @p len bytes into the arena and return the view. On a full arena the
  * view is empty, KC_ITEM_F_TRUNCATED is set and -ENOSPC returned.
+ * @p len == 0 gives the absent view and returns 0.
+ * @return 0, or -ENOSPC (arena full; nothing copied).
  */
 int kc_item_put(struct kc_item *it, const void *data, size_t len, struct kc_str *out);
+
+/**
+ * Append @p len bytes to the view @p s (absent views start empty). When @p s
+ * does not end at the arena's end it is first moved there (its old bytes are
+ * left as dead space), so appending works whatever was put in between.
+ * All or nothing: on a full arena @p s is unchanged, KC_ITEM_F_TRUNCATED is
+ * set and -ENOSPC returned.
+ * @return 0, or -ENOSPC.
+ */
+int kc_item_append(struct kc_item *it, struct kc_str *s, const void *data, size_t len);
+
+/**
+ * Canonicalise an HTTP header name in place as Go's
+ * textproto.CanonicalMIMEHeaderKey does (Kubeshark's header keys):
+ * "content-type" -> "Content-Type". A name holding a byte that is not an
+ * RFC 7230 token character (a space, ':' of HTTP/2 pseudo-headers, ...) is
+ * left unchanged, as Go does.
+ */
+void kc_item_canon_header(char *name, size_t len);
+
+/**
+ * First header named exactly @p name (canonical form, case-sensitive) among
+ * @p n entries of @p kv. @return the entry, or NULL when absent.
+ */
+const struct kc_kv *kc_item_header_find(const struct kc_item *it, const struct kc_kv *kv,
+					unsigned n, const char *name);
+
+/** True when view @p s equals the C string @p lit exactly. */
+static inline int kc_item_str_eq(const struct kc_item *it, struct kc_str s, const char *lit)
+{
+	size_t n = 0;
+
+	while (lit[n] != '\0')
+		n++;
+	if (n != s.len)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (it->arena[s.off + i] != lit[i])
+			return 0;
+	return 1;
+}
 
 /** Pointer to a view's bytes (not NUL-terminated); valid while @p it lives. */
 static inline const char *kc_item_str(const struct kc_item *it, struct kc_str s)

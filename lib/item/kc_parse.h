@@ -50,4 +50,22 @@ struct kc_flow_info {
 	uint8_t src_ip[16], dst_ip[16];
 };
 
+/**
+ * Copy the addressing of @p fi into @p it (stream id, worker, family, l4,
+ * client as src, server as dst). Does not touch index, flags or times.
+ */
+static inline void kc_item_set_flow(struct kc_item *it, const struct kc_flow_info *fi)
+{
+	it->stream_id = fi->stream_id;
+	it->worker = fi->worker;
+	it->family = fi->family;
+	it->l4 = fi->l4;
+	it->src_port = fi->src_port;
+	it->dst_port = fi->dst_port;
+	for (unsigned i = 0; i < 16; i++) {
+		it->src_ip[i] = fi->src_ip[i];
+		it->dst_ip[i] = fi->dst_ip[i];
+	}
+}
+
 #endif /* KC_PARSE_H */

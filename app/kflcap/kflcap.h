@@ -1,0 +1,146 @@
+/*
+ * kflcap application: shared definitions of the lcore wiring.
+ *
+ *   main lcore: management (drains worker rings, writes stream pcaps, status)
+ *   other lcores: workers (RX, engine, hand-off)
+ *   with only one lcore (-l 0), the main lcore does both, in turn.
+ */
+#ifndef KFLCAP_H
+#define KFLCAP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "kc_common.h"
+#include "kc_engine.h"
+
+#define KC_APP_BURST 32
+#define KC_APP_MAX_WORKERS 64
+#define KC_APP_MAX_QUEUES_PER_WORKER 16
+
+/** kflcap's own options (after `--`). */
+struct kc_opts {
+	char out_dir[1024];
+	char config_file[1024];
+	bool record_all;
+	uint32_t rxq;              /**< RX queues per RSS port, 0 = one per worker */
+	uint32_t mbufs;            /**< mbufs in the pool */
+	uint32_t ring_size;        /**< worker → management ring entries */
+	uint32_t flow_table_size;  /**< flows per worker */
+	uint32_t timeout_s[KC_FLOW_T_MAX];
+	uint32_t max_open_files;
+	uint32_t status_interval_s; /**< 0: no status line */
+	uint32_t defrag_max;       /**< datagrams in reassembly per worker */
+};
+
+/** Per-packet metadata carried in an mbuf dynamic field to the writer. */
+struct kc_mbuf_meta {
+	uint64_t stream_id;
+	uint64_t ts_ns;  /**< capture time, ns since the epoch */
+	uint8_t l4;      /**< IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t kind;    /**< KC_META_PKT or KC_META_END */
+};
+#define KC_META_PKT 0
+#define KC_META_END 1
+
+extern int kc_meta_off;
+static inline struct kc_mbuf_meta *kc_meta(struct rte_mbuf *m)
+{
+	return RTE_MBUF_DYNFIELD(m, kc_meta_off, struct kc_mbuf_meta *);
+}
+
+struct kc_rxq {
+	uint16_t port;
+	uint16_t queue;
+	bool finite;   /**< a net_pcap file: an empty poll after data means end of input */
+	bool eof;
+	uint32_t empty_polls;
+};
+
+/** Worker counters outside the engine; only the worker writes them. */
+struct kc_worker_stats {
+	uint64_t rx_polls;
+	uint64_t fanout_out;      /**< packets sent to other workers */
+	uint64_t fanout_drop;     /**< fan-out ring full */
+	uint64_t ring_drop;       /**< management ring full: packets freed */
+	uint64_t end_drop;        /**< stream-end markers not delivered */
+	uint64_t linearize_drop;  /**< multi-segment packet larger than the scratch buffer */
+};
+
+struct kc_worker {
+	unsigned idx;
+	unsigned lcore;
+	struct kc_app *app;
+	uint16_t n_rxq;
+	struct kc_rxq rxq[KC_APP_MAX_QUEUES_PER_WORKER];
+	struct rte_ring *to_mgmt;  /**< SP/SC: this worker → management */
+	struct rte_ring *fanin;    /**< SP/SC: reader worker → this worker (software fan-out) */
+	struct kc_engine *eng;
+	atomic_bool rx_done;       /**< every finite queue reached its end */
+	atomic_bool finished;      /**< flushed; nothing more will be enqueued */
+	uint16_t n_out;
+	struct rte_mbuf *out[KC_APP_BURST * 4]; /**< records waiting for to_mgmt */
+	uint8_t cur_l4;            /**< l4 of the packet being processed (record callback) */
+	struct kc_worker_stats st;
+	uint8_t scratch[65536 + 128];
+} __rte_cache_aligned;
+
+struct kc_writer;
+
+struct kc_app {
+	struct kc_opts opts;
+	struct rte_mempool *pool;
+	unsigned n_workers;
+	struct kc_worker *workers[KC_APP_MAX_WORKERS];
+	bool fanout;              /**< software fan-out from worker 0 */
+	bool have_live_port;      /**< an infinite source: stop only on a signal */
+	int ts_off;               /**< rx timestamp dynfield offset, -1 if none */
+	uint64_t ts_flag;
+	uint32_t ts_mult[RTE_MAX_ETHPORTS]; /**< rx timestamp unit in ns per port, 0 = not trusted */
+	uint64_t tsc_hz, tsc0, wall0_us;
+	struct kc_writer *writer;
+	atomic_bool drain;        /**< workers: stop RX, flush, finish */
+};
+
+extern atomic_bool kc_quit;
+
+/* opts.c */
+int kc_opts_parse(int argc, char **argv, struct kc_opts *o);
+void kc_opts_usage(const char *prog);
+
+/* port.c */
+int kc_ports_setup(struct kc_app *app);
+void kc_ports_stop(struct kc_app *app);
+
+/* worker.c */
+int kc_worker_init(struct kc_app *app, struct kc_worker *w);
+int kc_worker_main(void *arg);
+/** One iteration of the worker loop; returns packets received. */
+unsigned kc_worker_poll(struct kc_worker *w);
+/** Flush the engine and hand remaining records to the management ring. */
+void kc_worker_finish(struct kc_worker *w);
+
+/* writer.c: per-stream pcap files in OUT/live, on the management lcore. */
+struct kc_writer_stats {
+	uint64_t pkts, bytes;
+	uint64_t streams_opened, streams_closed, reopened, evicted_open;
+	uint64_t write_errors;
+};
+struct kc_writer *kc_writer_create(const char *out_dir, uint32_t max_open, struct kc_err *err);
+void kc_writer_packet(struct kc_writer *w, struct rte_mbuf *m);
+void kc_writer_end(struct kc_writer *w, uint64_t stream_id);
+void kc_writer_destroy(struct kc_writer *w);
+const struct kc_writer_stats *kc_writer_stats(const struct kc_writer *w);
+
+/* mgmt.c */
+void kc_mgmt_run(struct kc_app *app);
+void kc_print_summary(struct kc_app *app, FILE *f);
+
+#endif /* KFLCAP_H */

@@ -1,0 +1,160 @@
+/*
+ * kflcap: EAL arguments, then `--`, then kflcap's own options (testpmd-style).
+ * Set-up failures exit here with one clear message; only this file calls
+ * rte_exit, and only before capture starts.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_malloc.h>
+#include <rte_mbuf_dyn.h>
+
+#include "kflcap.h"
+
+atomic_bool kc_quit;
+int kc_meta_off = -1;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store_explicit(&kc_quit, true, memory_order_relaxed);
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--version") == 0)
+			return true;
+	}
+	return false;
+}
+
+static void register_dynfields(struct kc_app *app)
+{
+	static const struct rte_mbuf_dynfield desc = {
+		.name = "kflcap_meta",
+		.size = sizeof(struct kc_mbuf_meta),
+		.align = __alignof__(struct kc_mbuf_meta),
+	};
+
+	kc_meta_off = rte_mbuf_dynfield_register(&desc);
+	if (kc_meta_off < 0)
+		rte_exit(EXIT_FAILURE, "kflcap: mbuf dynamic field: %s\n", rte_strerror(rte_errno));
+	/* PMDs that timestamp (net_pcap: the file's time) fill this field. */
+	if (rte_mbuf_dyn_rx_timestamp_register(&app->ts_off, &app->ts_flag) != 0)
+		app->ts_off = -1;
+}
+
+static void setup_workers(struct kc_app *app)
+{
+	unsigned lcore, n = 0;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (n >= KC_APP_MAX_WORKERS)
+			break;
+		app->workers[n] = rte_zmalloc("kc_worker", sizeof(struct kc_worker), RTE_CACHE_LINE_SIZE);
+		if (app->workers[n] == NULL)
+			rte_exit(EXIT_FAILURE, "kflcap: worker %u: out of memory\n", n);
+		app->workers[n]->idx = n;
+		app->workers[n]->lcore = lcore;
+		n++;
+	}
+	if (n == 0) {
+		/* A single lcore: it captures and writes, in turn. */
+		app->workers[0] = rte_zmalloc("kc_worker", sizeof(struct kc_worker), RTE_CACHE_LINE_SIZE);
+		if (app->workers[0] == NULL)
+			rte_exit(EXIT_FAILURE, "kflcap: out of memory\n");
+		app->workers[0]->lcore = rte_lcore_id();
+		n = 1;
+	}
+	app->n_workers = n;
+}
+
+int main(int argc, char **argv)
+{
+	static struct kc_app app;
+	struct kc_err err = {{0}};
+	struct timeval tv;
+	unsigned i;
+	int ret, rc;
+
+	if (wants_help(argc, argv)) {
+		/* Help and version need no EAL, no hugepages, no root. */
+		char *v[] = {argv[0], strcmp(argv[1], "--version") == 0 ? "--version" : "--help", NULL};
+
+		kc_opts_parse(2, v, &app.opts);
+		return 0;
+	}
+	ret = rte_eal_init(argc, argv);
+	if (ret < 0)
+		rte_exit(EXIT_FAILURE, "kflcap: invalid EAL arguments (see --help and the DPDK EAL guide)\n");
+	argc -= ret;
+	argv += ret;
+	argv[0] = (char *)"kflcap";
+	rc = kc_opts_parse(argc, argv, &app.opts);
+	if (rc != 0) {
+		rte_eal_cleanup();
+		return rc > 0 ? 0 : 2;
+	}
+	if (app.opts.config_file[0] != '\0') {
+		fprintf(stderr, "kflcap: --config: configuration files are not supported by this build yet\n");
+		rte_eal_cleanup();
+		return 2;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	app.tsc_hz = rte_get_tsc_hz();
+	app.tsc0 = rte_rdtsc();
+	gettimeofday(&tv, NULL);
+	app.wall0_us = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+	register_dynfields(&app);
+
+	app.writer = kc_writer_create(app.opts.out_dir, app.opts.max_open_files, &err);
+	if (app.writer == NULL)
+		rte_exit(EXIT_FAILURE, "kflcap: %s\n", err.msg);
+
+	setup_workers(&app);
+	app.pool = rte_pktmbuf_pool_create("kc_pool", app.opts.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					   rte_socket_id());
+	if (app.pool == NULL)
+		rte_exit(EXIT_FAILURE, "kflcap: mbuf pool of %u: %s (hugepages reserved? try --mbufs or -m)\n",
+			 app.opts.mbufs, rte_strerror(rte_errno));
+	for (i = 0; i < app.n_workers; i++)
+		if (kc_worker_init(&app, app.workers[i]) != 0)
+			rte_exit(EXIT_FAILURE, "kflcap: worker set-up failed\n");
+	if (kc_ports_setup(&app) != 0)
+		rte_exit(EXIT_FAILURE, "kflcap: port set-up failed\n");
+	printf("kflcap %s: %u worker%s%s, writing to %s/live\n", KC_VERSION, app.n_workers,
+	       app.n_workers == 1 ? "" : "s", app.workers[0]->lcore == rte_lcore_id() ? " (single lcore)" : "",
+	       app.opts.out_dir);
+	fflush(stdout);
+
+	for (i = 0; i < app.n_workers; i++)
+		if (app.workers[i]->lcore != rte_lcore_id())
+			rte_eal_remote_launch(kc_worker_main, app.workers[i], app.workers[i]->lcore);
+	kc_mgmt_run(&app);
+	rte_eal_mp_wait_lcore();
+
+	kc_print_summary(&app, stdout);
+	kc_ports_stop(&app);
+	kc_writer_destroy(app.writer);
+	for (i = 0; i < app.n_workers; i++) {
+		kc_engine_destroy(app.workers[i]->eng);
+		rte_ring_free(app.workers[i]->to_mgmt);
+		rte_ring_free(app.workers[i]->fanin);
+		rte_free(app.workers[i]);
+	}
+	rte_mempool_free(app.pool);
+	rte_eal_cleanup();
+	return 0;
+}

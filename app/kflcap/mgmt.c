@@ -1,0 +1,217 @@
+/*
+ * Management lcore: drains every worker's ring into the stream writer, decides
+ * when capture ends (signal, or every finite input read), prints status and
+ * the exit summary. With a single lcore it also runs the one worker, in turn.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+
+#include "kflcap.h"
+
+#define MGMT_BURST 64
+#define IDLE_POLLS_BEFORE_SLEEP 1000
+
+static unsigned drain_rings(struct kc_app *app)
+{
+	struct rte_mbuf *m[MGMT_BURST];
+	unsigned i, k, n, total = 0;
+
+	for (i = 0; i < app->n_workers; i++) {
+		struct kc_worker *w = app->workers[i];
+
+		while ((n = rte_ring_sc_dequeue_burst(w->to_mgmt, (void **)m, MGMT_BURST, NULL)) > 0) {
+			for (k = 0; k < n; k++) {
+				const struct kc_mbuf_meta *meta = kc_meta(m[k]);
+
+				if (meta->kind == KC_META_END)
+					kc_writer_end(app->writer, meta->stream_id);
+				else
+					kc_writer_packet(app->writer, m[k]);
+			}
+			rte_pktmbuf_free_bulk(m, n);
+			total += n;
+			if (n < MGMT_BURST)
+				break;
+		}
+	}
+	return total;
+}
+
+static bool inputs_done(const struct kc_app *app)
+{
+	unsigned i;
+
+	if (app->have_live_port)
+		return false;
+	for (i = 0; i < app->n_workers; i++)
+		if (!atomic_load(&app->workers[i]->rx_done))
+			return false;
+	return true;
+}
+
+static bool workers_finished(const struct kc_app *app)
+{
+	unsigned i;
+
+	for (i = 0; i < app->n_workers; i++)
+		if (!atomic_load(&app->workers[i]->finished))
+			return false;
+	return true;
+}
+
+static void sum_engine(const struct kc_app *app, struct kc_engine_stats *es, struct kc_worker_stats *ws,
+		       struct kc_flow_stats *fs)
+{
+	unsigned i, j;
+
+	memset(es, 0, sizeof(*es));
+	memset(ws, 0, sizeof(*ws));
+	memset(fs, 0, sizeof(*fs));
+	for (i = 0; i < app->n_workers; i++) {
+		const struct kc_worker *w = app->workers[i];
+		const struct kc_engine_stats *e = kc_engine_stats(w->eng);
+		const struct kc_flow_stats *f = kc_engine_flow_stats(w->eng);
+
+		es->rx_pkts += e->rx_pkts;
+		es->rx_bytes += e->rx_bytes;
+		for (j = 0; j < KC_DEC_RES_MAX; j++)
+			es->decode_drop[j] += e->decode_drop[j];
+		es->frag_dropped += e->frag_dropped;
+		es->flow_pkts += e->flow_pkts;
+		es->tcp_pkts += e->tcp_pkts;
+		es->udp_pkts += e->udp_pkts;
+		es->recorded_pkts += e->recorded_pkts;
+		es->recorded_streams += e->recorded_streams;
+		es->released_pkts += e->released_pkts;
+		ws->fanout_out += w->st.fanout_out;
+		ws->fanout_drop += w->st.fanout_drop;
+		ws->ring_drop += w->st.ring_drop;
+		ws->end_drop += w->st.end_drop;
+		ws->linearize_drop += w->st.linearize_drop;
+		fs->created += f->created;
+		fs->active += f->active;
+		for (j = 0; j < KC_FLOW_END_MAX; j++)
+			fs->ended[j] += f->ended[j];
+	}
+}
+
+static void print_status(struct kc_app *app)
+{
+	struct kc_engine_stats es;
+	struct kc_worker_stats ws;
+	struct kc_flow_stats fs;
+	const struct kc_writer_stats *wr = kc_writer_stats(app->writer);
+
+	sum_engine(app, &es, &ws, &fs);
+	printf("kflcap: rx %" PRIu64 " pkts, flows %" PRIu64 " active, streams %" PRIu64
+	       ", written %" PRIu64 " pkts, ring drops %" PRIu64 "\n",
+	       es.rx_pkts, fs.active, es.recorded_streams, wr->pkts, ws.ring_drop + ws.fanout_drop);
+	fflush(stdout);
+}
+
+void kc_print_summary(struct kc_app *app, FILE *f)
+{
+	struct kc_engine_stats es;
+	struct kc_worker_stats ws;
+	struct kc_flow_stats fs;
+	const struct kc_writer_stats *wr = kc_writer_stats(app->writer);
+	uint16_t port;
+	unsigned j, i;
+
+	sum_engine(app, &es, &ws, &fs);
+	fprintf(f, "kflcap summary\n");
+	RTE_ETH_FOREACH_DEV(port) {
+		struct rte_eth_stats s;
+
+		if (rte_eth_stats_get(port, &s) == 0)
+			fprintf(f, "  port %u: rx %" PRIu64 " pkts %" PRIu64 " bytes, imissed %" PRIu64
+				", ierrors %" PRIu64 ", rx_nombuf %" PRIu64 "\n",
+				port, s.ipackets, s.ibytes, s.imissed, s.ierrors, s.rx_nombuf);
+	}
+	fprintf(f, "  engine: rx %" PRIu64 " pkts %" PRIu64 " bytes, tcp %" PRIu64 ", udp %" PRIu64 "\n",
+		es.rx_pkts, es.rx_bytes, es.tcp_pkts, es.udp_pkts);
+	fprintf(f, "  decode drops:");
+	for (j = KC_DEC_TRUNC_L2; j < KC_DEC_RES_MAX; j++)
+		fprintf(f, " %s=%" PRIu64, kc_decode_res_name(j), es.decode_drop[j]);
+	fprintf(f, "\n");
+	for (i = 0; i < app->n_workers; i++) {
+		const struct kc_defrag_stats *d = kc_engine_defrag_stats(app->workers[i]->eng);
+
+		fprintf(f, "  defrag[w%u]: fragments=%" PRIu64 " completed=%" PRIu64 " timeouts=%" PRIu64
+			" evicted_full=%" PRIu64 " overlaps=%" PRIu64 " dropped_frags=%" PRIu64 "\n",
+			i, d->fragments, d->completed, d->timeouts, d->evicted_full, d->overlaps, d->dropped_frags);
+	}
+	fprintf(f, "  flows: created=%" PRIu64 " active=%" PRIu64 " timeout=%" PRIu64 " evicted=%" PRIu64
+		" flushed=%" PRIu64 "\n",
+		fs.created, fs.active, fs.ended[KC_FLOW_END_TIMEOUT], fs.ended[KC_FLOW_END_EVICTED],
+		fs.ended[KC_FLOW_END_FLUSH]);
+	fprintf(f, "  hand-off: recorded_pkts=%" PRIu64 " released_pkts=%" PRIu64 " fanout_out=%" PRIu64
+		" fanout_drop=%" PRIu64 " ring_drop=%" PRIu64 " end_marker_drop=%" PRIu64
+		" linearize_drop=%" PRIu64 "\n",
+		es.recorded_pkts, es.released_pkts, ws.fanout_out, ws.fanout_drop, ws.ring_drop, ws.end_drop,
+		ws.linearize_drop);
+	fprintf(f, "  writer: streams=%" PRIu64 " closed=%" PRIu64 " pkts=%" PRIu64 " bytes=%" PRIu64
+		" reopened=%" PRIu64 " open_evictions=%" PRIu64 " write_errors=%" PRIu64 "\n",
+		wr->streams_opened, wr->streams_closed, wr->pkts, wr->bytes, wr->reopened, wr->evicted_open,
+		wr->write_errors);
+}
+
+void kc_mgmt_run(struct kc_app *app)
+{
+	struct kc_worker *solo = app->workers[0]->lcore == rte_lcore_id() ? app->workers[0] : NULL;
+	uint64_t hz = rte_get_tsc_hz(), next_status, next_tick;
+	uint64_t last_tsc = rte_rdtsc();
+	unsigned idle = 0;
+
+	next_status = rte_rdtsc() + hz * (app->opts.status_interval_s ? app->opts.status_interval_s : 1);
+	next_tick = rte_rdtsc() + hz / 1000;
+	for (;;) {
+		unsigned n = 0;
+		uint64_t tsc;
+
+		if (solo != NULL && !atomic_load(&app->drain)) {
+			n += kc_worker_poll(solo);
+			if (!atomic_load(&solo->rx_done)) {
+				unsigned q;
+				bool done = true;
+
+				for (q = 0; q < solo->n_rxq; q++)
+					done = done && solo->rxq[q].finite && solo->rxq[q].eof;
+				if (done)
+					atomic_store(&solo->rx_done, true);
+			}
+		}
+		n += drain_rings(app);
+		tsc = rte_rdtsc();
+		if (solo != NULL && tsc >= next_tick) {
+			uint64_t now = kc_engine_now(solo->eng) + (n == 0 ? (tsc - last_tsc) * 1000000u / hz : 0);
+
+			kc_engine_tick(solo->eng, now);
+			last_tsc = tsc;
+			next_tick = tsc + hz / 1000;
+		}
+		if (!atomic_load(&app->drain) && (atomic_load(&kc_quit) || inputs_done(app))) {
+			atomic_store(&app->drain, true);
+			if (solo != NULL)
+				kc_worker_finish(solo);
+		}
+		if (atomic_load(&app->drain) && workers_finished(app)) {
+			while (drain_rings(app) > 0)
+				;
+			break;
+		}
+		if (app->opts.status_interval_s && tsc >= next_status) {
+			print_status(app);
+			next_status = tsc + hz * app->opts.status_interval_s;
+		}
+		if (n == 0 && solo == NULL && ++idle > IDLE_POLLS_BEFORE_SLEEP) {
+			usleep(100);
+		} else if (n > 0) {
+			idle = 0;
+		}
+	}
+}

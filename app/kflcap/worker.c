@@ -1,0 +1,315 @@
+/*
+ * Worker lcore: RX bursts → (software fan-out) → engine → SP/SC ring to the
+ * management lcore. Reads like l3fwd's loop (style.md rule 13): take the
+ * context once, read the TSC once per iteration, burst of 32, periodic work on
+ * a TSC deadline, no locks, syscalls, allocation or logging inside.
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_mbuf_dyn.h>
+
+#include "kflcap.h"
+
+/* Empty polls (spaced by the loop) after which a net_pcap file is at its end.
+ * net_pcap reads the file synchronously inside rx_burst, so one empty poll
+ * already means end of file unless the pool ran dry; we insist on several
+ * with free mbufs around. */
+#define EOF_EMPTY_POLLS 64
+#define TICK_US 1000
+
+static uint64_t pkt_time_ns(const struct kc_app *app, struct rte_mbuf *m, uint64_t tsc)
+{
+	/* The timestamp field's unit is the PMD's own: trust only ports whose
+	 * unit we know (net_pcap: the file's time in microseconds). */
+	if (app->ts_off >= 0 && (m->ol_flags & app->ts_flag) && app->ts_mult[m->port] != 0)
+		return *RTE_MBUF_DYNFIELD(m, app->ts_off, uint64_t *) * app->ts_mult[m->port];
+	/* No capture timestamp from the PMD: wall clock derived from the TSC. */
+	return app->wall0_us * 1000 + (tsc - app->tsc0) * 1000000000ull / app->tsc_hz;
+}
+
+static void flush_out(struct kc_worker *w)
+{
+	unsigned sent;
+
+	if (w->n_out == 0)
+		return;
+	sent = rte_ring_sp_enqueue_burst(w->to_mgmt, (void **)w->out, w->n_out, NULL);
+	if (sent < w->n_out) {
+		/* A full ring never blocks a worker: drop and count. */
+		w->st.ring_drop += w->n_out - sent;
+		rte_pktmbuf_free_bulk(&w->out[sent], w->n_out - sent);
+	}
+	w->n_out = 0;
+}
+
+static inline void push_out(struct kc_worker *w, struct rte_mbuf *m)
+{
+	if (w->n_out == RTE_DIM(w->out))
+		flush_out(w);
+	w->out[w->n_out++] = m;
+}
+
+static void on_record(void *ctx, const struct kc_flow *f, void *handle, uint64_t ts_us)
+{
+	struct kc_worker *w = ctx;
+	struct rte_mbuf *m = handle;
+	struct kc_mbuf_meta *meta = kc_meta(m);
+
+	(void)ts_us; /* the mbuf already carries the ns timestamp */
+	meta->stream_id = f->stream_id;
+	meta->l4 = f->key.proto;
+	meta->kind = KC_META_PKT;
+	push_out(w, m);
+}
+
+static void on_release(void *ctx, void *handle)
+{
+	(void)ctx;
+	rte_pktmbuf_free(handle);
+}
+
+static void on_stream_end(void *ctx, const struct kc_flow *f, enum kc_flow_end why)
+{
+	struct kc_worker *w = ctx;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->app->pool);
+	struct kc_mbuf_meta *meta;
+
+	(void)why;
+	if (m == NULL) {
+		/* The writer closes idle files itself; count the lost marker. */
+		w->st.end_drop++;
+		return;
+	}
+	meta = kc_meta(m);
+	meta->stream_id = f->stream_id;
+	meta->l4 = f->key.proto;
+	meta->kind = KC_META_END;
+	meta->ts_ns = 0;
+	push_out(w, m);
+}
+
+int kc_worker_init(struct kc_app *app, struct kc_worker *w)
+{
+	static const struct kc_engine_ops ops = {
+		.record = on_record,
+		.release = on_release,
+		.stream_end = on_stream_end,
+	};
+	struct kc_engine_cfg ec;
+	char name[RTE_RING_NAMESIZE];
+	unsigned c;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.flow.capacity = app->opts.flow_table_size;
+	ec.flow.worker = (uint8_t)w->idx;
+	for (c = 0; c < KC_FLOW_T_MAX; c++)
+		ec.flow.timeout_us[c] = (uint64_t)app->opts.timeout_s[c] * 1000000u;
+	ec.defrag.max_datagrams = app->opts.defrag_max;
+	ec.defrag.timeout_us = 30 * 1000000u;
+	ec.record_all = app->opts.record_all;
+	ec.expire_budget = 64;
+	w->app = app;
+	w->eng = kc_engine_create(&ec, &ops, w);
+	if (w->eng == NULL) {
+		fprintf(stderr, "kflcap: worker %u: engine: %s\n", w->idx, strerror(errno));
+		return -1;
+	}
+	snprintf(name, sizeof(name), "kc_out_%u", w->idx);
+	w->to_mgmt = rte_ring_create(name, app->opts.ring_size, rte_lcore_to_socket_id(w->lcore),
+				     RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (w->to_mgmt == NULL) {
+		fprintf(stderr, "kflcap: worker %u: ring %s: %s\n", w->idx, name, rte_strerror(rte_errno));
+		return -1;
+	}
+	snprintf(name, sizeof(name), "kc_fan_%u", w->idx);
+	w->fanin = rte_ring_create(name, app->opts.ring_size, rte_lcore_to_socket_id(w->lcore),
+				   RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (w->fanin == NULL) {
+		fprintf(stderr, "kflcap: worker %u: ring %s: %s\n", w->idx, name, rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Hand a run of packets to the engine. Packets that came over a fan-out ring
+ * were timestamped by the reader (@p stamped); the others are stamped here.
+ * Multi-segment mbufs (jumbo frames from net_pcap) are copied into the
+ * worker's scratch buffer, one at a time. */
+static void process(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64_t tsc, bool stamped)
+{
+	struct kc_engine_pkt pk[KC_APP_BURST];
+	unsigned i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *mb = m[i];
+		struct kc_engine_pkt cur;
+
+		if (!stamped)
+			kc_meta(mb)->ts_ns = pkt_time_ns(w->app, mb, tsc);
+		cur.caplen = rte_pktmbuf_pkt_len(mb);
+		cur.wire_len = cur.caplen;
+		cur.ts_us = kc_meta(mb)->ts_ns / 1000;
+		cur.handle = mb;
+		if (kc_likely(mb->nb_segs == 1)) {
+			cur.data = rte_pktmbuf_mtod(mb, const uint8_t *);
+			pk[k++] = cur;
+			continue;
+		}
+		kc_engine_rx(w->eng, pk, k);
+		k = 0;
+		if (cur.caplen > sizeof(w->scratch)) {
+			w->st.linearize_drop++;
+			rte_pktmbuf_free(mb);
+			continue;
+		}
+		cur.data = rte_pktmbuf_read(mb, 0, cur.caplen, w->scratch);
+		kc_engine_rx(w->eng, &cur, 1);
+	}
+	kc_engine_rx(w->eng, pk, k);
+}
+
+/* Software fan-out for single-queue ports: decode enough to hash the address
+ * pair (symmetric, and without ports so fragments follow their flow), then
+ * hand each packet to its owner. */
+static void fan_out(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64_t tsc)
+{
+	struct kc_app *app = w->app;
+	struct rte_mbuf *mine[KC_APP_BURST];
+	unsigned i, n_mine = 0;
+
+	for (i = 0; i < n; i++) {
+		struct kc_pkt p;
+		struct kc_flow_key k;
+		enum kc_decode_res r;
+		unsigned owner = 0;
+		uint8_t buf[256];
+		const uint8_t *d = m[i]->nb_segs == 1 ? rte_pktmbuf_mtod(m[i], const uint8_t *)
+						      : rte_pktmbuf_read(m[i], 0, RTE_MIN(rte_pktmbuf_pkt_len(m[i]), sizeof(buf)), buf);
+		uint32_t len = m[i]->nb_segs == 1 ? rte_pktmbuf_data_len(m[i]) : RTE_MIN(rte_pktmbuf_pkt_len(m[i]), sizeof(buf));
+
+		r = kc_decode_eth(d, len, &p);
+		if (r == KC_DEC_OK || r == KC_DEC_FRAGMENT || (r == KC_DEC_TRUNC_IP && p.family != 0) ||
+		    r == KC_DEC_TRUNC_L4) {
+			p.sport = p.dport = 0;
+			p.proto = 0;
+			kc_flow_key_make(&p, &k);
+			owner = kc_flow_key_hash(&k) % app->n_workers;
+		}
+		if (owner == w->idx) {
+			mine[n_mine++] = m[i];
+			continue;
+		}
+		/* Timestamp now, on the reader, before the packet waits in a ring. */
+		kc_meta(m[i])->ts_ns = pkt_time_ns(app, m[i], tsc);
+		if (rte_ring_sp_enqueue(app->workers[owner]->fanin, m[i]) != 0) {
+			w->st.fanout_drop++;
+			rte_pktmbuf_free(m[i]);
+		} else {
+			w->st.fanout_out++;
+		}
+	}
+	process(w, mine, n_mine, tsc, false);
+}
+
+unsigned kc_worker_poll(struct kc_worker *w)
+{
+	struct rte_mbuf *m[KC_APP_BURST];
+	uint64_t tsc = rte_rdtsc();
+	unsigned q, n, total = 0;
+
+	n = rte_ring_sc_dequeue_burst(w->fanin, (void **)m, KC_APP_BURST, NULL);
+	if (n > 0) {
+		process(w, m, n, 0, true);
+		total += n;
+	}
+	for (q = 0; q < w->n_rxq; q++) {
+		struct kc_rxq *rq = &w->rxq[q];
+
+		if (rq->eof)
+			continue;
+		n = rte_eth_rx_burst(rq->port, rq->queue, m, KC_APP_BURST);
+		if (n == 0) {
+			if (rq->finite && rte_mempool_avail_count(w->app->pool) > 4 * KC_APP_BURST &&
+			    ++rq->empty_polls >= EOF_EMPTY_POLLS)
+				rq->eof = true;
+			continue;
+		}
+		rq->empty_polls = 0;
+		total += n;
+		if (w->app->fanout)
+			fan_out(w, m, n, tsc);
+		else
+			process(w, m, n, tsc, false);
+	}
+	flush_out(w);
+	return total;
+}
+
+static bool all_finite_done(const struct kc_worker *w)
+{
+	unsigned q;
+
+	for (q = 0; q < w->n_rxq; q++)
+		if (!w->rxq[q].finite || !w->rxq[q].eof)
+			return false;
+	return true;
+}
+
+void kc_worker_finish(struct kc_worker *w)
+{
+	struct rte_mbuf *m[KC_APP_BURST];
+	unsigned n;
+
+	/* Packets the reader already handed us still belong to their flows. */
+	while ((n = rte_ring_sc_dequeue_burst(w->fanin, (void **)m, KC_APP_BURST, NULL)) > 0) {
+		process(w, m, n, 0, true);
+		flush_out(w);
+	}
+	kc_engine_flush(w->eng);
+	flush_out(w);
+	atomic_store(&w->finished, true);
+}
+
+/* Advance the engine's clock when traffic pauses, so idle flows still end:
+ * packet time is the clock (replays run faster than real time), and the TSC
+ * carries it forward through silence. */
+static void tick(struct kc_worker *w, uint64_t *last_tsc, uint64_t *last_now)
+{
+	uint64_t tsc = rte_rdtsc();
+	uint64_t now = kc_engine_now(w->eng);
+
+	if (now == *last_now)
+		now += (tsc - *last_tsc) * 1000000u / w->app->tsc_hz;
+	else
+		*last_tsc = tsc;
+	*last_now = kc_engine_now(w->eng);
+	kc_engine_tick(w->eng, now);
+	flush_out(w);
+}
+
+int kc_worker_main(void *arg)
+{
+	struct kc_worker *w = arg;
+	struct kc_app *app = w->app;
+	uint64_t tick_cycles = app->tsc_hz / (1000000 / TICK_US);
+	uint64_t next_tick = rte_rdtsc() + tick_cycles, last_tsc = rte_rdtsc(), last_now = 0;
+
+	while (!atomic_load_explicit(&app->drain, memory_order_relaxed)) {
+		uint64_t tsc;
+
+		kc_worker_poll(w);
+		if (!atomic_load_explicit(&w->rx_done, memory_order_relaxed) && all_finite_done(w))
+			atomic_store(&w->rx_done, true);
+		tsc = rte_rdtsc();
+		if (tsc >= next_tick) {
+			tick(w, &last_tsc, &last_now);
+			next_tick = tsc + tick_cycles;
+		}
+	}
+	kc_worker_finish(w);
+	return 0;
+}

@@ -1,0 +1,278 @@
+/*
+ * Ethernet → VLAN/MPLS → IPv4/IPv6 → TCP/UDP.
+ *
+ * Hand-rolled rather than DPDK's rte_net_get_ptype(): that needs mbufs (and so
+ * EAL), stops at two VLAN tags, and does not hand back the lengths and
+ * fragment fields we need. This runs once per packet on every worker.
+ */
+#include <netinet/in.h>
+#include <string.h>
+
+#include "kc_decode.h"
+
+#define ETH_HLEN 14
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100
+#define ETHERTYPE_QINQ 0x88a8
+#define ETHERTYPE_QINQ_OLD 0x9100
+#define ETHERTYPE_MPLS 0x8847
+#define ETHERTYPE_MPLS_MC 0x8848
+
+#define IP6_HLEN 40
+#define IP6_NH_HOPOPTS 0
+#define IP6_NH_ROUTING 43
+#define IP6_NH_FRAGMENT 44
+#define IP6_NH_DSTOPTS 60
+#define IP6_NH_MOBILITY 135
+#define IP6_NH_AH 51
+
+static const char *const res_names[KC_DEC_RES_MAX] = {
+	[KC_DEC_OK] = "ok",
+	[KC_DEC_FRAGMENT] = "fragment",
+	[KC_DEC_TRUNC_L2] = "trunc_l2",
+	[KC_DEC_NON_IP] = "non_ip",
+	[KC_DEC_L2_DEPTH] = "l2_depth",
+	[KC_DEC_TRUNC_IP] = "trunc_ip",
+	[KC_DEC_BAD_IP_HDR] = "bad_ip_hdr",
+	[KC_DEC_BAD_IP_LEN] = "bad_ip_len",
+	[KC_DEC_IP6_EXT] = "ip6_ext",
+	[KC_DEC_OTHER_L4] = "other_l4",
+	[KC_DEC_TRUNC_L4] = "trunc_l4",
+	[KC_DEC_BAD_TCP_HDR] = "bad_tcp_hdr",
+	[KC_DEC_BAD_UDP_LEN] = "bad_udp_len",
+};
+
+const char *kc_decode_res_name(enum kc_decode_res r)
+{
+	return (unsigned)r < KC_DEC_RES_MAX ? res_names[r] : "unknown";
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+enum kc_decode_res kc_decode_l4(uint8_t proto, const uint8_t *l4, uint32_t len, struct kc_pkt *p)
+{
+	p->proto = proto;
+	if (proto == IPPROTO_TCP) {
+		uint32_t doff;
+
+		if (len < 20)
+			return KC_DEC_TRUNC_L4;
+		doff = (uint32_t)(l4[12] >> 4) * 4;
+		if (doff < 20)
+			return KC_DEC_BAD_TCP_HDR;
+		if (doff > len)
+			return p->payload_clipped ? KC_DEC_TRUNC_L4 : KC_DEC_BAD_TCP_HDR;
+		p->sport = rd16(l4);
+		p->dport = rd16(l4 + 2);
+		p->seq = rd32(l4 + 4);
+		p->ack = rd32(l4 + 8);
+		p->tcp_flags = l4[13];
+		p->win = rd16(l4 + 14);
+		p->payload = l4 + doff;
+		p->payload_len = len - doff;
+		return KC_DEC_OK;
+	}
+	if (proto == IPPROTO_UDP) {
+		uint32_t ulen;
+
+		if (len < 8)
+			return KC_DEC_TRUNC_L4;
+		ulen = rd16(l4 + 4);
+		/* RFC 768: length covers header and data. A clipped capture may
+		 * hold fewer bytes than the length says; take what is there. */
+		if (ulen < 8 || (ulen > len && !p->payload_clipped))
+			return KC_DEC_BAD_UDP_LEN;
+		p->sport = rd16(l4);
+		p->dport = rd16(l4 + 2);
+		p->tcp_flags = 0;
+		p->payload = l4 + 8;
+		p->payload_len = KC_MIN(ulen, len) - 8;
+		return KC_DEC_OK;
+	}
+	return KC_DEC_OTHER_L4;
+}
+
+/* IPv4 (RFC 791). The header length and total length are both checked
+ * against what was captured; options are skipped, not interpreted. */
+static enum kc_decode_res decode_ipv4(const uint8_t *ip, uint32_t caplen, struct kc_pkt *p)
+{
+	uint32_t ihl, tot, avail;
+	uint16_t frag;
+
+	if (caplen < 20)
+		return KC_DEC_TRUNC_IP;
+	if ((ip[0] >> 4) != 4)
+		return KC_DEC_BAD_IP_HDR;
+	ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+	if (ihl < 20)
+		return KC_DEC_BAD_IP_HDR;
+	if (ihl > caplen)
+		return KC_DEC_TRUNC_IP;
+	tot = rd16(ip + 2);
+	if (tot < ihl)
+		return KC_DEC_BAD_IP_LEN;
+	p->l3 = ip;
+	p->l3_len = tot;
+	p->family = 4;
+	memset(p->src, 0, sizeof(p->src));
+	memset(p->dst, 0, sizeof(p->dst));
+	memcpy(p->src, ip + 12, 4);
+	memcpy(p->dst, ip + 16, 4);
+	avail = tot;
+	p->payload_clipped = false;
+	if (tot > caplen) {
+		/* snaplen cut the packet: decode what we have, mark it. */
+		avail = caplen;
+		p->payload_clipped = true;
+	}
+	frag = rd16(ip + 6);
+	if (frag & 0x3fff) { /* MF set or offset != 0 */
+		if (p->payload_clipped)
+			return KC_DEC_TRUNC_IP;
+		p->frag_id = rd16(ip + 4);
+		p->frag_off = (uint32_t)(frag & 0x1fff) * 8;
+		p->frag_more = (frag & 0x2000) != 0;
+		p->frag_proto = ip[9];
+		p->frag_data = ip + ihl;
+		p->frag_len = tot - ihl;
+		return KC_DEC_FRAGMENT;
+	}
+	return kc_decode_l4(ip[9], ip + ihl, avail - ihl, p);
+}
+
+/* IPv6 (RFC 8200 section 4): walk the extension header chain up to the
+ * upper-layer header; a Fragment header hands the rest to defrag. */
+static enum kc_decode_res decode_ipv6(const uint8_t *ip, uint32_t caplen, struct kc_pkt *p)
+{
+	uint32_t plen, avail, off;
+	uint8_t nh;
+	unsigned n;
+
+	if (caplen < IP6_HLEN)
+		return KC_DEC_TRUNC_IP;
+	if ((ip[0] >> 4) != 6)
+		return KC_DEC_BAD_IP_HDR;
+	plen = rd16(ip + 4);
+	if (plen == 0)
+		return KC_DEC_BAD_IP_LEN; /* jumbogram or bogus: not followed */
+	p->l3 = ip;
+	p->l3_len = IP6_HLEN + plen;
+	p->family = 6;
+	memcpy(p->src, ip + 8, 16);
+	memcpy(p->dst, ip + 24, 16);
+	avail = IP6_HLEN + plen;
+	p->payload_clipped = false;
+	if (avail > caplen) {
+		avail = caplen;
+		p->payload_clipped = true;
+	}
+	nh = ip[6];
+	off = IP6_HLEN;
+	for (n = 0;; n++) {
+		uint32_t hlen;
+
+		if (nh != IP6_NH_HOPOPTS && nh != IP6_NH_ROUTING && nh != IP6_NH_DSTOPTS &&
+		    nh != IP6_NH_MOBILITY && nh != IP6_NH_AH && nh != IP6_NH_FRAGMENT)
+			break;
+		if (n >= KC_DECODE_MAX_IP6_EXT)
+			return KC_DEC_IP6_EXT;
+		if (off + 8 > avail)
+			return p->payload_clipped ? KC_DEC_TRUNC_IP : KC_DEC_IP6_EXT;
+		if (nh == IP6_NH_FRAGMENT) {
+			uint16_t fo = rd16(ip + off + 2);
+
+			if (p->payload_clipped)
+				return KC_DEC_TRUNC_IP;
+			p->frag_proto = ip[off];
+			p->frag_off = (uint32_t)(fo & 0xfff8);
+			p->frag_more = (fo & 1) != 0;
+			p->frag_id = rd32(ip + off + 4);
+			p->frag_data = ip + off + 8;
+			p->frag_len = avail - off - 8;
+			/* An atomic fragment (offset 0, M=0; RFC 6946) is a whole datagram. */
+			if (p->frag_off == 0 && !p->frag_more)
+				return kc_decode_l4(p->frag_proto, p->frag_data, p->frag_len, p);
+			return KC_DEC_FRAGMENT;
+		}
+		/* AH counts its length in 4-byte units minus 2 (RFC 4302), the
+		 * others in 8-byte units not counting the first 8 (RFC 8200). */
+		hlen = nh == IP6_NH_AH ? ((uint32_t)ip[off + 1] + 2) * 4 : ((uint32_t)ip[off + 1] + 1) * 8;
+		nh = ip[off];
+		off += hlen;
+		if (off > avail)
+			return p->payload_clipped ? KC_DEC_TRUNC_IP : KC_DEC_IP6_EXT;
+	}
+	return kc_decode_l4(nh, ip + off, avail - off, p);
+}
+
+/* MPLS (RFC 3032): skip labels to the bottom of the stack, then guess the
+ * payload from the IP version nibble (no pseudowire control word support). */
+static enum kc_decode_res decode_mpls(const uint8_t *d, uint32_t len, unsigned depth, struct kc_pkt *p)
+{
+	for (;;) {
+		bool bos;
+
+		if (len < 4)
+			return KC_DEC_TRUNC_L2;
+		if (++depth > KC_DECODE_MAX_L2_DEPTH)
+			return KC_DEC_L2_DEPTH;
+		bos = (d[2] & 1) != 0;
+		d += 4;
+		len -= 4;
+		if (bos)
+			break;
+	}
+	if (len < 1)
+		return KC_DEC_TRUNC_IP;
+	switch (d[0] >> 4) {
+	case 4:
+		return decode_ipv4(d, len, p);
+	case 6:
+		return decode_ipv6(d, len, p);
+	default:
+		return KC_DEC_NON_IP;
+	}
+}
+
+enum kc_decode_res kc_decode_eth(const uint8_t *data, uint32_t caplen, struct kc_pkt *p)
+{
+	uint32_t off = ETH_HLEN;
+	uint16_t et;
+	unsigned depth = 0;
+
+	p->n_vlan = 0;
+	p->vlan[0] = p->vlan[1] = 0;
+	if (caplen < ETH_HLEN)
+		return KC_DEC_TRUNC_L2;
+	et = rd16(data + 12);
+	while (et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ || et == ETHERTYPE_QINQ_OLD) {
+		if (++depth > KC_DECODE_MAX_L2_DEPTH)
+			return KC_DEC_L2_DEPTH;
+		if (off + 4 > caplen)
+			return KC_DEC_TRUNC_L2;
+		if (p->n_vlan < KC_DECODE_MAX_VLANS)
+			p->vlan[p->n_vlan++] = rd16(data + off) & 0x0fff;
+		et = rd16(data + off + 2);
+		off += 4;
+	}
+	switch (et) {
+	case ETHERTYPE_IPV4:
+		return decode_ipv4(data + off, caplen - off, p);
+	case ETHERTYPE_IPV6:
+		return decode_ipv6(data + off, caplen - off, p);
+	case ETHERTYPE_MPLS:
+	case ETHERTYPE_MPLS_MC:
+		return decode_mpls(data + off, caplen - off, depth, p);
+	default:
+		return KC_DEC_NON_IP;
+	}
+}

@@ -1,0 +1,99 @@
+/**
+ * @file
+ * The per-core packet engine: everything a worker does to a packet, without
+ * EAL, so the recorder's workers and the offline query tool run the same code.
+ *
+ *   decode → defrag → flow lookup → TCP state → (reassembly → dissection →
+ *   KFL match) → record or release
+ *
+ * The caller owns packets and passes each with an opaque handle (an mbuf in
+ * the recorder, a buffer slot offline). Every handle given to
+ * kc_engine_rx() comes back exactly once, through ops->record (the packet
+ * belongs to a recorded stream: the caller hands it to the writer) or
+ * ops->release (the caller frees it), possibly later (fragments wait for
+ * their datagram). Stream ends are reported through ops->stream_end.
+ *
+ * Thread safety: an engine belongs to one thread.
+ */
+#ifndef KC_ENGINE_H
+#define KC_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kc_common.h"
+#include "kc_decode.h"
+#include "kc_flow.h"
+
+/** One packet offered to the engine. */
+struct kc_engine_pkt {
+	const uint8_t *data; /**< contiguous captured bytes */
+	uint32_t caplen;
+	uint32_t wire_len;
+	uint64_t ts_us;      /**< capture time, us since the epoch */
+	void *handle;        /**< caller's packet; returned through record/release */
+};
+
+/** What the engine tells its caller. All callbacks run on the engine's thread. */
+struct kc_engine_ops {
+	/** @p handle belongs to recorded stream @p f (sent by the client if
+	 *  @p from_client); ownership passes to the callee. */
+	void (*record)(void *ctx, const struct kc_flow *f, void *handle, uint64_t ts_us);
+	/** @p handle is not recorded: free it. */
+	void (*release)(void *ctx, void *handle);
+	/** A recorded stream ended (timeout, eviction, flush, close). */
+	void (*stream_end)(void *ctx, const struct kc_flow *f, enum kc_flow_end why);
+};
+
+struct kc_engine_cfg {
+	struct kc_flow_cfg flow;
+	struct kc_defrag_cfg defrag;
+	bool record_all;          /**< record every TCP/UDP stream (full capture) */
+	uint32_t expire_budget;   /**< flows expired per tick */
+};
+
+/** Packet counters by stage; every packet lands in exactly one of the
+ *  terminal ones (decoded into a flow, dropped by reason, or held). */
+struct kc_engine_stats {
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t decode_drop[KC_DEC_RES_MAX]; /**< by reason; [OK] and [FRAGMENT] unused */
+	uint64_t frag_dropped;    /**< fragments released without their datagram completing */
+	uint64_t flow_pkts;       /**< packets that reached a flow */
+	uint64_t tcp_pkts, udp_pkts;
+	uint64_t recorded_pkts;   /**< handed to record() */
+	uint64_t recorded_streams;
+	uint64_t released_pkts;   /**< handed to release() */
+};
+
+struct kc_engine;
+
+/** @return NULL with errno set (EINVAL, ENOMEM). */
+struct kc_engine *kc_engine_create(const struct kc_engine_cfg *cfg, const struct kc_engine_ops *ops, void *ctx);
+/** Flush every flow (stream_end for recorded ones) and free. NULL allowed. */
+void kc_engine_destroy(struct kc_engine *e);
+
+/** Process @p n packets in order. */
+void kc_engine_rx(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint32_t n);
+
+/** Periodic work: expire idle flows and fragments as of @p now_us (packet
+ *  time), within the configured budget. */
+void kc_engine_tick(struct kc_engine *e, uint64_t now_us);
+
+/** End every flow now (shutdown or end of input). */
+void kc_engine_flush(struct kc_engine *e);
+
+/** Latest packet time seen (the engine's clock). */
+uint64_t kc_engine_now(const struct kc_engine *e);
+
+const struct kc_engine_stats *kc_engine_stats(const struct kc_engine *e);
+const struct kc_flow_stats *kc_engine_flow_stats(const struct kc_engine *e);
+const struct kc_defrag_stats *kc_engine_defrag_stats(const struct kc_engine *e);
+
+/** True if @p f is being recorded. */
+bool kc_engine_flow_recorded(const struct kc_engine *e, const struct kc_flow *f);
+
+/** Which side sent a packet of @p f: true if the client. */
+bool kc_engine_from_client(const struct kc_flow *f, const struct kc_pkt *p);
+
+#endif /* KC_ENGINE_H */

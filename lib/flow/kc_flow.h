@@ -1,0 +1,173 @@
+/**
+ * @file
+ * Per-core flow table: one table per worker lcore, no locks, no allocation
+ * after creation.
+ *
+ * A flow is one bidirectional TCP or UDP conversation, keyed canonically
+ * (VLAN ids, protocol, and the two address/port endpoints in a fixed order),
+ * so both directions find the same entry. Entries are preallocated; each
+ * carries a caller-defined "user area" of fixed size (the engine keeps its
+ * reassembly, dissection and recording state there).
+ *
+ * Idle timeouts depend on the flow's state (TCP opening, established,
+ * closing/closed, UDP). Flows of one timeout class sit on one LRU list
+ * ordered by last packet time, so expiry pops list heads in O(1) each; a full
+ * table evicts the longest-idle flow of all classes. Every removal goes
+ * through the caller's release callback first and is counted by reason.
+ *
+ * Thread safety: a table belongs to one thread; nothing here is shared.
+ */
+#ifndef KC_FLOW_H
+#define KC_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kc_common.h"
+#include "kc_decode.h"
+
+/** Canonical key: endpoint a is the lower of the two (address, port). */
+struct kc_flow_key {
+	uint8_t a[16];
+	uint8_t b[16];
+	uint16_t port_a;
+	uint16_t port_b;
+	uint16_t vlan[KC_DECODE_MAX_VLANS];
+	uint8_t proto;
+	uint8_t family;
+	uint8_t pad[6];
+};
+static_assert(sizeof(struct kc_flow_key) == 48, "flow key packs into 48 bytes");
+
+/** TCP state as followed from the flags of both directions. */
+enum kc_flow_state {
+	KC_FLOW_NEW = 0,     /**< first packet seen, no handshake progress (UDP stays here) */
+	KC_FLOW_SYN_SENT,    /**< SYN seen */
+	KC_FLOW_SYN_RCVD,    /**< SYN+ACK seen */
+	KC_FLOW_ESTABLISHED, /**< handshake done, or data on a stream picked up mid-way */
+	KC_FLOW_FIN_WAIT,    /**< one side sent FIN */
+	KC_FLOW_CLOSED,      /**< FIN both ways, or RST */
+	KC_FLOW_STATE_MAX
+};
+
+/** Timeout classes, one LRU list each. */
+enum kc_flow_tclass {
+	KC_FLOW_T_OPENING = 0, /**< TCP NEW/SYN_SENT/SYN_RCVD */
+	KC_FLOW_T_ESTABLISHED, /**< TCP ESTABLISHED/FIN_WAIT */
+	KC_FLOW_T_CLOSED,      /**< TCP CLOSED */
+	KC_FLOW_T_UDP,
+	KC_FLOW_T_MAX
+};
+
+/** Why a flow left the table. */
+enum kc_flow_end {
+	KC_FLOW_END_TIMEOUT = 0, /**< idle past its class timeout */
+	KC_FLOW_END_EVICTED,     /**< longest-idle flow evicted for a new one: table full */
+	KC_FLOW_END_FLUSH,       /**< shutdown or explicit flush */
+	KC_FLOW_END_MAX
+};
+
+/**
+ * One flow. Hot fields first. The user area follows the struct (see
+ * kc_flow_user()).
+ */
+struct kc_flow {
+	struct kc_flow_key key;
+	uint64_t last_us;       /**< time of the last packet */
+	uint64_t first_us;      /**< time of the first packet */
+	uint64_t stream_id;     /**< unique per process: worker in the top bits */
+	uint64_t pkts[2];       /**< packets by direction (0: client to server) */
+	uint64_t bytes[2];      /**< captured bytes by direction */
+	uint32_t prev, next;    /**< LRU links (entry indices, UINT32_MAX = none) */
+	uint32_t hash;
+	uint8_t state;          /**< enum kc_flow_state */
+	uint8_t tclass;         /**< enum kc_flow_tclass */
+	uint8_t client_is_a;    /**< 1 if the client (opener) is endpoint a of the key */
+	uint8_t fin_seen;       /**< bit 0: client FIN, bit 1: server FIN */
+	uint8_t in_use;
+	uint8_t pad[3];
+};
+
+struct kc_flow_cfg {
+	uint32_t capacity;        /**< flows held at once (table full → evict longest idle) */
+	uint32_t user_size;       /**< bytes of caller state per flow */
+	uint64_t timeout_us[KC_FLOW_T_MAX];
+	uint8_t worker;           /**< goes into the top byte of every stream id */
+};
+
+struct kc_flow_stats {
+	uint64_t lookups;
+	uint64_t created;
+	uint64_t ended[KC_FLOW_END_MAX]; /**< flow.timeout, flow.evicted, flow.flushed */
+	uint64_t active;
+	uint64_t max_probe;       /**< longest probe sequence seen */
+};
+
+/** Called before a flow leaves the table; the flow and its user area are
+ *  still valid during the call and reused after it. */
+typedef void (*kc_flow_release_fn)(void *ctx, struct kc_flow *f, enum kc_flow_end why);
+
+struct kc_flow_table;
+
+/** Default capacity and timeouts (seconds), named as the config keys. */
+#define KC_FLOW_DEFAULT_CAPACITY 65536
+#define KC_FLOW_DEFAULT_TIMEOUT_OPENING_S 30
+#define KC_FLOW_DEFAULT_TIMEOUT_ESTABLISHED_S 300
+#define KC_FLOW_DEFAULT_TIMEOUT_CLOSED_S 10
+#define KC_FLOW_DEFAULT_TIMEOUT_UDP_S 60
+
+/**
+ * Create a table. Memory: capacity * (sizeof(struct kc_flow) + user_size)
+ * plus an index of 2 * capacity rounded to a power of two.
+ * @return NULL with errno EINVAL (capacity 0 or above 2^26) or ENOMEM.
+ */
+struct kc_flow_table *kc_flow_table_create(const struct kc_flow_cfg *cfg,
+					   kc_flow_release_fn release, void *ctx);
+/** Release every flow (reason FLUSH) and free the table. NULL is allowed. */
+void kc_flow_table_destroy(struct kc_flow_table *t);
+
+/**
+ * Build the canonical key of a decoded packet.
+ * @return true if the packet goes from endpoint a to endpoint b.
+ */
+bool kc_flow_key_make(const struct kc_pkt *p, struct kc_flow_key *k);
+
+/** Symmetric hash of a key: the same for both directions (the key is canonical). */
+uint32_t kc_flow_key_hash(const struct kc_flow_key *k);
+
+/**
+ * Find the flow of @p k or create it, evicting the longest-idle flow if the
+ * table is full. Moves the flow to the tail of its LRU list with time @p now_us.
+ * @param created set to true if the flow is new (user area zeroed).
+ * @return the flow (never NULL once the table exists).
+ */
+struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
+			       uint64_t now_us, bool *created);
+
+/**
+ * Update TCP state from the flags of one packet and move the flow to the LRU
+ * list of its new timeout class.
+ * @param from_client true if the packet was sent by the client.
+ */
+void kc_flow_tcp_update(struct kc_flow_table *t, struct kc_flow *f, uint8_t tcp_flags, bool from_client);
+
+/** Remove one flow now (reason FLUSH), calling the release callback. */
+void kc_flow_remove(struct kc_flow_table *t, struct kc_flow *f, enum kc_flow_end why);
+
+/**
+ * Remove flows idle past their timeout at @p now_us, at most @p budget.
+ * @return flows removed.
+ */
+uint32_t kc_flow_expire(struct kc_flow_table *t, uint64_t now_us, uint32_t budget);
+
+/** Remove every flow (reason FLUSH). */
+void kc_flow_flush(struct kc_flow_table *t);
+
+/** The caller's state of @p f (user_size bytes, zeroed when the flow was created). */
+void *kc_flow_user(struct kc_flow_table *t, struct kc_flow *f);
+
+const struct kc_flow_stats *kc_flow_stats(const struct kc_flow_table *t);
+
+const char *kc_flow_state_name(enum kc_flow_state s);
+
+#endif /* KC_FLOW_H */

@@ -1,0 +1,728 @@
+/*
+ * struct kc_item -> Kubeshark entry JSON.
+ *
+ * THE CONTRACT (the KFL struct-backed accessors implement the same mapping;
+ * change both together). "S" = string, "I" = integer, "B" = bool, view = the
+ * struct kc_str rendered as a JSON string (invalid UTF-8 replaced by U+FFFD,
+ * as Go's encoding/json does). Absent views render as "".
+ *
+ * Common (every item):
+ *   id            S  "<worker>/<stream>-<index>"
+ *   index         I  it->index
+ *   stream        S  "<stream_id>_<tcp|udp>" (the stream's pcap name minus ".pcap")
+ *   worker        S  decimal it->worker
+ *   protocol      {name S, version S, abbr S, macro S, layer4 S}
+ *                 name/abbr from kc_item_proto_name/abbr; macro: "http"
+ *                 (HTTP), "http2", "grpc", "dns", "tls", "tcp", "udp";
+ *                 layer4 "tcp" | "udp" from it->l4;
+ *                 version: HTTP = httpVersion minus "HTTP/" ("1.1"),
+ *                 HTTP/2 and gRPC "2.0", DNS "0", TLS the chosen version
+ *                 ("1.3", "" when unknown), tcp/udp "".
+ *   tls           B  false (no TLS interception; the handshake is its own item)
+ *   outgoing      B  false
+ *   src, dst      {ip S (inet_ntop), port S (decimal), name S ""}
+ *   timestamp     I  ts_us / 1000 (ms since epoch)
+ *   startTime     S  RFC 3339 UTC of ts_us, fraction trimmed ("...T02:37:46.172Z")
+ *   elapsedTime   I  kc_item_elapsed_ms()
+ *   requestSize   I  req_size;  responseSize I resp_size
+ *   request, response  objects below ({} when that side is absent)
+ *
+ * HTTP, HTTP/2, gRPC (u.http):
+ *   request.method S, .url S, .path S, .pathSegments [S] (path split on '/',
+ *     a leading empty part dropped, as Go's strings.Split), .httpVersion S,
+ *     .headers {Name: S} (canonical names; repeats joined with ","),
+ *     .cookies {name: S} (first wins), .queryString {k: S | [S,...]} (values
+ *     URL-decoded by the dissector; a repeated key gives an array in order),
+ *     .headersSize I (req_headers_size), .bodySize I (req_body_size),
+ *     .postData {mimeType S (req_mime), text S (req_body)} only when
+ *     req_body_size > 0 or req_body is present,
+ *     .grpc {service S, method S} (gRPC only)
+ *   response.status I, .statusText S, .httpVersion S, .headers {..},
+ *     .cookies {..} (Set-Cookie name=value), .content {size I, mimeType S,
+ *     encoding "base64", text S = base64(resp_body)}, .redirectURL S (Location
+ *     header or ""), .headersSize I, .bodySize I, .grpc {status I} (gRPC,
+ *     when grpc_status >= 0)
+ *   content.size: the decoded length when the body was decoded whole, else
+ *     resp_body_size.
+ *
+ * DNS (u.dns):
+ *   request.opCode S (kc_item_dns_opcode_name, else decimal),
+ *   request.questions [{name S, type S, class S}]
+ *   response.code S (kc_item_dns_rcode_name, else decimal),
+ *   response.answers / .authorities / .additionals: rrs[] split in that order
+ *     by n_answers, n_authorities, n_additionals; each {name S, type S,
+ *     class S, ttl I, <key> ...} where <key> by type: A and AAAA "ip" (plus
+ *     "cname": "" as Kubeshark's sample shows), CNAME "cname", PTR "ptr", NS
+ *     "ns", MX "mx", SOA "soa", SRV "srv", URI "uri", OPT "opt", TXT "txts"
+ *     (array: data split on NUL bytes), other types "data".
+ *   type/class names: kc_item_dns_type_name/class_name, else decimal.
+ *   request is present when KC_ITEM_F_REQUEST, response when
+ *   KC_ITEM_F_RESPONSE.
+ *
+ * TLS (u.tls):
+ *   request.serverName S (sni), .alpn [S], .versions [S] (offered_versions
+ *     by kc_item_tls_version_name, else "0x%04x"), .version S (client_version)
+ *   response.version S (server_version), .cipherSuite S (IANA name or
+ *     "0x%04x"), .alpn S (alpn_chosen) -- response present when
+ *     KC_ITEM_F_RESPONSE.
+ *
+ * tcp / udp: request {} and response {}.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kc_item_json.h"
+#include "kc_item_names.h"
+
+/* Scratch for one rendered string: U+FFFD (3 bytes) may replace each byte. */
+#define SCRATCH_SIZE (3 * KC_ITEM_ARENA_SIZE + 1)
+
+struct jctx {
+	const struct kc_item *it;
+	char *scratch;
+	int oom;
+};
+
+/* Copy @p n bytes as valid UTF-8: ill-formed sequences become U+FFFD. */
+static const char *utf8_clean(struct jctx *c, const unsigned char *s, size_t n)
+{
+	char *o = c->scratch;
+	size_t i = 0;
+
+	if (n > KC_ITEM_ARENA_SIZE)
+		n = KC_ITEM_ARENA_SIZE;
+	while (i < n) {
+		unsigned char b = s[i];
+		size_t need;
+		uint32_t cp, min;
+
+		if (b < 0x80) {
+			*o++ = (char)b;
+			i++;
+			continue;
+		}
+		if ((b & 0xe0) == 0xc0) {
+			need = 1; cp = b & 0x1f; min = 0x80;
+		} else if ((b & 0xf0) == 0xe0) {
+			need = 2; cp = b & 0x0f; min = 0x800;
+		} else if ((b & 0xf8) == 0xf0) {
+			need = 3; cp = b & 0x07; min = 0x10000;
+		} else {
+			goto bad;
+		}
+		if (i + need >= n)
+			goto bad;
+		for (size_t k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				goto bad;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad;
+		memcpy(o, s + i, need + 1);
+		o += need + 1;
+		i += need + 1;
+		continue;
+bad:
+		*o++ = (char)0xef;
+		*o++ = (char)0xbf;
+		*o++ = (char)0xbd;
+		i++;
+	}
+	*o = '\0';
+	return c->scratch;
+}
+
+static void add_item(struct jctx *c, cJSON *obj, const char *key, cJSON *v)
+{
+	if (v == NULL) {
+		c->oom = 1;
+		return;
+	}
+	if (cJSON_IsArray(obj))
+		cJSON_AddItemToArray(obj, v);
+	else
+		cJSON_AddItemToObject(obj, key, v);
+}
+
+static void add_strn(struct jctx *c, cJSON *obj, const char *key, const void *s, size_t n)
+{
+	add_item(c, obj, key, cJSON_CreateString(utf8_clean(c, s, n)));
+}
+
+static void add_view(struct jctx *c, cJSON *obj, const char *key, struct kc_str v)
+{
+	add_strn(c, obj, key, kc_item_str(c->it, v), v.len);
+}
+
+static void add_cstr(struct jctx *c, cJSON *obj, const char *key, const char *s)
+{
+	add_item(c, obj, key, cJSON_CreateString(s));
+}
+
+static void add_num(struct jctx *c, cJSON *obj, const char *key, double v)
+{
+	add_item(c, obj, key, cJSON_CreateNumber(v));
+}
+
+static void add_bool(struct jctx *c, cJSON *obj, const char *key, int v)
+{
+	add_item(c, obj, key, cJSON_CreateBool(v));
+}
+
+static cJSON *add_obj(struct jctx *c, cJSON *obj, const char *key)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	add_item(c, obj, key, o);
+	return o;
+}
+
+static cJSON *add_arr(struct jctx *c, cJSON *obj, const char *key)
+{
+	cJSON *o = cJSON_CreateArray();
+
+	add_item(c, obj, key, o);
+	return o;
+}
+
+static void add_endpoint(struct jctx *c, cJSON *root, const char *key, const uint8_t *ip,
+			 uint16_t port)
+{
+	char buf[INET6_ADDRSTRLEN];
+	char pbuf[8];
+	cJSON *o = add_obj(c, root, key);
+
+	if (o == NULL)
+		return;
+	if (inet_ntop(c->it->family == 6 ? AF_INET6 : AF_INET, ip, buf, sizeof(buf)) == NULL)
+		buf[0] = '\0';
+	snprintf(pbuf, sizeof(pbuf), "%u", port);
+	add_cstr(c, o, "ip", buf);
+	add_cstr(c, o, "port", pbuf);
+	add_cstr(c, o, "name", "");
+}
+
+static void rfc3339(uint64_t ts_us, char *buf, size_t cap)
+{
+	time_t sec = (time_t)(ts_us / 1000000u);
+	unsigned frac = (unsigned)(ts_us % 1000000u);
+	struct tm tm;
+	size_t n;
+	int digits = 6;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (frac != 0) {
+		/* RFC3339Nano style: drop trailing zeros of the fraction. */
+		while (frac % 10 == 0) {
+			frac /= 10;
+			digits--;
+		}
+		n += (size_t)snprintf(buf + n, cap - n, ".%0*u", digits, frac);
+	}
+	snprintf(buf + n, cap - n, "Z");
+}
+
+/* Object of header name -> values joined with ","; first occurrence fixes
+ * the key order. */
+static void add_headers(struct jctx *c, cJSON *obj, const char *key, const struct kc_kv *kv,
+			unsigned n)
+{
+	cJSON *h = add_obj(c, obj, key);
+	static const unsigned MAXV = KC_ITEM_ARENA_SIZE;
+	char *join;
+
+	if (h == NULL)
+		return;
+	join = malloc(MAXV);
+	if (join == NULL) {
+		c->oom = 1;
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const char *ni = kc_item_str(c->it, kv[i].name);
+		size_t len = 0;
+		int seen = 0;
+
+		for (unsigned j = 0; j < i && !seen; j++)
+			seen = kv[j].name.len == kv[i].name.len &&
+			       memcmp(kc_item_str(c->it, kv[j].name), ni, kv[i].name.len) == 0;
+		if (seen)
+			continue;
+		for (unsigned j = i; j < n; j++) {
+			size_t vl = kv[j].value.len;
+
+			if (kv[j].name.len != kv[i].name.len ||
+			    memcmp(kc_item_str(c->it, kv[j].name), ni, kv[i].name.len) != 0)
+				continue;
+			if (len > 0 && len < MAXV)
+				join[len++] = ',';
+			if (vl > MAXV - len)
+				vl = MAXV - len;
+			memcpy(join + len, kc_item_str(c->it, kv[j].value), vl);
+			len += vl;
+		}
+		/* The key needs a NUL-terminated, clean copy of its own. */
+		{
+			char kbuf[256];
+			size_t kl = KC_MIN((size_t)kv[i].name.len, sizeof(kbuf) - 1);
+			cJSON *v;
+
+			memcpy(kbuf, ni, kl);
+			kbuf[kl] = '\0';
+			v = cJSON_CreateString(utf8_clean(c, (const unsigned char *)join, len));
+			if (v == NULL) {
+				c->oom = 1;
+				break;
+			}
+			cJSON_AddItemToObject(h, kbuf, v);
+		}
+	}
+	free(join);
+}
+
+/* Object name -> value, first occurrence wins (cookies). */
+static void add_kv_first(struct jctx *c, cJSON *obj, const char *key, const struct kc_kv *kv,
+			 unsigned n)
+{
+	cJSON *o = add_obj(c, obj, key);
+
+	if (o == NULL)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		char kbuf[256];
+		size_t kl = KC_MIN((size_t)kv[i].name.len, sizeof(kbuf) - 1);
+
+		memcpy(kbuf, kc_item_str(c->it, kv[i].name), kl);
+		kbuf[kl] = '\0';
+		if (cJSON_GetObjectItemCaseSensitive(o, kbuf) != NULL)
+			continue;
+		add_view(c, o, kbuf, kv[i].value);
+	}
+}
+
+/* queryString: a key seen once is a string, a repeated key an array. */
+static void add_query(struct jctx *c, cJSON *obj, const struct kc_kv *kv, unsigned n)
+{
+	cJSON *o = add_obj(c, obj, "queryString");
+
+	if (o == NULL)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		char kbuf[256];
+		size_t kl = KC_MIN((size_t)kv[i].name.len, sizeof(kbuf) - 1);
+		cJSON *prev, *arr;
+
+		memcpy(kbuf, kc_item_str(c->it, kv[i].name), kl);
+		kbuf[kl] = '\0';
+		prev = cJSON_GetObjectItemCaseSensitive(o, kbuf);
+		if (prev == NULL) {
+			add_view(c, o, kbuf, kv[i].value);
+			continue;
+		}
+		if (!cJSON_IsArray(prev)) {
+			arr = cJSON_CreateArray();
+			if (arr == NULL) {
+				c->oom = 1;
+				return;
+			}
+			cJSON_AddItemToArray(arr, cJSON_Duplicate(prev, 1));
+			cJSON_ReplaceItemInObjectCaseSensitive(o, kbuf, arr);
+			prev = arr;
+		}
+		add_view(c, prev, NULL, kv[i].value);
+	}
+}
+
+static const char b64tab[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void add_base64(struct jctx *c, cJSON *obj, const char *key, struct kc_str v)
+{
+	const unsigned char *s = (const unsigned char *)kc_item_str(c->it, v);
+	char *o = c->scratch;
+	size_t i = 0;
+
+	/* 4/3 of at most KC_ITEM_ARENA_SIZE fits the 3x scratch. */
+	for (; i + 2 < v.len; i += 3) {
+		uint32_t w = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+
+		*o++ = b64tab[w >> 18];
+		*o++ = b64tab[(w >> 12) & 63];
+		*o++ = b64tab[(w >> 6) & 63];
+		*o++ = b64tab[w & 63];
+	}
+	if (i < v.len) {
+		uint32_t w = (uint32_t)s[i] << 16;
+
+		if (i + 1 < v.len)
+			w |= (uint32_t)s[i + 1] << 8;
+		*o++ = b64tab[w >> 18];
+		*o++ = b64tab[(w >> 12) & 63];
+		*o++ = i + 1 < v.len ? b64tab[(w >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	add_item(c, obj, key, cJSON_CreateString(c->scratch));
+}
+
+static void render_http(struct jctx *c, cJSON *root)
+{
+	const struct kc_item *it = c->it;
+	const struct kc_item_http *h = &it->u.http;
+	cJSON *req = add_obj(c, root, "request");
+	cJSON *resp = add_obj(c, root, "response");
+
+	if (req == NULL || resp == NULL)
+		return;
+	if (it->flags & KC_ITEM_F_REQUEST) {
+		const char *p = kc_item_str(it, h->path);
+		cJSON *segs;
+		size_t start = 0;
+
+		add_view(c, req, "method", h->method);
+		add_view(c, req, "path", h->path);
+		segs = add_arr(c, req, "pathSegments");
+		if (segs != NULL && h->path.len > 0) {
+			/* strings.Split(path, "/") minus a leading "" */
+			if (p[0] == '/')
+				start = 1;
+			for (size_t i = start; i <= h->path.len; i++) {
+				if (i == h->path.len || p[i] == '/') {
+					add_strn(c, segs, NULL, p + start, i - start);
+					start = i + 1;
+				}
+			}
+		}
+		add_view(c, req, "url", h->url);
+		add_view(c, req, "httpVersion", h->version);
+		add_headers(c, req, "headers", h->req_headers, h->n_req_headers);
+		add_kv_first(c, req, "cookies", h->req_cookies, h->n_req_cookies);
+		add_query(c, req, h->query, h->n_query);
+		add_num(c, req, "headersSize", h->req_headers_size);
+		add_num(c, req, "bodySize", (double)h->req_body_size);
+		if (h->req_body_size > 0 || h->req_body.len > 0) {
+			cJSON *pd = add_obj(c, req, "postData");
+
+			if (pd != NULL) {
+				add_view(c, pd, "mimeType", h->req_mime);
+				add_view(c, pd, "text", h->req_body);
+			}
+		}
+		if (it->proto == KC_ITEM_GRPC) {
+			cJSON *g = add_obj(c, req, "grpc");
+
+			if (g != NULL) {
+				add_view(c, g, "service", h->grpc_service);
+				add_view(c, g, "method", h->grpc_method);
+			}
+		}
+	}
+	if (it->flags & KC_ITEM_F_RESPONSE) {
+		const struct kc_kv *loc;
+		const struct kc_kv *enc;
+		cJSON *content;
+		double size = (double)h->resp_body_size;
+
+		add_num(c, resp, "status", h->status);
+		add_view(c, resp, "statusText", h->status_text);
+		add_view(c, resp, "httpVersion", h->version);
+		add_headers(c, resp, "headers", h->resp_headers, h->n_resp_headers);
+		add_kv_first(c, resp, "cookies", h->resp_cookies, h->n_resp_cookies);
+		content = add_obj(c, resp, "content");
+		enc = kc_item_header_find(it, h->resp_headers, h->n_resp_headers,
+					  "Content-Encoding");
+		if (enc != NULL && !(it->flags & KC_ITEM_F_RESP_BODY_TRUNC))
+			size = h->resp_body.len;
+		if (content != NULL) {
+			add_num(c, content, "size", size);
+			add_view(c, content, "mimeType", h->resp_mime);
+			add_cstr(c, content, "encoding", "base64");
+			add_base64(c, content, "text", h->resp_body);
+		}
+		loc = kc_item_header_find(it, h->resp_headers, h->n_resp_headers, "Location");
+		if (loc != NULL)
+			add_view(c, resp, "redirectURL", loc->value);
+		else
+			add_cstr(c, resp, "redirectURL", "");
+		add_num(c, resp, "headersSize", h->resp_headers_size);
+		add_num(c, resp, "bodySize", (double)h->resp_body_size);
+		if (it->proto == KC_ITEM_GRPC && h->grpc_status >= 0) {
+			cJSON *g = add_obj(c, resp, "grpc");
+
+			if (g != NULL)
+				add_num(c, g, "status", h->grpc_status);
+		}
+	}
+}
+
+static void add_name_or_num(struct jctx *c, cJSON *o, const char *key, const char *name,
+			    unsigned v)
+{
+	char buf[16];
+
+	if (name == NULL) {
+		snprintf(buf, sizeof(buf), "%u", v);
+		name = buf;
+	}
+	add_cstr(c, o, key, name);
+}
+
+static void add_rr(struct jctx *c, cJSON *arr, const struct kc_dns_rr *rr)
+{
+	cJSON *o = add_obj(c, arr, NULL);
+	const char *key;
+
+	if (o == NULL)
+		return;
+	add_view(c, o, "name", rr->name);
+	add_name_or_num(c, o, "type", kc_item_dns_type_name(rr->type), rr->type);
+	add_name_or_num(c, o, "class", kc_item_dns_class_name(rr->class_), rr->class_);
+	add_num(c, o, "ttl", rr->ttl);
+	switch (rr->type) {
+	case 1:
+	case 28:
+		add_view(c, o, "ip", rr->data);
+		add_cstr(c, o, "cname", "");
+		return;
+	case 5: key = "cname"; break;
+	case 12: key = "ptr"; break;
+	case 2: key = "ns"; break;
+	case 15: key = "mx"; break;
+	case 6: key = "soa"; break;
+	case 33: key = "srv"; break;
+	case 256: key = "uri"; break;
+	case 41: key = "opt"; break;
+	case 16: {
+		cJSON *t = add_arr(c, o, "txts");
+		const char *d = kc_item_str(c->it, rr->data);
+		size_t start = 0;
+
+		if (t == NULL || rr->data.len == 0)
+			return;
+		for (size_t i = 0; i <= rr->data.len; i++) {
+			if (i == rr->data.len || d[i] == '\0') {
+				add_strn(c, t, NULL, d + start, i - start);
+				start = i + 1;
+			}
+		}
+		return;
+	}
+	default: key = "data"; break;
+	}
+	add_view(c, o, key, rr->data);
+}
+
+static void render_dns(struct jctx *c, cJSON *root)
+{
+	const struct kc_item_dns *d = &c->it->u.dns;
+	cJSON *req = add_obj(c, root, "request");
+	cJSON *resp = add_obj(c, root, "response");
+	unsigned nq = KC_MIN((unsigned)d->n_questions, KC_ITEM_MAX_DNS_Q);
+	unsigned sect[3] = { d->n_answers, d->n_authorities, d->n_additionals };
+	static const char *const names[3] = { "answers", "authorities", "additionals" };
+	unsigned k = 0;
+
+	if (req == NULL || resp == NULL)
+		return;
+	if (c->it->flags & KC_ITEM_F_REQUEST) {
+		cJSON *qs;
+
+		add_name_or_num(c, req, "opCode", kc_item_dns_opcode_name(d->opcode), d->opcode);
+		qs = add_arr(c, req, "questions");
+		for (unsigned i = 0; qs != NULL && i < nq; i++) {
+			cJSON *q = add_obj(c, qs, NULL);
+
+			if (q == NULL)
+				break;
+			add_view(c, q, "name", d->questions[i].name);
+			add_name_or_num(c, q, "type", kc_item_dns_type_name(d->questions[i].type),
+					d->questions[i].type);
+			add_name_or_num(c, q, "class",
+					kc_item_dns_class_name(d->questions[i].class_),
+					d->questions[i].class_);
+		}
+	}
+	if (!(c->it->flags & KC_ITEM_F_RESPONSE))
+		return;
+	add_name_or_num(c, resp, "code", kc_item_dns_rcode_name(d->rcode), d->rcode);
+	for (unsigned s = 0; s < 3; s++) {
+		cJSON *a = add_arr(c, resp, names[s]);
+
+		for (unsigned i = 0; a != NULL && i < sect[s] && k < KC_ITEM_MAX_DNS_RR; i++, k++)
+			add_rr(c, a, &d->rrs[k]);
+	}
+}
+
+static void add_tls_version(struct jctx *c, cJSON *o, const char *key, uint16_t v)
+{
+	char buf[8];
+	const char *n = kc_item_tls_version_name(v);
+
+	if (n == NULL) {
+		snprintf(buf, sizeof(buf), "0x%04x", v);
+		n = buf;
+	}
+	add_cstr(c, o, key, n);
+}
+
+static void render_tls(struct jctx *c, cJSON *root)
+{
+	const struct kc_item_tls *t = &c->it->u.tls;
+	cJSON *req = add_obj(c, root, "request");
+	cJSON *resp = add_obj(c, root, "response");
+
+	if (req == NULL || resp == NULL)
+		return;
+	if (c->it->flags & KC_ITEM_F_REQUEST) {
+		cJSON *a;
+
+		add_view(c, req, "serverName", t->sni);
+		a = add_arr(c, req, "alpn");
+		for (unsigned i = 0; a != NULL && i < KC_MIN(t->n_alpn, KC_ITEM_MAX_ALPN); i++)
+			add_view(c, a, NULL, t->alpn[i]);
+		a = add_arr(c, req, "versions");
+		for (unsigned i = 0; a != NULL && i < KC_MIN(t->n_versions, 8u); i++)
+			add_tls_version(c, a, NULL, t->offered_versions[i]);
+		add_tls_version(c, req, "version", t->client_version);
+	}
+	if (c->it->flags & KC_ITEM_F_RESPONSE) {
+		char buf[8];
+		const char *cs = kc_item_tls_cipher_name(t->cipher_suite);
+
+		add_tls_version(c, resp, "version", t->server_version);
+		if (cs == NULL) {
+			snprintf(buf, sizeof(buf), "0x%04x", t->cipher_suite);
+			cs = buf;
+		}
+		add_cstr(c, resp, "cipherSuite", cs);
+		add_view(c, resp, "alpn", t->alpn_chosen);
+	}
+}
+
+static void render_protocol(struct jctx *c, cJSON *root)
+{
+	const struct kc_item *it = c->it;
+	cJSON *p = add_obj(c, root, "protocol");
+	const char *macro;
+	char ver[32] = "";
+
+	if (p == NULL)
+		return;
+	switch (it->proto) {
+	case KC_ITEM_HTTP: {
+		struct kc_str v = it->u.http.version;
+		const char *s = kc_item_str(it, v);
+		size_t n = v.len;
+
+		if (n > 5 && memcmp(s, "HTTP/", 5) == 0) {
+			s += 5;
+			n -= 5;
+		}
+		n = KC_MIN(n, sizeof(ver) - 1);
+		memcpy(ver, s, n);
+		ver[n] = '\0';
+		macro = "http";
+		break;
+	}
+	case KC_ITEM_HTTP2: macro = "http2"; strcpy(ver, "2.0"); break;
+	case KC_ITEM_GRPC: macro = "grpc"; strcpy(ver, "2.0"); break;
+	case KC_ITEM_DNS: macro = "dns"; strcpy(ver, "0"); break;
+	case KC_ITEM_TLS: {
+		const char *n = kc_item_tls_version_name(it->u.tls.server_version);
+
+		macro = "tls";
+		if (n != NULL && strncmp(n, "TLS ", 4) == 0)
+			snprintf(ver, sizeof(ver), "%s", n + 4);
+		break;
+	}
+	case KC_ITEM_UDP: macro = "udp"; break;
+	default: macro = "tcp"; break;
+	}
+	add_cstr(c, p, "name", kc_item_proto_name(it->proto));
+	add_cstr(c, p, "version", ver);
+	add_cstr(c, p, "abbr", kc_item_proto_abbr(it->proto));
+	add_cstr(c, p, "macro", macro);
+	add_cstr(c, p, "layer4", it->l4 == 17 ? "udp" : "tcp");
+}
+
+cJSON *kc_item_to_cjson(const struct kc_item *it)
+{
+	struct jctx c = { .it = it };
+	cJSON *root;
+	char buf[96];
+	const char *l4 = it->l4 == 17 ? "udp" : "tcp";
+
+	c.scratch = malloc(SCRATCH_SIZE);
+	root = cJSON_CreateObject();
+	if (c.scratch == NULL || root == NULL)
+		goto oom;
+	snprintf(buf, sizeof(buf), "%u/%" PRIu64 "_%s-%u", it->worker, it->stream_id, l4,
+		 it->index);
+	add_cstr(&c, root, "id", buf);
+	add_num(&c, root, "index", it->index);
+	snprintf(buf, sizeof(buf), "%" PRIu64 "_%s", it->stream_id, l4);
+	add_cstr(&c, root, "stream", buf);
+	snprintf(buf, sizeof(buf), "%u", it->worker);
+	add_cstr(&c, root, "worker", buf);
+	render_protocol(&c, root);
+	add_bool(&c, root, "tls", 0);
+	add_bool(&c, root, "outgoing", 0);
+	add_endpoint(&c, root, "src", it->src_ip, it->src_port);
+	add_endpoint(&c, root, "dst", it->dst_ip, it->dst_port);
+	add_num(&c, root, "timestamp", (double)(it->ts_us / 1000u));
+	rfc3339(it->ts_us, buf, sizeof(buf));
+	add_cstr(&c, root, "startTime", buf);
+	add_num(&c, root, "elapsedTime", (double)kc_item_elapsed_ms(it));
+	add_num(&c, root, "requestSize", (double)it->req_size);
+	add_num(&c, root, "responseSize", (double)it->resp_size);
+	switch (it->proto) {
+	case KC_ITEM_HTTP:
+	case KC_ITEM_HTTP2:
+	case KC_ITEM_GRPC:
+		render_http(&c, root);
+		break;
+	case KC_ITEM_DNS:
+		render_dns(&c, root);
+		break;
+	case KC_ITEM_TLS:
+		render_tls(&c, root);
+		break;
+	default:
+		add_obj(&c, root, "request");
+		add_obj(&c, root, "response");
+		break;
+	}
+	if (c.oom)
+		goto oom;
+	free(c.scratch);
+	return root;
+oom:
+	cJSON_Delete(root);
+	free(c.scratch);
+	errno = ENOMEM;
+	return NULL;
+}
+
+int kc_item_to_json(const struct kc_item *it, char *buf, size_t cap, size_t *len)
+{
+	cJSON *root = kc_item_to_cjson(it);
+	int ok;
+
+	if (root == NULL)
+		return -ENOMEM;
+	if (cap > INT32_MAX)
+		cap = INT32_MAX;
+	ok = cJSON_PrintPreallocated(root, buf, (int)cap, 0);
+	cJSON_Delete(root);
+	if (!ok)
+		return -ENOSPC;
+	if (len != NULL)
+		*len = strlen(buf);
+	return 0;
+}

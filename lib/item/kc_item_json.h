@@ -1,0 +1,38 @@
+/**
+ * @file
+ * Rendering of a struct kc_item as Kubeshark's entry JSON (kfl.md sections 10
+ * and 11). The exact field mapping is the contract written at the top of
+ * item_json.c; the KFL accessors follow the same mapping.
+ *
+ * Off the hot path: these functions allocate (cJSON). Thread safety: they only
+ * read @p it; any thread may call them concurrently on different outputs.
+ */
+#ifndef KC_ITEM_JSON_H
+#define KC_ITEM_JSON_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#include "kc_item.h"
+
+/**
+ * Build the JSON tree of @p it.
+ * @param it  the item (borrowed for the call).
+ * @return a new tree the caller frees with cJSON_Delete(), or NULL with errno
+ *         ENOMEM.
+ */
+cJSON *kc_item_to_cjson(const struct kc_item *it);
+
+/**
+ * Render @p it as one line of compact JSON (no newline) into @p buf,
+ * NUL-terminated.
+ * @param it   the item (borrowed).
+ * @param buf  output buffer of @p cap bytes.
+ * @param len  when not NULL, receives the length without the NUL.
+ * @return 0, -ENOMEM (allocation failed) or -ENOSPC (@p buf too small;
+ *         @p buf then holds no valid JSON).
+ */
+int kc_item_to_json(const struct kc_item *it, char *buf, size_t cap, size_t *len);
+
+#endif /* KC_ITEM_JSON_H */
