@@ -69,8 +69,13 @@ enum kc_decode_res kc_decode_l4(uint8_t proto, const uint8_t *l4, uint32_t len, 
 		doff = (uint32_t)(l4[12] >> 4) * 4;
 		if (doff < 20)
 			return KC_DEC_BAD_TCP_HDR;
-		if (doff > len)
-			return p->payload_clipped ? KC_DEC_TRUNC_L4 : KC_DEC_BAD_TCP_HDR;
+		if (doff > len) {
+			/* Options cut by the snaplen: the fixed header is all we
+			 * need, so follow the segment without payload. */
+			if (!p->payload_clipped)
+				return KC_DEC_BAD_TCP_HDR;
+			doff = len;
+		}
 		p->sport = rd16(l4);
 		p->dport = rd16(l4 + 2);
 		p->seq = rd32(l4 + 4);

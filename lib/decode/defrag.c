@@ -243,6 +243,10 @@ int kc_defrag_add(struct kc_defrag *d, const struct kc_pkt *frag, void *handle, 
 	/* Complete. Decode the upper layer from the reassembled buffer. */
 	memset(&done->pkt, 0, sizeof(done->pkt));
 	done->pkt.family = g->family;
+	/* The flow key includes the VLAN ids: without them a reassembled
+	 * datagram would land in another flow than its unfragmented siblings. */
+	done->pkt.n_vlan = frag->n_vlan;
+	memcpy(done->pkt.vlan, frag->vlan, sizeof(done->pkt.vlan));
 	memcpy(done->pkt.src, g->src, 16);
 	memcpy(done->pkt.dst, g->dst, 16);
 	done->pkt.l3 = frag->l3;

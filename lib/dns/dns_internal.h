@@ -24,7 +24,7 @@ enum dns_name_rc {
 	DNS_NAME_BAD_LABEL,  /**< label type 01 or 10 */
 	DNS_NAME_BAD_PTR,    /**< pointer not strictly backwards */
 	DNS_NAME_PTR_HOPS,   /**< too many pointers */
-	DNS_NAME_TOO_LONG,   /**< over 255 octets */
+	DNS_NAME_TOO_LONG,   /**< over 255 octets; *pos is still set past it */
 };
 
 /**

@@ -49,6 +49,7 @@ enum dns_name_rc dns_name_decode(const uint8_t *msg, size_t len, size_t *pos, ch
 	size_t o = 0;        /* text length */
 	unsigned hops = 0;
 	bool first = true;
+	bool too_long = false;
 
 	for (;;) {
 		if (p >= len)
@@ -77,12 +78,21 @@ enum dns_name_rc dns_name_decode(const uint8_t *msg, size_t len, size_t *pos, ch
 			p++;
 			break;
 		}
-		/* RFC 1035 3.1: the total, length octets included, is at most 255. */
+		/* RFC 1035 3.1: the total, length octets included, is at most 255.
+		 * Past that we stop rendering but keep walking to find where the
+		 * name ends, so the rest of the message can still be read (as
+		 * Wireshark does); the walk stays bounded because labels move
+		 * forward and pointers strictly backwards, at most
+		 * KC_DNS_MAX_PTR_HOPS times. */
 		wire += (size_t)c + 1;
 		if (wire + 1 > KC_DNS_MAX_NAME_WIRE)
-			return DNS_NAME_TOO_LONG;
+			too_long = true;
 		if (p + 1 + c > len)
 			return DNS_NAME_TRUNCATED;
+		if (too_long) {
+			p += (size_t)c + 1;
+			continue;
+		}
 		if (!first) {
 			if (out != NULL && o < cap)
 				out[o] = '.';
@@ -93,13 +103,18 @@ enum dns_name_rc dns_name_decode(const uint8_t *msg, size_t len, size_t *pos, ch
 			o = put_label_byte(out, cap, o, msg[p + 1 + i]);
 		p += (size_t)c + 1;
 	}
+	*pos = end != 0 ? end : p;
+	if (too_long) {
+		if (out_len != NULL)
+			*out_len = 0;
+		return DNS_NAME_TOO_LONG;
+	}
 	if (first) {
 		/* The root: "." so that the view is not mistaken for "absent". */
 		if (out != NULL && cap > 0)
 			out[0] = '.';
 		o = 1;
 	}
-	*pos = end != 0 ? end : p;
 	if (out_len != NULL)
 		*out_len = KC_MIN(o, cap);
 	return DNS_NAME_OK;

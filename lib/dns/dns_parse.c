@@ -204,6 +204,7 @@ int kc_dns_parse_message(const uint8_t *msg, size_t len, struct kc_item *out,
 	size_t nlen;
 	enum dns_name_rc rc;
 	bool overflow = false;
+	bool faulted = false; /* an over-long name was skipped */
 	int arena_full = 0;
 
 	kc_item_reset(out, KC_ITEM_DNS);
@@ -223,7 +224,12 @@ int kc_dns_parse_message(const uint8_t *msg, size_t len, struct kc_item *out,
 
 	for (unsigned i = 0; i < qd; i++) {
 		rc = dns_name_decode(msg, len, &pos, name, sizeof(name), &nlen);
-		if (rc != DNS_NAME_OK) {
+		if (rc == DNS_NAME_TOO_LONG) {
+			/* Its end is known: keep reading, leave the name absent. */
+			dns_count_name_fault(st, rc);
+			out->flags |= KC_ITEM_F_TRUNCATED;
+			faulted = true;
+		} else if (rc != DNS_NAME_OK) {
 			dns_count_name_fault(st, rc);
 			return parse_fault(out);
 		}
@@ -250,7 +256,11 @@ int kc_dns_parse_message(const uint8_t *msg, size_t len, struct kc_item *out,
 	for (unsigned s = 0; s < 3; s++) {
 		for (unsigned i = 0; i < counts[s]; i++) {
 			rc = dns_name_decode(msg, len, &pos, name, sizeof(name), &nlen);
-			if (rc != DNS_NAME_OK) {
+			if (rc == DNS_NAME_TOO_LONG) {
+				dns_count_name_fault(st, rc);
+				out->flags |= KC_ITEM_F_TRUNCATED;
+				faulted = true;
+			} else if (rc != DNS_NAME_OK) {
 				dns_count_name_fault(st, rc);
 				return parse_fault(out);
 			}
@@ -281,7 +291,13 @@ int kc_dns_parse_message(const uint8_t *msg, size_t len, struct kc_item *out,
 			bool bad_rdata = false;
 
 			rc = render_rdata(msg, pos, rdlen, type, &t, &bad_rdata);
-			if (rc != DNS_NAME_OK) {
+			if (rc == DNS_NAME_TOO_LONG) {
+				/* The RDATA length bounds it: skip, data absent. */
+				dns_count_name_fault(st, rc);
+				out->flags |= KC_ITEM_F_TRUNCATED;
+				faulted = true;
+				t.len = 0;
+			} else if (rc != DNS_NAME_OK) {
 				dns_count_name_fault(st, rc);
 				return parse_fault(out);
 			}
@@ -308,7 +324,7 @@ int kc_dns_parse_message(const uint8_t *msg, size_t len, struct kc_item *out,
 	}
 	if (arena_full && st != NULL)
 		st->arena_full++;
-	return 0;
+	return faulted ? -EBADMSG : 0;
 }
 
 /*

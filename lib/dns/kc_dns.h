@@ -31,12 +31,14 @@
  *
  * Robustness: names are decoded with bounds checks, a limit of
  * KC_DNS_MAX_PTR_HOPS compression pointers, 255 octets of name and 63 octets
- * per label; a compression pointer must point strictly backwards (before the
- * pointer itself), which rules out loops. A message whose header is valid but
- * whose sections are not is still turned into an item with what parsed before
- * the fault (KC_ITEM_F_TRUNCATED set); the fault is counted by reason in
- * struct kc_dns_stats. Only a message shorter than the 12-byte header is
- * dropped whole.
+ * per label (label types 01 and 10 are refused). A compression pointer must
+ * point before the start of the run of labels that led to it, so runs start
+ * at strictly decreasing offsets and loops (self-pointing, forward, mutual)
+ * are impossible. A name over 255 octets whose end can still be found is left
+ * absent (empty view) and parsing goes on; any other fault stops the parse.
+ * Either way the item keeps what parsed (KC_ITEM_F_TRUNCATED set) and the
+ * fault is counted by reason in struct kc_dns_stats. Only a message shorter
+ * than the 12-byte header is dropped whole.
  *
  * Display strings for types, classes, rcodes and opcodes are in lib/item
  * (kc_item_names.h), shared with the JSON renderer.
@@ -85,7 +87,7 @@ struct kc_dns_stats {
 	uint64_t bad_label_type;    /**< label type 01 or 10 (RFC 6891 6.2.x reserved) */
 	uint64_t bad_pointer;       /**< compression pointer not strictly backwards */
 	uint64_t ptr_hops;          /**< more than KC_DNS_MAX_PTR_HOPS pointers */
-	uint64_t name_too_long;     /**< name over 255 octets */
+	uint64_t name_too_long;     /**< name over 255 octets: left absent */
 	uint64_t name_truncated;    /**< name runs past the end of the message */
 	uint64_t truncated_question;/**< question fixed part past the end */
 	uint64_t truncated_rr;      /**< record fixed part or RDATA past the end */
@@ -156,7 +158,8 @@ bool kc_dns_probe(const uint8_t *data, size_t len, bool tcp);
  * @param out Item to fill (written whole).
  * @param st  Counters (malformed reasons, overflow); may be NULL.
  * @return 0 when the whole message parsed; -EBADMSG when the header parsed
- *         but a later part did not (out holds what parsed before the fault,
+ *         but a later part did not (out holds what parsed: everything but the
+ *         over-long names, or what came before any other fault;
  *         KC_ITEM_F_TRUNCATED set); -EINVAL when @p len < 12 (out reset).
  */
 int kc_dns_parse_message(const uint8_t *msg, size_t len, struct kc_item *out,

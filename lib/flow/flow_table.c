@@ -157,12 +157,17 @@ bool kc_flow_key_make(const struct kc_pkt *p, struct kc_flow_key *k)
  * mixed, and symmetric because the key already is. */
 uint32_t kc_flow_key_hash(const struct kc_flow_key *k)
 {
-	const uint64_t *w = (const uint64_t *)(const void *)k;
 	uint64_t h = 0x9e3779b97f4a7c15ull;
 	unsigned i;
 
 	for (i = 0; i < sizeof(*k) / 8; i++) {
-		h ^= w[i];
+		uint64_t w;
+
+		/* memcpy, not a uint64_t cast: a key is only 2-byte aligned
+		 * (one on the caller's stack may sit anywhere); this compiles
+		 * to the same single load. */
+		memcpy(&w, (const uint8_t *)k + 8 * i, sizeof(w));
+		h ^= w;
 		h *= 0xbf58476d1ce4e5b9ull;
 		h ^= h >> 31;
 	}
@@ -344,7 +349,10 @@ void kc_flow_tcp_update(struct kc_flow_table *t, struct kc_flow *f, uint8_t fl, 
 	} else {
 		if (fl & KC_TCP_FIN) {
 			f->fin_seen |= from_client ? 1 : 2;
-			f->state = f->fin_seen == 3 ? KC_FLOW_CLOSED : KC_FLOW_FIN_WAIT;
+			/* A FIN after a RST (retransmitted, or sent before the
+			 * RST arrived) must not reopen a closed flow. */
+			if (f->state != KC_FLOW_CLOSED)
+				f->state = f->fin_seen == 3 ? KC_FLOW_CLOSED : KC_FLOW_FIN_WAIT;
 		} else if (f->state < KC_FLOW_ESTABLISHED) {
 			/* Third packet of the handshake, or a stream joined mid-way. */
 			f->state = KC_FLOW_ESTABLISHED;

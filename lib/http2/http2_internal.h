@@ -48,6 +48,7 @@ struct h2_dir {
 	uint32_t sid;        /* stream of the current DATA frame */
 	uint32_t cont_sid;   /* header block awaiting CONTINUATION on this stream, 0 none */
 	uint32_t promised;   /* PUSH_PROMISE being continued: the promised stream */
+	uint32_t cont_bytes; /* frame bytes of the block being continued */
 	uint8_t phase;
 	uint8_t flags;       /* current DATA frame's flags */
 	uint8_t cont_type;   /* FT_HEADERS or FT_PUSH_PROMISE being continued */

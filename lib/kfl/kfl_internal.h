@@ -78,6 +78,7 @@ struct kc_kfl_scratch {
 struct kfl_ctx {
 	struct kc_kfl_scratch *s;
 	const struct kc_kfl_prog *prog;
+	const struct cJSON *doc;   /**< document judged by kc_kfl_eval_json */
 	struct cJSON *mut_doc;     /**< non-NULL in kc_kfl_eval_json_mut */
 	const struct kc_item *item; /**< non-NULL when judging a struct item */
 };
@@ -153,6 +154,9 @@ struct kfl_step {
 	uint32_t klen;
 	const char *key; /**< NUL-terminated, owned by the program */
 	uint32_t index;
+	bool bracket;    /**< written ["key"] (printing) */
+	const char *src; /**< token text for printing bracket keys */
+	uint32_t srclen;
 };
 
 /** Protocol families with different struct layouts (kfl_item.c). */
@@ -192,6 +196,7 @@ struct kfl_node {
 	struct kfl_sel *redact; /**< N_CALL redact(): nargs parsed paths */
 	const char *src;      /**< original token text for N_CONST (printing) */
 	uint32_t srclen;
+	bool empty_call;      /**< N_SEL written `a.f()`: a lookup of field f */
 };
 
 struct kc_kfl_prog {

@@ -257,7 +257,7 @@ size_t kc_store_cfg_print_masked(const struct kc_store_cfg *cfg, char *buf, size
 {
 	static const char *pol[] = { "refuse-new", "drop-oldest" };
 	size_t o = 0;
-	char email[256] = "";
+	char email[300] = "";
 	struct kc_gcs_key key;
 
 	if (n > 0)

@@ -517,7 +517,6 @@ int kc_gcs_put(struct kc_store_ctx *ctx, const char *entry_dir, const char *file
 		if (!kc_http_transient(rc, &rs)) {
 			if (rs.status == 401 || rs.status == 403 ||
 			    (st == ST_NEW && rs.status == 404)) {
-				KC_STAT_ADD(ctx, fail_auth, 1);
 				rc = kc_err_set(err, -EACCES, "gcs gs://%s: %s (%s)", ctx->url.bucket, why,
 						rs.status == 404 ? "no such bucket" : "credentials refused");
 			} else {

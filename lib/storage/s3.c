@@ -207,7 +207,6 @@ static int s3_fail(struct kc_store_ctx *ctx, const char *what, struct kc_http_re
 	kc_http_describe(rs, 0, why, sizeof(why));
 	if (rs->status == 401 || rs->status == 403 ||
 	    (rs->status == 404 && rs->body && strstr(rs->body, "NoSuchBucket"))) {
-		KC_STAT_ADD(ctx, fail_auth, 1);
 		rc = kc_err_set(err, -EACCES, "s3 s3://%s %s: %s", ctx->url.bucket, what, why);
 	} else {
 		if (rs->body && (strstr(rs->body, "BadDigest") || strstr(rs->body, "XAmzContentSHA256Mismatch")))
@@ -224,8 +223,9 @@ static void unquote(const char *in, char *out, size_t n)
 
 	while (*in == '"' || *in == ' ')
 		in++;
-	snprintf(out, n, "%s", in);
-	l = strlen(out);
+	l = strnlen(in, n - 1);
+	memcpy(out, in, l);
+	out[l] = '\0';
 	while (l > 0 && (out[l - 1] == '"' || out[l - 1] == ' '))
 		out[--l] = '\0';
 }
@@ -304,7 +304,7 @@ static int s3_put_multipart(struct kc_store_ctx *ctx, const char *entry_dir, con
 {
 	const uint64_t psz = ctx->cfg->s3_part_size;
 	uint64_t nparts = (size + psz - 1) / psz;
-	char side[2200], id[1024] = "", et[256], what[600];
+	char side[2200], id[1024] = "", what[600];
 	char (*etags)[80] = NULL;
 	char *xml = NULL;
 	size_t xo = 0, xcap;
@@ -531,10 +531,8 @@ int kc_s3_list(struct kc_store_ctx *ctx, const char *prefix, kc_store_list_fn cb
 		}
 		for (;;) {
 			size_t cpos = pos;
-			char contents[8];
 			uint64_t sz = 0;
 
-			(void)contents;
 			if (kc_xml_tag(rs.body, rs.len, &cpos, "Key", key, sizeof(key)) != 0)
 				break;
 			pos = cpos;

@@ -229,6 +229,29 @@ void kc_gcs_key_free(struct kc_gcs_key *key);
 int kc_gcs_jwt(const struct kc_gcs_key *key, const char *scope, int64_t now_s, char *out,
 	       size_t n, struct kc_err *err);
 
+/* ---- spool (spool.c) ---------------------------------------------------- */
+
+struct kc_spool_ent {
+	char name[256];
+	uint64_t bytes;
+	bool ready;  /* READY present */
+	bool failed; /* FAILED present */
+};
+
+/* Visible entries (names not starting with '.') sorted by name, and the
+ * bytes of every entry incl. hidden ones. *out is malloc'ed (free it).
+ * @return 0 or -errno. */
+int kc_spool_scan(const char *dir, struct kc_spool_ent **out, size_t *n, uint64_t *total);
+/* Quota policy; @p busy (may be NULL) is never dropped. Counters under @p mu
+ * (may be NULL). @return 0, -ENOSPC, -EIO. */
+int kc_spool_admit(const char *dir, const struct kc_store_cfg *cfg, uint64_t bytes,
+		   const char *busy, struct kc_store_stats *st, pthread_mutex_t *mu,
+		   struct kc_err *err);
+/* Remove entry @p name: rename to .del-<name> (atomic), then delete. */
+int kc_spool_remove(const char *dir, const char *name);
+/* Delete .del-* leftovers of an interrupted removal. */
+void kc_spool_cleanup(const char *dir);
+
 /* fsync a directory. @return 0 or -errno. */
 int kc_store_fsync_dir(const char *dir);
 /* Remove a directory tree (depth 1 + files). @return 0 or -errno. */

@@ -1,0 +1,1205 @@
+/*
+ * HTTP/1.0 and HTTP/1.1 dissector (RFC 9112 message syntax, RFC 9110
+ * semantics). One state machine per direction; requests are queued per flow
+ * (bounded) and paired in order with the responses, so keep-alive and
+ * pipelining work. Lines are parsed in place from the caller's buffer; a line
+ * split over segments is answered with NEED_MORE so the dispatcher keeps the
+ * remainder in its bounded pending buffer. Bodies are consumed as they come
+ * and never buffered: only a prefix of KC_ITEM_BODY_PREFIX decoded bytes is
+ * kept in the item.
+ */
+#include <strings.h>
+#include <string.h>
+
+#include "dissect_internal.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int hexv(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int is_ows(uint8_t c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static void trim(const uint8_t **s, size_t *n)
+{
+	while (*n > 0 && is_ows((*s)[0])) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && (is_ows((*s)[*n - 1]) || (*s)[*n - 1] == '\r'))
+		(*n)--;
+}
+
+static int ieq(const uint8_t *s, size_t n, const char *lit)
+{
+	size_t l = strlen(lit);
+
+	return n == l && strncasecmp((const char *)s, lit, l) == 0;
+}
+
+/* Does the comma-separated list @p s contain token @p tok (case-insensitive)? */
+static int has_token(const uint8_t *s, size_t n, const char *tok)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+		const uint8_t *t;
+		size_t tl;
+
+		while (j < n && s[j] != ',')
+			j++;
+		t = s + i;
+		tl = j - i;
+		trim(&t, &tl);
+		if (ieq(t, tl, tok))
+			return 1;
+		i = j + 1;
+	}
+	return 0;
+}
+
+/* Last token of a comma-separated list equals @p tok (Transfer-Encoding:
+ * chunked must be the final coding, RFC 9112 6.3). */
+static int last_token_is(const uint8_t *s, size_t n, const char *tok)
+{
+	size_t i = n;
+	const uint8_t *t;
+	size_t tl;
+
+	while (i > 0 && s[i - 1] != ',')
+		i--;
+	t = s + i;
+	tl = n - i;
+	trim(&t, &tl);
+	return ieq(t, tl, tok);
+}
+
+/* Put @p n bytes percent-decoded (and '+' as space when @p plus, as Go's
+ * url.QueryUnescape) into the arena; an invalid escape is kept as sent. */
+static void put_decoded(struct kc_item *it, const uint8_t *s, size_t n, int plus,
+			struct kc_str *out)
+{
+	char *a;
+	size_t w = 0;
+
+	if (kc_item_put(it, s, n, out) != 0 || out->len == 0)
+		return;
+	a = it->arena + out->off;
+	for (size_t r = 0; r < n; r++) {
+		char ch = a[r];
+
+		if (ch == '%' && r + 2 < n && hexv((uint8_t)a[r + 1]) >= 0 &&
+		    hexv((uint8_t)a[r + 2]) >= 0) {
+			ch = (char)(hexv((uint8_t)a[r + 1]) << 4 | hexv((uint8_t)a[r + 2]));
+			r += 2;
+		} else if (plus && ch == '+') {
+			ch = ' ';
+		}
+		a[w++] = ch;
+	}
+	/* The view is the last string in the arena: shrinking it frees the
+	 * bytes the escapes took. */
+	it->arena_used = (uint16_t)(out->off + w);
+	out->len = (uint16_t)w;
+	if (w == 0)
+		out->off = 0;
+}
+
+static struct kc_item *item_new(struct kc_dissect_core *c, struct kc_dissect_flow *f)
+{
+	struct kc_item *it = pool_get(&c->items);
+
+	if (it == NULL) {
+		c->st.http.item_pool_empty++;
+		return NULL;
+	}
+	kc_item_reset(it, KC_ITEM_HTTP);
+	kc_item_set_flow(it, &f->fi);
+	return it;
+}
+
+static void dir_reset_msg(struct h1_dir *d)
+{
+	d->enc = ENC_NONE;
+	d->mflags = 0;
+	d->rsrc = RS_NONE;
+	d->qflags = 0;
+	d->last_hdr = -1;
+	d->status = 0;
+	d->remaining = 0;
+	d->body_wire = 0;
+	d->msg_bytes = 0;
+	d->hdr_bytes = 0;
+	d->it = NULL;
+}
+
+static void z_release(struct kc_dissect_core *c, struct h1_dir *d)
+{
+	if (d->z != NULL) {
+		inflater_put(&c->infl, d->z);
+		d->z = NULL;
+	}
+}
+
+bool h1_flow_init(struct kc_dissect_core *c, struct kc_dissect_flow *f)
+{
+	struct h1_flow *h = pool_get(&c->h1);
+
+	if (h == NULL)
+		return false;
+	memset(h, 0, sizeof(*h));
+	for (int i = 0; i < 2; i++) {
+		dir_reset_msg(&h->d[i]);
+		h->d[i].line_start = 1;
+	}
+	f->ps = h;
+	return true;
+}
+
+/* ---- start lines -------------------------------------------------------- */
+
+struct reqline {
+	const uint8_t *method, *target, *version;
+	size_t method_len, target_len, version_len;
+};
+
+static int tchar(uint8_t ch)
+{
+	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+		return 1;
+	return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+/* "HTTP/1.x" exactly (RFC 9112 2.3); HTTP/2.0 is not this dissector's. */
+static int is_h1_version(const uint8_t *v, size_t n)
+{
+	return n == 8 && memcmp(v, "HTTP/1.", 7) == 0 && v[7] >= '0' && v[7] <= '9';
+}
+
+/* request-line = method SP request-target SP HTTP-version (RFC 9112 3).
+ * Runs of spaces are tolerated, as most servers do. */
+static int parse_request_line(const uint8_t *l, size_t n, struct reqline *r)
+{
+	size_t i = 0, j;
+
+	while (i < n && tchar(l[i]))
+		i++;
+	if (i == 0 || i > 32 || i >= n || l[i] != ' ')
+		return -1;
+	r->method = l;
+	r->method_len = i;
+	while (i < n && l[i] == ' ')
+		i++;
+	j = i;
+	while (j < n && l[j] != ' ')
+		j++;
+	if (j == i || j >= n)
+		return -1;
+	r->target = l + i;
+	r->target_len = j - i;
+	while (j < n && l[j] == ' ')
+		j++;
+	r->version = l + j;
+	r->version_len = n - j;
+	while (r->version_len > 0 && is_ows(r->version[r->version_len - 1]))
+		r->version_len--;
+	return is_h1_version(r->version, r->version_len) ? 0 : -1;
+}
+
+/* status-line = HTTP-version SP status-code SP [reason-phrase] (RFC 9112 4). */
+static int parse_status_line(const uint8_t *l, size_t n, int *code, const uint8_t **reason,
+			     size_t *reason_len)
+{
+	if (n < 12 || !is_h1_version(l, 8) || l[8] != ' ')
+		return -1;
+	for (int k = 9; k < 12; k++)
+		if (l[k] < '0' || l[k] > '9')
+			return -1;
+	if (n > 12 && l[12] != ' ')
+		return -1;
+	*code = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	*reason = n > 13 ? l + 13 : l + n;
+	*reason_len = n > 13 ? n - 13 : 0;
+	trim(reason, reason_len);
+	return 0;
+}
+
+int h1_probe(const uint8_t *d, size_t n, enum kc_dir dir)
+{
+	if (dir == KC_DIR_S2C) {
+		static const char pfx[] = "HTTP/1.";
+		size_t k = KC_MIN(n, sizeof(pfx) - 1);
+
+		if (memcmp(d, pfx, k) != 0)
+			return 0;
+		return k < sizeof(pfx) - 1 ? -1 : 1;
+	}
+	/* A method is an upper-case token (GET, POST, PROPFIND, M-SEARCH...)
+	 * followed by one space and a request-target. */
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ch = d[i];
+
+		if (ch == ' ') {
+			if (i < 3)
+				return 0;
+			if (i + 1 >= n)
+				return -1;
+			return d[i + 1] != ' ' && d[i + 1] > 0x20 && d[i + 1] < 0x7f ? 1 : 0;
+		}
+		if (!((ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_') || i >= 20)
+			return 0;
+	}
+	return -1;
+}
+
+/* Fill the request side of @p it from the request line. */
+static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const struct reqline *r)
+{
+	struct kc_item_http *h = &it->u.http;
+	const uint8_t *t = r->target;
+	size_t tn = r->target_len;
+	const uint8_t *path = t, *q = NULL;
+	size_t path_len = tn, q_len = 0;
+
+	(void)kc_item_put(it, r->method, r->method_len, &h->method);
+	(void)kc_item_put(it, t, tn, &h->url);
+	(void)kc_item_put(it, r->version, r->version_len, &h->version);
+	/* absolute-form (RFC 9112 3.2.2): drop scheme and authority. */
+	if (tn > 7 && (strncasecmp((const char *)t, "http://", 7) == 0 ||
+		       (tn > 8 && strncasecmp((const char *)t, "https://", 8) == 0))) {
+		const uint8_t *s = memchr(t, ':', tn) + 3;
+		const uint8_t *slash = memchr(s, '/', (size_t)(t + tn - s));
+
+		path = slash != NULL ? slash : (const uint8_t *)"/";
+		path_len = slash != NULL ? (size_t)(t + tn - slash) : 1;
+	}
+	for (size_t i = 0; i < path_len; i++) {
+		if (path[i] == '?' || path[i] == '#') {
+			if (path[i] == '?') {
+				q = path + i + 1;
+				q_len = path_len - i - 1;
+				for (size_t k = 0; k < q_len; k++)
+					if (q[k] == '#')
+						q_len = k;
+			}
+			path_len = i;
+			break;
+		}
+	}
+	/* request.path is Go's url.URL.Path: percent-decoded, '+' kept. */
+	put_decoded(it, path, path_len, 0, &h->path);
+	/* queryString: url.ParseQuery order and decoding; repeats kept. */
+	while (q != NULL && q_len > 0) {
+		size_t e = 0, eq;
+
+		while (e < q_len && q[e] != '&')
+			e++;
+		for (eq = 0; eq < e && q[eq] != '='; eq++)
+			;
+		if (e > 0) {
+			if (h->n_query < KC_ITEM_MAX_PARAMS) {
+				struct kc_kv *kv = &h->query[h->n_query++];
+
+				put_decoded(it, q, eq, 1, &kv->name);
+				if (eq < e)
+					put_decoded(it, q + eq + 1, e - eq - 1, 1, &kv->value);
+				else
+					kv->value = (struct kc_str){ 0, 0 };
+			} else {
+				c->st.http.params_dropped++;
+				it->flags |= KC_ITEM_F_TRUNCATED;
+			}
+		}
+		if (e >= q_len)
+			break;
+		q += e + 1;
+		q_len -= e + 1;
+	}
+}
+
+/* ---- queue -------------------------------------------------------------- */
+
+static struct h1_qent *q_head(struct h1_flow *h)
+{
+	return h->qlen ? &h->q[h->qhead] : NULL;
+}
+
+static void q_pop(struct h1_flow *h)
+{
+	h->q[h->qhead].it = NULL;
+	h->qhead = (uint8_t)((h->qhead + 1) % KC_DISSECT_HTTP_PIPELINE_MAX);
+	h->qlen--;
+}
+
+/* ---- message completion ------------------------------------------------- */
+
+static void req_done(struct kc_dissect_core *c, struct h1_dir *d)
+{
+	if (d->it != NULL) {
+		d->it->u.http.req_body_size = (int64_t)d->body_wire;
+		d->it->req_size = d->msg_bytes;
+	}
+	z_release(c, d);
+	dir_reset_msg(d);
+	d->state = H1_START;
+	if (d->msgs < UINT8_MAX)
+		d->msgs++;
+}
+
+static void resp_done(struct kc_dissect_core *c, struct kc_dissect_flow *f, uint16_t flags)
+{
+	struct h1_flow *h = f->ps;
+	struct h1_dir *d = &h->d[KC_DIR_S2C];
+	struct h1_dir *rq = &h->d[KC_DIR_C2S];
+	struct kc_item *it = d->it;
+
+	if (it != NULL) {
+		it->u.http.resp_body_size = (int64_t)d->body_wire;
+		it->resp_size = d->msg_bytes;
+		it->flags |= flags;
+		if (rq->it == it) {
+			/* The server answered before the request ended (413,
+			 * early 100-continue refusal): emit what we have and
+			 * let the request parser discard the rest. */
+			it->u.http.req_body_size = (int64_t)rq->body_wire;
+			it->req_size = rq->msg_bytes;
+		}
+		dissect_emit(f, it);
+	}
+	if (d->rsrc == RS_QUEUE) {
+		q_pop(h);
+		if (rq->it == it && it != NULL) {
+			rq->it = NULL;
+			z_release(c, rq);
+		}
+	}
+	if (it != NULL)
+		pool_put(&c->items, it);
+	z_release(c, d);
+	dir_reset_msg(d);
+	d->state = H1_START;
+	if (d->msgs < UINT8_MAX)
+		d->msgs++;
+}
+
+/* Give up on the message in progress after a gap or a framing error: a
+ * request stays queued (so pairing holds), a response is emitted as is. */
+static void abort_msg(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
+		      uint16_t flags)
+{
+	struct h1_flow *h = f->ps;
+	struct h1_dir *d = &h->d[dir];
+
+	if (d->state == H1_START || d->state == H1_RESYNC || d->state == H1_DEAD ||
+	    d->state == H1_BLOCKED)
+		return;
+	if (dir == KC_DIR_C2S) {
+		if (d->it != NULL)
+			d->it->flags |= flags;
+		req_done(c, d);
+	} else if (d->mflags & M_INTERIM) {
+		dir_reset_msg(d);
+	} else {
+		resp_done(c, f, flags);
+	}
+}
+
+static void to_resync(struct h1_dir *d, int line_start)
+{
+	d->state = H1_RESYNC;
+	d->line_start = (uint8_t)line_start;
+	d->scanned = 0;
+}
+
+/* ---- bodies ------------------------------------------------------------- */
+
+static void body_data(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d,
+		      const uint8_t *p, size_t n)
+{
+	struct kc_item *it = d->it;
+	struct kc_str *b;
+	uint16_t tflag;
+	size_t room;
+
+	d->body_wire += n;
+	if (it == NULL || (d->mflags & M_BODY_STOP) || n == 0)
+		return;
+	b = dir == KC_DIR_C2S ? &it->u.http.req_body : &it->u.http.resp_body;
+	tflag = dir == KC_DIR_C2S ? KC_ITEM_F_REQ_BODY_TRUNC : KC_ITEM_F_RESP_BODY_TRUNC;
+	room = KC_ITEM_BODY_PREFIX > b->len ? KC_ITEM_BODY_PREFIX - b->len : 0;
+	if (d->z != NULL) {
+		uint8_t out[KC_ITEM_BODY_PREFIX];
+		z_stream *zs = &d->z->zs;
+		int ret;
+		size_t produced;
+
+		zs->next_in = (Bytef *)(uintptr_t)p;
+		zs->avail_in = (uInt)n;
+		zs->next_out = out;
+		zs->avail_out = (uInt)room;
+		/* Output is capped at what the prefix still takes, so a
+		 * decompression bomb costs at most its input. */
+		ret = room > 0 ? inflate(zs, Z_NO_FLUSH) : Z_OK;
+		produced = room - zs->avail_out;
+		if (produced > 0 && kc_item_append(it, b, out, produced) != 0)
+			d->mflags |= M_BODY_STOP;
+		if (ret == Z_STREAM_END) {
+			d->mflags |= M_BODY_STOP;
+			z_release(c, d);
+		} else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+			c->st.http.inflate_errors++;
+			d->mflags |= M_BODY_STOP;
+			z_release(c, d);
+		} else if (zs->avail_out == 0) {
+			it->flags |= tflag;
+			c->st.http.body_prefix_trunc++;
+			d->mflags |= M_BODY_STOP;
+			z_release(c, d);
+		}
+		return;
+	}
+	if (n > room) {
+		if (room > 0)
+			(void)kc_item_append(it, b, p, room);
+		it->flags |= tflag;
+		c->st.http.body_prefix_trunc++;
+		d->mflags |= M_BODY_STOP;
+		return;
+	}
+	if (kc_item_append(it, b, p, n) != 0)
+		d->mflags |= M_BODY_STOP;
+}
+
+static void body_begin(struct kc_dissect_core *c, struct h1_dir *d)
+{
+	d->body_wire = 0;
+	if (d->it == NULL || d->enc == ENC_NONE)
+		return;
+	d->z = inflater_get(&c->infl);
+	if (d->z == NULL)
+		c->st.http.inflate_no_ctx++; /* prefix kept as encoded bytes */
+}
+
+/* ---- headers ------------------------------------------------------------ */
+
+static void add_cookie(struct kc_dissect_core *c, struct kc_item *it, const uint8_t *s, size_t n,
+		       int resp)
+{
+	struct kc_item_http *h = &it->u.http;
+	uint8_t *cnt = resp ? &h->n_resp_cookies : &h->n_req_cookies;
+	struct kc_kv *arr = resp ? h->resp_cookies : h->req_cookies;
+	const uint8_t *eq;
+	const uint8_t *v;
+	size_t nl, vl;
+
+	trim(&s, &n);
+	eq = memchr(s, '=', n);
+	if (n == 0 || eq == NULL || eq == s)
+		return;
+	if (*cnt >= KC_ITEM_MAX_PARAMS) {
+		c->st.http.params_dropped++;
+		it->flags |= KC_ITEM_F_TRUNCATED;
+		return;
+	}
+	nl = (size_t)(eq - s);
+	v = eq + 1;
+	vl = n - nl - 1;
+	while (nl > 0 && is_ows(s[nl - 1]))
+		nl--;
+	trim(&v, &vl);
+	/* Go's net/http strips one pair of surrounding double quotes. */
+	if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+		v++;
+		vl -= 2;
+	}
+	(void)kc_item_put(it, s, nl, &arr[*cnt].name);
+	(void)kc_item_put(it, v, vl, &arr[*cnt].value);
+	(*cnt)++;
+}
+
+/* One header field line (no CRLF). Framing headers are interpreted even when
+ * the item is not stored, so the stream stays in sync. */
+static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
+		       struct h1_dir *d, const uint8_t *l, size_t n)
+{
+	struct kc_item *it = d->it;
+	const uint8_t *colon, *name, *val;
+	size_t nl, vl;
+	int resp = dir == KC_DIR_S2C;
+
+	if (d->mflags & M_INTERIM)
+		return 0;
+	if (is_ows(l[0])) {
+		/* obs-fold (RFC 9112 5.2): continuation of the previous value,
+		 * replaced by one space. */
+		val = l;
+		vl = n;
+		trim(&val, &vl);
+		if (it != NULL && d->last_hdr >= 0 && vl > 0) {
+			struct kc_kv *kv = resp ? &it->u.http.resp_headers[d->last_hdr]
+						: &it->u.http.req_headers[d->last_hdr];
+
+			if (kc_item_append(it, &kv->value, " ", 1) == 0)
+				(void)kc_item_append(it, &kv->value, val, vl);
+		}
+		return 0;
+	}
+	colon = memchr(l, ':', n);
+	if (colon == NULL || colon == l) {
+		c->st.http.bad_header_line++;
+		return 0;
+	}
+	name = l;
+	nl = (size_t)(colon - l);
+	while (nl > 0 && is_ows(name[nl - 1]))
+		nl--;
+	val = colon + 1;
+	vl = n - (size_t)(val - l);
+	trim(&val, &vl);
+
+	if (ieq(name, nl, "content-length")) {
+		uint64_t v = 0;
+
+		if (vl == 0 || vl > 19)
+			return -1;
+		for (size_t i = 0; i < vl; i++) {
+			if (val[i] < '0' || val[i] > '9')
+				return -1;
+			v = v * 10 + (uint64_t)(val[i] - '0');
+		}
+		/* Differing repeated lengths are a smuggling attempt
+		 * (RFC 9112 6.3 item 5): unrecoverable framing. */
+		if ((d->mflags & M_CL) && d->remaining != v)
+			return -1;
+		d->mflags |= M_CL;
+		d->remaining = v;
+	} else if (ieq(name, nl, "transfer-encoding")) {
+		if (last_token_is(val, vl, "chunked"))
+			d->mflags |= M_CHUNKED;
+	} else if (ieq(name, nl, "content-encoding")) {
+		if (ieq(val, vl, "gzip") || ieq(val, vl, "x-gzip"))
+			d->enc = ENC_GZIP;
+		else if (ieq(val, vl, "deflate"))
+			d->enc = ENC_DEFLATE;
+	} else if (!resp && ieq(name, nl, "upgrade")) {
+		d->qflags |= has_token(val, vl, "h2c") ? QF_UP_H2C : QF_UP_ANY;
+	}
+
+	if (it == NULL)
+		return 0;
+	{
+		struct kc_item_http *h = &it->u.http;
+		uint8_t *cnt = resp ? &h->n_resp_headers : &h->n_req_headers;
+		struct kc_kv *kv = resp ? &h->resp_headers[*cnt] : &h->req_headers[*cnt];
+
+		if (*cnt >= KC_ITEM_MAX_HEADERS) {
+			c->st.http.headers_dropped++;
+			it->flags |= KC_ITEM_F_TRUNCATED;
+			d->last_hdr = -1;
+			return 0;
+		}
+		if (kc_item_put(it, name, nl, &kv->name) != 0)
+			return 0;
+		kc_item_canon_header(it->arena + kv->name.off, kv->name.len);
+		(void)kc_item_put(it, val, vl, &kv->value);
+		d->last_hdr = (int8_t)*cnt;
+		(*cnt)++;
+		if (ieq(name, nl, "content-type")) {
+			if (resp)
+				h->resp_mime = kv->value;
+			else
+				h->req_mime = kv->value;
+		} else if (!resp && ieq(name, nl, "host")) {
+			h->host = kv->value;
+		} else if (!resp && ieq(name, nl, "cookie")) {
+			size_t i = 0;
+
+			while (i < vl) {
+				size_t j = i;
+
+				while (j < vl && val[j] != ';')
+					j++;
+				add_cookie(c, it, val + i, j - i, 0);
+				i = j + 1;
+			}
+		} else if (resp && ieq(name, nl, "set-cookie")) {
+			const uint8_t *semi = memchr(val, ';', vl);
+
+			add_cookie(c, it, val, semi ? (size_t)(semi - val) : vl, 1);
+		}
+	}
+	(void)f;
+	return 0;
+}
+
+/* Blank line: the head is complete; decide how the body is framed
+ * (RFC 9112 6.3). */
+static void headers_done(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir)
+{
+	struct h1_flow *h = f->ps;
+	struct h1_dir *d = &h->d[dir];
+	struct kc_item *it = d->it;
+
+	if (dir == KC_DIR_C2S) {
+		if (it != NULL)
+			it->u.http.req_headers_size = (int32_t)d->hdr_bytes;
+		if (h->qlen > 0 && d->it != NULL) {
+			/* The request being parsed is the queue's tail. */
+			unsigned tail = (h->qhead + h->qlen - 1u) % KC_DISSECT_HTTP_PIPELINE_MAX;
+
+			if (h->q[tail].it == d->it)
+				h->q[tail].flags |= d->qflags;
+		} else if (h->qlen > 0 && d->qflags) {
+			unsigned tail = (h->qhead + h->qlen - 1u) % KC_DISSECT_HTTP_PIPELINE_MAX;
+
+			if (h->q[tail].it == NULL)
+				h->q[tail].flags |= d->qflags;
+		}
+		if (d->mflags & M_CHUNKED) {
+			d->state = H1_CHUNK_SIZE;
+			body_begin(c, d);
+		} else if ((d->mflags & M_CL) && d->remaining > 0) {
+			d->state = H1_BODY_CL;
+			body_begin(c, d);
+		} else {
+			req_done(c, d);
+		}
+		return;
+	}
+
+	if (d->mflags & M_INTERIM) {
+		/* 1xx other than 101: informational, the exchange goes on
+		 * (RFC 9110 15.2); the final response follows. */
+		dir_reset_msg(d);
+		d->state = H1_START;
+		return;
+	}
+	if (it != NULL)
+		it->u.http.resp_headers_size = (int32_t)d->hdr_bytes;
+	{
+		int st = d->status;
+
+		if (st == 101) {
+			const struct kc_kv *up = it != NULL
+				? kc_item_header_find(it, it->u.http.resp_headers,
+						      it->u.http.n_resp_headers, "Upgrade")
+				: NULL;
+			int h2c = (d->qflags & QF_UP_H2C) &&
+				  (up == NULL ||
+				   has_token((const uint8_t *)kc_item_str(it, up->value),
+					     up->value.len, "h2c"));
+
+			resp_done(c, f, 0);
+			h->switch_to = h2c ? SW_H2C : SW_STOP;
+			if (!h2c)
+				c->st.http.upgrade_other++;
+			return;
+		}
+		if ((d->qflags & QF_CONNECT) && st >= 200 && st < 300) {
+			resp_done(c, f, 0);
+			c->st.http.connect_tunnel++;
+			h->switch_to = SW_STOP;
+			return;
+		}
+		if ((d->qflags & QF_HEAD) || st == 204 || st == 304 || (st >= 100 && st < 200)) {
+			resp_done(c, f, 0);
+			return;
+		}
+	}
+	if (d->mflags & M_CHUNKED) {
+		d->state = H1_CHUNK_SIZE;
+		body_begin(c, d);
+	} else if (d->mflags & M_CL) {
+		if (d->remaining == 0) {
+			resp_done(c, f, 0);
+			return;
+		}
+		d->state = H1_BODY_CL;
+		body_begin(c, d);
+	} else {
+		d->state = H1_BODY_EOF;
+		body_begin(c, d);
+	}
+}
+
+/* ---- start of a message ------------------------------------------------- */
+
+static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
+			 const uint8_t *l, size_t n, uint64_t ts_us)
+{
+	struct h1_flow *h = f->ps;
+	struct h1_dir *d = &h->d[KC_DIR_C2S];
+	struct reqline r;
+	struct kc_item *it = NULL;
+
+	if (parse_request_line(l, n, &r) != 0)
+		return -1;
+	c->st.http.requests++;
+	dir_reset_msg(d);
+	if (h->behind > 0 || h->qlen >= c->cfg.http_pipeline) {
+		/* Queue full: the request is parsed but not kept; its
+		 * response will be skipped to keep the pairing right. */
+		h->behind++;
+		c->st.http.pipeline_overflow++;
+	} else {
+		unsigned slot = (h->qhead + h->qlen) % KC_DISSECT_HTTP_PIPELINE_MAX;
+
+		it = item_new(c, f);
+		h->q[slot].it = it;
+		h->q[slot].ts_us = ts_us;
+		h->q[slot].flags = 0;
+		if (r.method_len == 4 && memcmp(r.method, "HEAD", 4) == 0)
+			h->q[slot].flags |= QF_HEAD;
+		else if (r.method_len == 7 && memcmp(r.method, "CONNECT", 7) == 0)
+			h->q[slot].flags |= QF_CONNECT;
+		h->qlen++;
+	}
+	if (it != NULL) {
+		it->flags |= KC_ITEM_F_REQUEST;
+		it->ts_us = ts_us;
+		fill_request(c, it, &r);
+	}
+	d->it = it;
+	d->ts_us = ts_us;
+	d->state = H1_HEADERS;
+	return 0;
+}
+
+static int start_response(struct kc_dissect_core *c, struct kc_dissect_flow *f,
+			  const uint8_t *l, size_t n, uint64_t ts_us)
+{
+	struct h1_flow *h = f->ps;
+	struct h1_dir *d = &h->d[KC_DIR_S2C];
+	const uint8_t *reason;
+	size_t reason_len;
+	int code;
+	struct kc_item *it = NULL;
+
+	if (parse_status_line(l, n, &code, &reason, &reason_len) != 0)
+		return -1;
+	dir_reset_msg(d);
+	d->state = H1_HEADERS;
+	d->ts_us = ts_us;
+	if (code >= 100 && code < 200 && code != 101) {
+		c->st.http.interim++;
+		d->mflags |= M_INTERIM;
+		return 0;
+	}
+	c->st.http.responses++;
+	/* Kept apart from the item so framing works without one. */
+	d->status = (uint16_t)code;
+	if (h->skip_resp > 0) {
+		h->skip_resp--;
+		c->st.http.late_responses++;
+	} else if (h->qlen > 0) {
+		struct h1_qent *e = q_head(h);
+
+		it = e->it;
+		d->qflags = e->flags;
+		d->rsrc = RS_QUEUE;
+	} else if (h->behind > 0) {
+		h->behind--;
+	} else {
+		c->st.http.resp_only++;
+		it = item_new(c, f);
+		if (it != NULL) {
+			d->rsrc = RS_ONLY;
+			it->ts_us = ts_us;
+			(void)kc_item_put(it, l, 8, &it->u.http.version);
+		}
+	}
+	if (it != NULL) {
+		it->flags |= KC_ITEM_F_RESPONSE;
+		it->u.http.status = code;
+		it->resp_ts_us = ts_us;
+		(void)kc_item_put(it, reason, reason_len, &it->u.http.status_text);
+	}
+	d->it = it;
+	return 0;
+}
+
+/* ---- resynchronisation -------------------------------------------------- */
+
+/* Is there a message start at @p p? 1 yes, 0 no, -1 need more bytes. */
+static int boundary_at(const uint8_t *p, size_t n, enum kc_dir dir)
+{
+	const uint8_t *lf;
+	size_t ll;
+	int pr = h1_probe(p, n, dir);
+
+	if (pr == 0)
+		return 0;
+	lf = memchr(p, '\n', n);
+	if (lf == NULL)
+		return -1;
+	ll = (size_t)(lf - p);
+	if (ll > 0 && p[ll - 1] == '\r')
+		ll--;
+	if (dir == KC_DIR_C2S) {
+		struct reqline r;
+
+		return parse_request_line(p, ll, &r) == 0;
+	} else {
+		const uint8_t *rs;
+		size_t rl;
+		int code;
+
+		return parse_status_line(p, ll, &code, &rs, &rl) == 0;
+	}
+}
+
+/* ---- the feed ----------------------------------------------------------- */
+
+static struct kc_parse_res res(uint8_t status, size_t consumed)
+{
+	struct kc_parse_res r = { .status = status, .consumed = (uint32_t)consumed, .needed = 0 };
+
+	return r;
+}
+
+static int any_h2c_pending(const struct h1_flow *h)
+{
+	for (unsigned i = 0; i < h->qlen; i++)
+		if (h->q[(h->qhead + i) % KC_DISSECT_HTTP_PIPELINE_MAX].flags & QF_UP_H2C)
+			return 1;
+	return 0;
+}
+
+struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f,
+			    enum kc_dir dir, const uint8_t *data, size_t len, uint64_t ts_us)
+{
+	struct h1_flow *h = f->ps;
+	struct h1_dir *d = &h->d[dir];
+	size_t off = 0;
+
+	while (off < len && h->switch_to == SW_NONE) {
+		const uint8_t *p = data + off;
+		size_t n = len - off;
+		const uint8_t *lf;
+		size_t ll, adv;
+
+		switch (d->state) {
+		case H1_DEAD:
+			return res(KC_PARSE_OK, len);
+
+		case H1_BLOCKED:
+			return res(KC_PARSE_NEED_MORE, off);
+
+		case H1_BODY_CL:
+		case H1_CHUNK_DATA: {
+			size_t take = (size_t)KC_MIN((uint64_t)n, d->remaining);
+
+			body_data(c, dir, d, p, take);
+			off += take;
+			d->msg_bytes += take;
+			d->remaining -= take;
+			if (d->remaining == 0) {
+				if (d->state == H1_CHUNK_DATA)
+					d->state = H1_CHUNK_CRLF;
+				else if (dir == KC_DIR_C2S)
+					req_done(c, d);
+				else
+					resp_done(c, f, 0);
+			}
+			continue;
+		}
+
+		case H1_BODY_EOF:
+			body_data(c, dir, d, p, n);
+			d->msg_bytes += n;
+			off = len;
+			continue;
+
+		case H1_RESYNC:
+			if (!d->line_start) {
+				lf = memchr(p, '\n', n);
+				adv = lf ? (size_t)(lf - p) + 1 : n;
+				off += adv;
+				d->scanned += adv;
+				d->line_start = lf != NULL;
+			} else {
+				int b = boundary_at(p, n, dir);
+
+				if (b == 1) {
+					c->st.http.resync_ok++;
+					d->state = H1_START;
+					continue;
+				}
+				if (b == -1 && n < c->cfg.pending_size)
+					return res(KC_PARSE_NEED_MORE, off);
+				d->line_start = 0;
+				continue;
+			}
+			if (d->scanned > KC_DISSECT_HTTP_RESYNC_MAX) {
+				c->st.http.resync_giveup++;
+				d->state = H1_DEAD;
+			}
+			continue;
+
+		default:
+			break;
+		}
+
+		/* Line-oriented states. */
+		lf = memchr(p, '\n', n);
+		if (lf == NULL) {
+			/* C2S preface after an h2c upgrade request: hold it
+			 * until the 101 hands the flow to HTTP/2. */
+			if (dir == KC_DIR_C2S && d->state == H1_START && n >= 1 &&
+			    memcmp(p, "PRI * HTTP/2.0", KC_MIN(n, (size_t)14)) == 0 &&
+			    any_h2c_pending(h))
+				d->state = H1_BLOCKED;
+			return res(KC_PARSE_NEED_MORE, off);
+		}
+		adv = (size_t)(lf - p) + 1;
+		ll = adv - 1;
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+
+		switch (d->state) {
+		case H1_START:
+			if (ll == 0) {
+				/* RFC 9112 2.2: ignore empty lines before a
+				 * request-line (and, leniently, a status line). */
+				off += adv;
+				continue;
+			}
+			if (dir == KC_DIR_C2S && any_h2c_pending(h) && ll >= 14 &&
+			    memcmp(p, "PRI * HTTP/2.0", 14) == 0) {
+				d->state = H1_BLOCKED;
+				return res(KC_PARSE_NEED_MORE, off);
+			}
+			if ((dir == KC_DIR_C2S ? start_request(c, f, p, ll, ts_us)
+					       : start_response(c, f, p, ll, ts_us)) != 0) {
+				if (d->msgs == 0)
+					return res(KC_PARSE_ERROR, off);
+				if (dir == KC_DIR_C2S)
+					c->st.http.err_request_line++;
+				else
+					c->st.http.err_status_line++;
+				off += adv;
+				to_resync(d, 1);
+				continue;
+			}
+			d->msg_bytes += adv;
+			d->hdr_bytes += adv;
+			off += adv;
+			continue;
+
+		case H1_HEADERS:
+			d->msg_bytes += adv;
+			d->hdr_bytes += adv;
+			off += adv;
+			if (ll == 0) {
+				headers_done(c, f, dir);
+				continue;
+			}
+			if (header_line(c, f, dir, d, p, ll) != 0) {
+				c->st.http.err_content_length++;
+				abort_msg(c, f, dir, KC_ITEM_F_GAP);
+				to_resync(d, 1);
+			}
+			continue;
+
+		case H1_CHUNK_SIZE: {
+			uint64_t v = 0;
+			size_t i = 0;
+			int digits = 0;
+
+			while (i < ll && hexv(p[i]) >= 0 && digits < 16) {
+				v = v << 4 | (uint64_t)hexv(p[i]);
+				i++;
+				digits++;
+			}
+			while (i < ll && is_ows(p[i]))
+				i++;
+			d->msg_bytes += adv;
+			off += adv;
+			/* chunk-size [ chunk-ext ] CRLF (RFC 9112 7.1) */
+			if (digits == 0 || (i < ll && p[i] != ';')) {
+				c->st.http.err_chunk++;
+				abort_msg(c, f, dir, KC_ITEM_F_GAP);
+				to_resync(d, 1);
+				continue;
+			}
+			if (v == 0) {
+				d->state = H1_TRAILERS;
+			} else {
+				d->remaining = v;
+				d->state = H1_CHUNK_DATA;
+			}
+			continue;
+		}
+
+		case H1_CHUNK_CRLF:
+			d->msg_bytes += adv;
+			off += adv;
+			if (ll != 0) {
+				c->st.http.err_chunk++;
+				abort_msg(c, f, dir, KC_ITEM_F_GAP);
+				to_resync(d, 1);
+				continue;
+			}
+			d->state = H1_CHUNK_SIZE;
+			continue;
+
+		case H1_TRAILERS:
+			d->msg_bytes += adv;
+			off += adv;
+			if (ll == 0) {
+				if (dir == KC_DIR_C2S)
+					req_done(c, d);
+				else
+					resp_done(c, f, 0);
+			}
+			continue;
+
+		default:
+			return res(KC_PARSE_OK, len);
+		}
+	}
+	if (dir == KC_DIR_C2S && d->it != NULL)
+		d->it->req_size = d->msg_bytes;
+	return res(KC_PARSE_OK, off);
+}
+
+void h1_gap(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
+	    uint64_t gap)
+{
+	struct h1_flow *h = f->ps;
+	struct h1_dir *d = &h->d[dir];
+
+	switch (d->state) {
+	case H1_BODY_CL:
+	case H1_CHUNK_DATA:
+		if (gap <= d->remaining) {
+			/* Inside a body of known length: skip the hole and
+			 * stay in sync; the prefix ends here. */
+			c->st.http.gap_in_body++;
+			d->remaining -= gap;
+			d->body_wire += gap;
+			d->msg_bytes += gap;
+			d->mflags |= M_BODY_STOP;
+			z_release(c, d);
+			if (d->it != NULL)
+				d->it->flags |= KC_ITEM_F_GAP;
+			if (d->remaining == 0) {
+				if (d->state == H1_CHUNK_DATA)
+					d->state = H1_CHUNK_CRLF;
+				else if (dir == KC_DIR_C2S)
+					req_done(c, d);
+				else
+					resp_done(c, f, 0);
+			}
+			return;
+		}
+		break;
+	case H1_BODY_EOF:
+		c->st.http.gap_in_body++;
+		d->body_wire += gap;
+		d->msg_bytes += gap;
+		d->mflags |= M_BODY_STOP;
+		z_release(c, d);
+		if (d->it != NULL)
+			d->it->flags |= KC_ITEM_F_GAP;
+		return;
+	case H1_DEAD:
+		return;
+	default:
+		break;
+	}
+	c->st.http.gap_resync++;
+	abort_msg(c, f, dir, KC_ITEM_F_GAP);
+	/* After a hole the next byte may well start a message (whole segments
+	 * lost), so the scan treats it as a line start. */
+	to_resync(d, 1);
+}
+
+static void free_queue(struct kc_dissect_core *c, struct kc_dissect_flow *f, int emit)
+{
+	struct h1_flow *h = f->ps;
+
+	while (h->qlen > 0) {
+		struct kc_item *it = q_head(h)->it;
+
+		if (it != NULL) {
+			if (emit) {
+				it->flags |= KC_ITEM_F_TIMEOUT;
+				if (h->d[KC_DIR_C2S].it == it)
+					it->req_size = h->d[KC_DIR_C2S].msg_bytes;
+				c->st.http.timeouts++;
+				dissect_emit(f, it);
+			}
+			pool_put(&c->items, it);
+		}
+		q_pop(h);
+	}
+	h->d[KC_DIR_C2S].it = NULL;
+}
+
+void h1_close(struct kc_dissect_core *c, struct kc_dissect_flow *f, uint64_t ts_us)
+{
+	struct h1_flow *h = f->ps;
+	struct h1_dir *s = &h->d[KC_DIR_S2C];
+
+	(void)ts_us;
+	if (s->state == H1_BODY_EOF)
+		resp_done(c, f, 0);
+	else
+		abort_msg(c, f, KC_DIR_S2C, KC_ITEM_F_TIMEOUT);
+	free_queue(c, f, 1);
+	z_release(c, &h->d[0]);
+	z_release(c, &h->d[1]);
+}
+
+void h1_release(struct kc_dissect_core *c, struct kc_dissect_flow *f)
+{
+	struct h1_flow *h = f->ps;
+	struct h1_dir *s = &h->d[KC_DIR_S2C];
+
+	if (s->rsrc == RS_ONLY && s->it != NULL)
+		pool_put(&c->items, s->it);
+	s->it = NULL;
+	free_queue(c, f, 0);
+	z_release(c, &h->d[0]);
+	z_release(c, &h->d[1]);
+}
+
+unsigned h1_expire(struct kc_dissect_core *c, struct kc_dissect_flow *f, uint64_t now_us)
+{
+	struct h1_flow *h = f->ps;
+	unsigned n = 0;
+
+	while (h->qlen > 0) {
+		struct h1_qent *e = q_head(h);
+
+		if (now_us < e->ts_us || now_us - e->ts_us < c->cfg.timeout_us)
+			break;
+		/* A response in progress or a request still arriving is not
+		 * abandoned: it is alive. */
+		if (h->d[KC_DIR_S2C].rsrc == RS_QUEUE || (e->it && h->d[KC_DIR_C2S].it == e->it))
+			break;
+		if (e->it != NULL) {
+			e->it->flags |= KC_ITEM_F_TIMEOUT;
+			dissect_emit(f, e->it);
+			pool_put(&c->items, e->it);
+			n++;
+		}
+		c->st.http.timeouts++;
+		q_pop(h);
+		h->skip_resp++;
+	}
+	return n;
+}

@@ -1,0 +1,741 @@
+/*
+ * HTTP/2 framing (RFC 9113 section 4 and 6): connection start (preface,
+ * Upgrade, mid-stream join), the per-direction frame walk, and what each
+ * frame type does to the streams.
+ *
+ * Frame layout (RFC 9113 4.1):
+ *
+ *     +-----------------------------------------------+
+ *     |                 Length (24)                   |
+ *     +---------------+---------------+---------------+
+ *     |   Type (8)    |   Flags (8)   |
+ *     +-+-------------+---------------+-------------------------------+
+ *     |R|                 Stream Identifier (31)                      |
+ *     +=+=============================================================+
+ *     |                   Frame Payload (0...)                      ...
+ *
+ * DATA payload is consumed as it arrives; every other frame the dissector
+ * reads is asked for whole (NEED_MORE until the dispatcher holds it), the
+ * rest is skipped as it arrives.
+ */
+#include <string.h>
+
+#include "http2_internal.h"
+
+static_assert(sizeof(struct kc_http2_flow) <= KC_HTTP2_FLOW_MAX_SIZE,
+	      "HTTP/2 flow state must stay within KC_HTTP2_FLOW_MAX_SIZE");
+
+static const uint8_t preface[KC_HTTP2_PREFACE_LEN + 1] = KC_HTTP2_PREFACE;
+
+enum kc_http2_probe_res kc_http2_probe(const uint8_t *data, size_t len)
+{
+	size_t n = KC_MIN(len, (size_t)KC_HTTP2_PREFACE_LEN);
+
+	if (memcmp(data, preface, n) != 0)
+		return KC_HTTP2_PROBE_NO;
+	return n == KC_HTTP2_PREFACE_LEN ? KC_HTTP2_PROBE_YES : KC_HTTP2_PROBE_NEED_MORE;
+}
+
+static uint32_t rd24(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
+}
+
+static uint32_t rd31(const uint8_t *p)
+{
+	return (((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]) &
+	       0x7fffffffu;
+}
+
+/* Is this frame header possible in a valid connection (RFC 9113 6.x rules
+ * on stream 0, fixed lengths and defined flags)? */
+static int frame_plausible(const uint8_t *h)
+{
+	uint32_t len = rd24(h);
+	uint8_t type = h[3], flags = h[4];
+	uint32_t sid = rd31(h + 5);
+
+	if (h[5] & 0x80u)
+		return 0; /* reserved bit: senders leave it unset */
+	if (len > 16384u * 4u)
+		return 0; /* far past the default SETTINGS_MAX_FRAME_SIZE */
+	switch (type) {
+	case FT_DATA:
+		return sid != 0 && !(flags & ~(FF_END_STREAM | FF_PADDED));
+	case FT_HEADERS:
+		return sid != 0 &&
+		       !(flags & ~(FF_END_STREAM | FF_END_HEADERS | FF_PADDED | FF_PRIORITY));
+	case FT_PRIORITY:
+		return sid != 0 && len == 5 && flags == 0;
+	case FT_RST_STREAM:
+		return sid != 0 && len == 4 && flags == 0;
+	case FT_SETTINGS:
+		return sid == 0 && len % 6 == 0 && !(flags & ~FF_ACK) &&
+		       (!(flags & FF_ACK) || len == 0);
+	case FT_PUSH_PROMISE:
+		return sid != 0 && len >= 4 && !(flags & ~(FF_END_HEADERS | FF_PADDED));
+	case FT_PING:
+		return sid == 0 && len == 8 && !(flags & ~FF_ACK);
+	case FT_GOAWAY:
+		return sid == 0 && len >= 8 && flags == 0;
+	case FT_WINDOW_UPDATE:
+		return len == 4 && flags == 0;
+	case FT_CONTINUATION:
+		return sid != 0 && !(flags & ~FF_END_HEADERS);
+	default:
+		return 0;
+	}
+}
+
+enum kc_http2_probe_res kc_http2_probe_frames(const uint8_t *data, size_t len)
+{
+	size_t off = 0;
+	unsigned whole = 0;
+
+	while (whole < 2) {
+		uint32_t flen;
+
+		if (len - off < FRAME_HDR_LEN)
+			break;
+		if (!frame_plausible(data + off))
+			return KC_HTTP2_PROBE_NO;
+		flen = rd24(data + off);
+		if (len - off - FRAME_HDR_LEN < flen)
+			break;
+		off += FRAME_HDR_LEN + flen;
+		whole++;
+		if (off == len)
+			return KC_HTTP2_PROBE_YES;
+	}
+	return whole >= 2 ? KC_HTTP2_PROBE_YES : KC_HTTP2_PROBE_NEED_MORE;
+}
+
+size_t kc_http2_flow_size(void)
+{
+	return sizeof(struct kc_http2_flow);
+}
+
+struct kc_http2_flow *kc_http2_flow_init(void *mem, size_t len, enum kc_http2_mode mode,
+					 struct kc_http2_stats *stats)
+{
+	struct kc_http2_flow *f = mem;
+
+	if (mem == NULL || len < sizeof(*f) || ((uintptr_t)mem & 7u) != 0 ||
+	    (unsigned)mode > KC_HTTP2_MODE_MIDSTREAM) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* Only the state, not the buffers: they are dead until written. */
+	memset(f, 0, offsetof(struct kc_http2_flow, hb));
+	f->mode = (uint8_t)mode;
+	f->hb_owner = 0xff;
+	f->last_rec = NO_REC;
+	for (int d = 0; d < 2; d++) {
+		kc_hpack_dec_init(&f->dir[d].hpack, KC_HPACK_DEFAULT_TABLE_SIZE);
+		f->dir[d].phase = PH_HEAD;
+	}
+	if (mode == KC_HTTP2_MODE_MIDSTREAM) {
+		kc_hpack_dec_set_partial(&f->dir[KC_DIR_C2S].hpack);
+		kc_hpack_dec_set_partial(&f->dir[KC_DIR_S2C].hpack);
+		f->dir[KC_DIR_C2S].started = 1;
+		f->dir[KC_DIR_S2C].started = 1;
+		f->joined = 1;
+		if (stats != NULL)
+			stats->midstream_joins++;
+	} else {
+		f->dir[KC_DIR_C2S].phase = PH_PREFACE;
+	}
+	return f;
+}
+
+/* base64url without padding (RFC 7540 3.2.1 HTTP2-Settings); also accepts
+ * the standard alphabet and '=' padding. @return bytes written, -1 bad. */
+static int b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+{
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		int v;
+
+		if (c >= 'A' && c <= 'Z')
+			v = c - 'A';
+		else if (c >= 'a' && c <= 'z')
+			v = c - 'a' + 26;
+		else if (c >= '0' && c <= '9')
+			v = c - '0' + 52;
+		else if (c == '-' || c == '+')
+			v = 62;
+		else if (c == '_' || c == '/')
+			v = 63;
+		else if (c == '=')
+			break;
+		else
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n >= cap)
+				return -1;
+			out[n++] = (uint8_t)(acc >> bits);
+		}
+	}
+	return (int)n;
+}
+
+static int str_ieq(const char *a, size_t alen, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if (alen != n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = a[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != lit[i])
+			return 0;
+	}
+	return 1;
+}
+
+struct kc_http2_flow *kc_http2_flow_init_upgrade(void *mem, size_t len,
+						 const struct kc_item *req,
+						 struct kc_http2_stats *stats)
+{
+	struct kc_http2_stats dummy;
+	struct kc_http2_stats *st = stats != NULL ? stats : &dummy;
+	struct kc_http2_flow *f = kc_http2_flow_init(mem, len, KC_HTTP2_MODE_UPGRADE, stats);
+	struct h2_stream *s;
+
+	if (f == NULL)
+		return NULL;
+	st->upgrades++;
+	/* RFC 7540 3.2: "The HTTP/1.1 request that is sent prior to upgrade
+	 * is assigned a stream identifier of 1 ... half-closed (local)". */
+	s = h2_stream_new(f, 1, st);
+	if (s == NULL)
+		return f; /* cannot happen: the table is empty */
+	s->flags |= S_REQ_END;
+	if (req != NULL && (req->flags & KC_ITEM_F_REQUEST)) {
+		const struct kc_item_http *h = &req->u.http;
+
+		s->flags |= S_REQ_HDR;
+		s->req_ts = req->ts_us;
+		s->req_size = req->req_size;
+		(void)h2_store_put(f, s, K_REQ_METHOD, NULL, 0,
+				   (const uint8_t *)kc_item_str(req, h->method), h->method.len, st);
+		(void)h2_store_put(f, s, K_REQ_URL, NULL, 0,
+				   (const uint8_t *)kc_item_str(req, h->url), h->url.len, st);
+		(void)h2_store_put(f, s, K_REQ_HOST, NULL, 0,
+				   (const uint8_t *)kc_item_str(req, h->host), h->host.len, st);
+		if (h->req_mime.len > 0) {
+			(void)h2_store_put(f, s, K_REQ_MIME, NULL, 0,
+					   (const uint8_t *)kc_item_str(req, h->req_mime),
+					   h->req_mime.len, st);
+			if (h->req_mime.len >= 16 &&
+			    memcmp(kc_item_str(req, h->req_mime), "application/grpc", 16) == 0)
+				s->flags |= S_GRPC;
+		}
+		for (unsigned i = 0; i < h->n_req_headers && i < KC_ITEM_MAX_HEADERS; i++) {
+			const struct kc_kv *kv = &h->req_headers[i];
+			const char *name = kc_item_str(req, kv->name);
+			const char *value = kc_item_str(req, kv->value);
+
+			(void)h2_store_put(f, s, K_REQ_HDR, (const uint8_t *)name, kv->name.len,
+					   (const uint8_t *)value, kv->value.len, st);
+			if (str_ieq(name, kv->name.len, "http2-settings")) {
+				uint8_t set[256];
+				int n = b64url_decode(value, kv->value.len, set, sizeof(set));
+
+				if (n > 0)
+					h2_apply_settings(f, KC_DIR_C2S, set, (size_t)n);
+			}
+		}
+		if (h->req_body.len > 0) {
+			h2_store_body(f, s, 0, (const uint8_t *)kc_item_str(req, h->req_body),
+				      h->req_body.len, st);
+		}
+		s->req_body = h->req_body_size > 0 ? h->req_body_size : (int64_t)s->req_kept;
+	}
+	return f;
+}
+
+/* The HPACK state is gone: count what will never be emitted, stop. */
+static void set_broken(struct kc_http2_flow *f, struct kc_http2_stats *st)
+{
+	f->broken = 1;
+	for (unsigned i = 0; i < KC_HTTP2_MAX_STREAMS; i++) {
+		struct h2_stream *s = &f->streams[i];
+
+		if (s->id == 0)
+			continue;
+		if (s->flags & (S_REQ_HDR | S_RESP_HDR))
+			st->items_suppressed++;
+		s->id = 0;
+	}
+	f->store_used = 0;
+	f->last_rec = NO_REC;
+}
+
+/* Mark direction @p d as joined mid-way (its decoder misses history). */
+static void join_midway(struct kc_http2_flow *f, int d, struct kc_http2_stats *st)
+{
+	kc_hpack_dec_set_partial(&f->dir[d].hpack);
+	if (!f->joined) {
+		f->joined = 1;
+		st->midstream_joins++;
+	}
+}
+
+struct feed_ctx {
+	struct kc_http2_flow *f;
+	int d;
+	uint64_t ts;
+	const struct kc_flow_info *info;
+	kc_item_emit_fn emit;
+	void *ctx;
+	struct kc_http2_stats *st;
+};
+
+static void end_stream(struct feed_ctx *c, struct h2_stream *s)
+{
+	s->flags |= c->d == KC_DIR_C2S ? S_REQ_END : S_RESP_END;
+	h2_stream_maybe_finish(c->f, s, 0, c->info, c->emit, c->ctx, c->st);
+}
+
+/*
+ * A complete header block for @p sid arrived from direction c->d (HEADERS,
+ * or PUSH_PROMISE with @p promised != 0). @return 0 or -EINVAL (state lost).
+ */
+static int header_block(struct feed_ctx *c, uint32_t sid, uint32_t promised, uint8_t flags,
+			const uint8_t *blk, size_t len, uint32_t frame_bytes)
+{
+	struct kc_http2_flow *f = c->f;
+	struct h2_stream *s;
+	int resp;
+
+	if (promised != 0) {
+		/* RFC 9113 8.4: the promised request, sent by the server. */
+		s = c->d == KC_DIR_S2C ? h2_stream_new(f, promised, c->st) : NULL;
+		resp = 0;
+		if (s != NULL) {
+			s->req_ts = c->ts;
+			s->flags |= S_REQ_HDR | S_REQ_END; /* no request body */
+		}
+	} else {
+		s = h2_stream_find(f, sid);
+		resp = c->d == KC_DIR_S2C;
+		if (s == NULL && !resp && (sid & 1u))
+			s = h2_stream_new(f, sid, c->st);
+		if (s == NULL)
+			c->st->frames_untracked++;
+		if (s != NULL) {
+			uint16_t seen = resp ? S_RESP_HDR : S_REQ_HDR;
+
+			if (!(s->flags & seen)) {
+				s->flags |= seen;
+				if (resp)
+					s->resp_ts = c->ts;
+				else
+					s->req_ts = c->ts;
+			}
+			if (resp)
+				s->resp_size += frame_bytes;
+			else
+				s->req_size += frame_bytes;
+		}
+	}
+	if (h2_decode_block(f, c->d, s, resp, blk, len, c->st) < 0)
+		return -EINVAL;
+	if (s != NULL && promised == 0 && (flags & FF_END_STREAM))
+		end_stream(c, s);
+	return 0;
+}
+
+/* Start or continue assembling a split block in f->hb. @return 0, -EINVAL. */
+static int hb_append(struct feed_ctx *c, const uint8_t *p, size_t n)
+{
+	struct kc_http2_flow *f = c->f;
+
+	if (f->hb_owner != 0xff && f->hb_owner != c->d) {
+		c->st->hb_busy++;
+		return -EINVAL;
+	}
+	if (n > KC_HTTP2_HB_SIZE - f->hb_len) {
+		c->st->hb_overflow++;
+		return -EINVAL;
+	}
+	f->hb_owner = (uint8_t)c->d;
+	memcpy(f->hb + f->hb_len, p, n);
+	f->hb_len += (uint32_t)n;
+	return 0;
+}
+
+/* HEADERS or PUSH_PROMISE, whole in @p p. @return 0 or -EINVAL. */
+static int on_headers(struct feed_ctx *c, uint8_t type, uint8_t flags, uint32_t sid,
+		      const uint8_t *p, uint32_t len)
+{
+	struct h2_dir *dir = &c->f->dir[c->d];
+	uint32_t off = 0, pad = 0, promised = 0;
+
+	if (flags & FF_PADDED) {
+		if (len < 1)
+			goto bad;
+		pad = p[0];
+		off = 1;
+	}
+	if (type == FT_HEADERS && (flags & FF_PRIORITY))
+		off += 5;
+	if (type == FT_PUSH_PROMISE) {
+		if (len < off + 4)
+			goto bad;
+		promised = rd31(p + off);
+		off += 4;
+		c->st->push_promises++;
+		if (promised == 0)
+			goto bad;
+	}
+	/* 6.1/6.2: "If the length of the padding is the length of the frame
+	 * payload or greater, the recipient MUST treat this as a connection
+	 * error" -- and then the block cannot be located either. */
+	if ((uint64_t)off + pad > len)
+		goto bad;
+	if (flags & FF_END_HEADERS)
+		return header_block(c, sid, promised, flags, p + off, len - off - pad,
+				    FRAME_HDR_LEN + len);
+	if (hb_append(c, p + off, len - off - pad) < 0)
+		return -EINVAL;
+	dir->cont_sid = sid;
+	dir->cont_type = type;
+	dir->cont_flags = flags;
+	dir->promised = promised;
+	dir->cont_bytes = FRAME_HDR_LEN + len;
+	return 0;
+bad:
+	c->st->protocol_errors++;
+	return -EINVAL;
+}
+
+static int on_continuation(struct feed_ctx *c, uint8_t flags, const uint8_t *p, uint32_t len)
+{
+	struct kc_http2_flow *f = c->f;
+	struct h2_dir *dir = &f->dir[c->d];
+	int rc;
+
+	if (hb_append(c, p, len) < 0)
+		return -EINVAL;
+	dir->cont_bytes += FRAME_HDR_LEN + len;
+	if (!(flags & FF_END_HEADERS))
+		return 0;
+	rc = header_block(c, dir->cont_sid, dir->promised, dir->cont_flags, f->hb, f->hb_len,
+			  dir->cont_bytes);
+	f->hb_len = 0;
+	f->hb_owner = 0xff;
+	dir->cont_sid = 0;
+	dir->promised = 0;
+	return rc;
+}
+
+/* Account a stream frame's bytes to its stream (if tracked). */
+static void account(struct feed_ctx *c, struct h2_stream *s, uint32_t flen)
+{
+	if (s == NULL)
+		return;
+	if (c->d == KC_DIR_C2S)
+		s->req_size += FRAME_HDR_LEN + (uint64_t)flen;
+	else
+		s->resp_size += FRAME_HDR_LEN + (uint64_t)flen;
+}
+
+/*
+ * One step at a frame boundary with @p avail >= 9 bytes at @p p.
+ * @return bytes consumed (> 0), 0 when more bytes are needed (*need set),
+ * -EINVAL when the HPACK state is lost.
+ */
+static long frame_step(struct feed_ctx *c, const uint8_t *p, size_t avail, uint32_t *need)
+{
+	struct kc_http2_flow *f = c->f;
+	struct h2_dir *dir = &f->dir[c->d];
+	uint32_t len = rd24(p);
+	uint8_t type = p[3], flags = p[4];
+	uint32_t sid = rd31(p + 5);
+	const uint8_t *pl = p + FRAME_HDR_LEN;
+	int whole = type == FT_HEADERS || type == FT_CONTINUATION || type == FT_PUSH_PROMISE ||
+		    type == FT_SETTINGS || type == FT_RST_STREAM;
+	struct h2_stream *s;
+
+	if (whole && len > KC_HTTP2_MAX_WHOLE_FRAME) {
+		if (type == FT_HEADERS || type == FT_CONTINUATION || type == FT_PUSH_PROMISE) {
+			c->st->frames++;
+			c->st->hb_overflow++;
+			return -EINVAL;
+		}
+		whole = 0; /* an absurd SETTINGS/RST_STREAM: skip it */
+		c->st->protocol_errors++;
+	}
+	if (whole && avail < FRAME_HDR_LEN + (size_t)len) {
+		*need = (uint32_t)(FRAME_HDR_LEN + len - avail);
+		return 0;
+	}
+	if (type == FT_DATA && (flags & FF_PADDED) && len > 0 && avail < FRAME_HDR_LEN + 1) {
+		*need = 1;
+		return 0;
+	}
+	c->st->frames++;
+	if (!dir->started) {
+		dir->started = 1;
+		/* 3.4: "The server connection preface consists of a potentially
+		 * empty SETTINGS frame that MUST be the first frame". */
+		if (c->d == KC_DIR_S2C && !(type == FT_SETTINGS && !(flags & FF_ACK)))
+			join_midway(f, c->d, c->st);
+	}
+	/* 6.10: a split header block is followed by CONTINUATION frames of
+	 * the same stream and nothing else. */
+	if (dir->cont_sid != 0 && (type != FT_CONTINUATION || sid != dir->cont_sid)) {
+		c->st->protocol_errors++;
+		return -EINVAL;
+	}
+	switch (type) {
+	case FT_DATA: {
+		uint32_t pad = 0, hdr = FRAME_HDR_LEN;
+
+		c->st->frames_data++;
+		s = h2_stream_find(f, sid);
+		if (s == NULL)
+			c->st->frames_untracked++;
+		account(c, s, len);
+		if (flags & FF_PADDED) {
+			if (len == 0 || (uint32_t)pl[0] >= len) {
+				c->st->protocol_errors++;
+				dir->phase = PH_SKIP;
+				dir->left = len;
+				return FRAME_HDR_LEN;
+			}
+			pad = pl[0];
+			hdr++;
+		}
+		dir->sid = sid;
+		dir->flags = flags;
+		dir->left = len - (hdr - FRAME_HDR_LEN) - pad;
+		dir->pad = pad;
+		dir->phase = PH_DATA;
+		return hdr;
+	}
+	case FT_HEADERS:
+	case FT_PUSH_PROMISE:
+		if (type == FT_HEADERS)
+			c->st->frames_headers++;
+		/* header_block() accounts the frame bytes to the stream */
+		if (on_headers(c, type, flags, sid, pl, len) < 0)
+			return -EINVAL;
+		return FRAME_HDR_LEN + len;
+	case FT_CONTINUATION:
+		c->st->frames_continuation++;
+		if (dir->cont_sid == 0) {
+			/* CONTINUATION with no open block: 6.10 connection
+			 * error; the block it belongs to is unknown. */
+			c->st->protocol_errors++;
+			return -EINVAL;
+		}
+		if (on_continuation(c, flags, pl, len) < 0)
+			return -EINVAL;
+		return FRAME_HDR_LEN + len;
+	case FT_SETTINGS:
+		c->st->frames_settings++;
+		if (!whole)
+			break;
+		if (sid != 0 || len % 6 != 0) {
+			c->st->protocol_errors++;
+		} else if (!(flags & FF_ACK)) {
+			h2_apply_settings(f, c->d, pl, len);
+		}
+		return FRAME_HDR_LEN + len;
+	case FT_RST_STREAM:
+		c->st->rst_streams++;
+		if (!whole)
+			break;
+		s = h2_stream_find(f, sid);
+		if (s != NULL && len == 4) {
+			account(c, s, len);
+			s->flags |= S_RESET;
+			h2_stream_maybe_finish(f, s, 0, c->info, c->emit, c->ctx, c->st);
+		}
+		return FRAME_HDR_LEN + len;
+	case FT_PRIORITY:
+		c->st->frames_priority++;
+		break;
+	case FT_PING:
+		c->st->frames_ping++;
+		break;
+	case FT_GOAWAY:
+		c->st->goaways++;
+		break;
+	case FT_WINDOW_UPDATE:
+		c->st->frames_window_update++;
+		account(c, h2_stream_find(f, sid), len);
+		break;
+	default:
+		/* 4.1: "Implementations MUST ignore and discard frames of
+		 * unknown types." */
+		c->st->frames_unknown++;
+		break;
+	}
+	dir->phase = len > 0 ? PH_SKIP : PH_HEAD;
+	dir->left = len;
+	return FRAME_HDR_LEN;
+}
+
+static struct kc_parse_res res(uint8_t status, size_t consumed, uint32_t needed)
+{
+	struct kc_parse_res r = { .status = status, .consumed = (uint32_t)consumed,
+				  .needed = needed };
+
+	return r;
+}
+
+struct kc_parse_res kc_http2_feed(struct kc_http2_flow *f, enum kc_dir dir,
+				  const uint8_t *data, size_t len, uint64_t ts_us,
+				  const struct kc_flow_info *info, kc_item_emit_fn emit,
+				  void *ctx, struct kc_http2_stats *st)
+{
+	struct feed_ctx c = { .f = f, .d = dir == KC_DIR_S2C ? KC_DIR_S2C : KC_DIR_C2S,
+			      .ts = ts_us, .info = info, .emit = emit, .ctx = ctx, .st = st };
+	struct h2_dir *d = &f->dir[c.d];
+	size_t off = 0;
+
+	if (f->broken || f->closed)
+		return res(KC_PARSE_ERROR, 0, 0);
+	/* consumed is 32-bit: never claim more than it can say */
+	if (len > UINT32_MAX)
+		len = UINT32_MAX;
+	while (off < len) {
+		const uint8_t *p = data + off;
+		size_t avail = len - off;
+
+		switch (d->phase) {
+		case PH_PREFACE: {
+			size_t n = KC_MIN(avail, (size_t)(KC_HTTP2_PREFACE_LEN - d->preface_got));
+
+			if (memcmp(p, preface + d->preface_got, n) == 0) {
+				d->preface_got = (uint8_t)(d->preface_got + n);
+				off += n;
+				if (d->preface_got == KC_HTTP2_PREFACE_LEN) {
+					d->phase = PH_HEAD;
+					d->started = 1;
+				}
+				break;
+			}
+			/* Not the preface. In PRIOR mode, frames from the
+			 * first byte mean a connection joined mid-way. */
+			if (d->preface_got == 0 && f->mode == KC_HTTP2_MODE_PRIOR) {
+				enum kc_http2_probe_res pr = kc_http2_probe_frames(p, avail);
+
+				if (pr == KC_HTTP2_PROBE_NEED_MORE)
+					return off > 0 ? res(KC_PARSE_OK, off, 0) :
+							 res(KC_PARSE_NEED_MORE, 0, 0);
+				if (pr == KC_HTTP2_PROBE_YES) {
+					join_midway(f, c.d, st);
+					if (!f->dir[KC_DIR_S2C].started)
+						join_midway(f, KC_DIR_S2C, st);
+					d->phase = PH_HEAD;
+					d->started = 1;
+					break;
+				}
+			}
+			st->protocol_errors++;
+			return res(KC_PARSE_ERROR, off, 0);
+		}
+		case PH_HEAD: {
+			uint32_t need = 0;
+			long n;
+
+			if (avail < FRAME_HDR_LEN) {
+				need = (uint32_t)(FRAME_HDR_LEN - avail);
+				return off > 0 ? res(KC_PARSE_OK, off, 0) :
+						 res(KC_PARSE_NEED_MORE, 0, need);
+			}
+			n = frame_step(&c, p, avail, &need);
+			if (n < 0) {
+				set_broken(f, st);
+				return res(KC_PARSE_ERROR, off, 0);
+			}
+			if (n == 0)
+				return off > 0 ? res(KC_PARSE_OK, off, 0) :
+						 res(KC_PARSE_NEED_MORE, 0, need);
+			off += (size_t)n;
+			if (d->phase == PH_DATA && d->left == 0) {
+				/* empty DATA (or only padding) */
+				goto data_done;
+			}
+			break;
+		}
+		case PH_DATA: {
+			size_t n = KC_MIN(avail, (size_t)d->left);
+			struct h2_stream *s = h2_stream_find(f, d->sid);
+
+			if (s != NULL)
+				h2_store_body(f, s, c.d == KC_DIR_S2C, p, n, st);
+			d->left -= (uint32_t)n;
+			off += n;
+			if (d->left > 0)
+				break;
+data_done:
+			d->phase = d->pad > 0 ? PH_SKIP : PH_HEAD;
+			d->left = d->pad;
+			d->pad = 0;
+			if (d->flags & FF_END_STREAM) {
+				struct h2_stream *s2 = h2_stream_find(f, d->sid);
+
+				if (s2 != NULL)
+					end_stream(&c, s2);
+			}
+			d->flags = 0;
+			break;
+		}
+		case PH_SKIP: {
+			size_t n = KC_MIN(avail, (size_t)d->left);
+
+			d->left -= (uint32_t)n;
+			off += n;
+			if (d->left == 0)
+				d->phase = PH_HEAD;
+			break;
+		}
+		default:
+			return res(KC_PARSE_ERROR, off, 0);
+		}
+	}
+	if (off == 0)
+		return res(KC_PARSE_NEED_MORE, 0, d->phase == PH_HEAD ? FRAME_HDR_LEN : 1);
+	return res(KC_PARSE_OK, off, 0);
+}
+
+void kc_http2_close(struct kc_http2_flow *f, uint64_t ts_us, const struct kc_flow_info *info,
+		    kc_item_emit_fn emit, void *ctx, struct kc_http2_stats *st)
+{
+	(void)ts_us;
+	if (f->closed)
+		return;
+	f->closed = 1;
+	if (f->broken)
+		return;
+	/* in stream-id order, so items keep the order their streams opened */
+	for (;;) {
+		struct h2_stream *min = NULL;
+
+		for (unsigned i = 0; i < KC_HTTP2_MAX_STREAMS; i++) {
+			struct h2_stream *s = &f->streams[i];
+
+			if (s->id != 0 && (min == NULL || s->id < min->id))
+				min = s;
+		}
+		if (min == NULL)
+			break;
+		h2_stream_maybe_finish(f, min, 1, info, emit, ctx, st);
+	}
+}

@@ -1,0 +1,613 @@
+/*
+ * KFL evaluator. Every node returns either a value or COLLAPSE: a missing
+ * field makes the innermost enclosing parenthesised group (or the whole
+ * filter) false, whatever operators surround it (kfl.md section 7). Groups
+ * and macros turn COLLAPSE into false; everything else passes it up.
+ *
+ * Nothing here allocates from the heap: temporary values live in the
+ * per-thread scratch, reset at the start of each evaluation.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kfl_internal.h"
+
+#define COLLAPSE 1
+
+/* Selector outcomes. */
+enum { SEL_FOUND = 0, SEL_MISSING, SEL_DOCFAIL };
+
+/* Most values one .* / .. step may collect; more are dropped and counted. */
+#define KFL_MAX_MATCHES 512
+/* Deepest descent of a `..key` step. */
+#define KFL_MAX_RDESC_DEPTH 32
+
+struct kc_kfl_scratch *kc_kfl_scratch_create(size_t arena_bytes)
+{
+	if (arena_bytes == 0)
+		arena_bytes = 64 * 1024;
+	if (arena_bytes < 4096) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct kc_kfl_scratch *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->arena = aligned_alloc(64, (arena_bytes + 63) & ~(size_t)63);
+	if (s->arena == NULL) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->cap = arena_bytes;
+	return s;
+}
+
+void kc_kfl_scratch_free(struct kc_kfl_scratch *s)
+{
+	if (s == NULL)
+		return;
+	free(s->arena);
+	free(s);
+}
+
+const struct kc_kfl_scratch_stats *kc_kfl_scratch_stats(const struct kc_kfl_scratch *s)
+{
+	return &s->st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Selectors */
+
+static void root_val(struct kfl_ctx *x, struct kfl_val *out)
+{
+	if (x->item != NULL)
+		kfl_item_root(x->item, out);
+	else
+		kfl_json_val(x->mut_doc ? x->mut_doc : x->doc, out);
+}
+
+/* Decode a json()/xml() step. */
+static int doc_step(struct kfl_ctx *x, uint8_t type, const struct kfl_val *v, struct kfl_val *out)
+{
+	char buf[32];
+	const char *p;
+	size_t n;
+
+	kfl_text(v, buf, &p, &n);
+	if (type == S_JSON && v->t != KFL_STR) {
+		/* numbers and booleans decode to themselves; copy the text out
+		 * of the stack buffer */
+		char *c = kfl_alloc(x, n);
+		if (c == NULL)
+			return -ENOSPC;
+		memcpy(c, p, n);
+		p = c;
+	}
+	return type == S_JSON ? kfl_doc_json(x, p, n, out) : kfl_doc_xml(x, p, n, out);
+}
+
+/* One non-multi step from @p cur. */
+static int step1(struct kfl_ctx *x, const struct kfl_step *st, const struct kfl_val *cur,
+		 struct kfl_val *out)
+{
+	switch (st->type) {
+	case S_KEY:
+		if (cur->t != KFL_OBJ)
+			return -ENOENT;
+		return cur->ops->get(cur, st->key, st->klen, out, x);
+	case S_INDEX:
+		if (cur->t != KFL_ARR)
+			return -ENOENT;
+		return cur->ops->at(cur, st->index, out, x);
+	default:
+		return doc_step(x, st->type, cur, out);
+	}
+}
+
+struct vset {
+	struct kfl_val *v;
+	uint32_t n, cap;
+};
+
+static bool vset_add(struct kfl_ctx *x, struct vset *s, const struct kfl_val *v)
+{
+	if (s->n == s->cap) {
+		x->s->st.overflows++;
+		return false;
+	}
+	s->v[s->n++] = *v;
+	return true;
+}
+
+static int add_fn(void *arg, const char *key, size_t klen, const struct kfl_val *v)
+{
+	void **a = arg;
+	return vset_add(a[0], a[1], v) ? 0 : 1;
+}
+
+struct rdesc {
+	struct kfl_ctx *x;
+	struct vset *out;
+	const struct kfl_step *st;
+	int depth;
+};
+
+static void rdesc_walk(struct rdesc *r, const struct kfl_val *v);
+
+static int rdesc_fn(void *arg, const char *key, size_t klen, const struct kfl_val *v)
+{
+	struct rdesc *r = arg;
+	if (v->t == KFL_OBJ || v->t == KFL_ARR)
+		rdesc_walk(r, v);
+	return 0;
+}
+
+/* JSONPath `..key`: every value under `key` at any depth, in document order. */
+static void rdesc_walk(struct rdesc *r, const struct kfl_val *v)
+{
+	struct kfl_val hit;
+
+	if (r->depth > KFL_MAX_RDESC_DEPTH)
+		return;
+	if (v->t == KFL_OBJ && v->ops->get(v, r->st->key, r->st->klen, &hit, r->x) == 0)
+		vset_add(r->x, r->out, &hit);
+	r->depth++;
+	v->ops->each(v, rdesc_fn, r, r->x);
+	r->depth--;
+}
+
+static int sel_multi(struct kfl_ctx *x, const struct kfl_sel *sel, struct kfl_val *cur, uint32_t i,
+		     bool after_doc, struct kfl_val *out)
+{
+	struct vset a = { 0 }, b = { 0 };
+
+	a.v = kfl_alloc(x, KFL_MAX_MATCHES * sizeof(*a.v));
+	b.v = kfl_alloc(x, KFL_MAX_MATCHES * sizeof(*b.v));
+	if (a.v == NULL || b.v == NULL)
+		return SEL_MISSING;
+	a.cap = b.cap = KFL_MAX_MATCHES;
+	a.v[a.n++] = *cur;
+
+	for (; i < sel->nsteps; i++) {
+		const struct kfl_step *st = &sel->steps[i];
+		b.n = 0;
+		if (st->type == S_JSON || st->type == S_XML)
+			after_doc = true;
+		for (uint32_t k = 0; k < a.n; k++) {
+			struct kfl_val *v = &a.v[k], r;
+			if (st->type == S_WILD) {
+				if (v->t == KFL_OBJ || v->t == KFL_ARR) {
+					void *arg[2] = { x, &b };
+					v->ops->each(v, add_fn, arg, x);
+				}
+			} else if (st->type == S_RDESC) {
+				if (v->t == KFL_OBJ || v->t == KFL_ARR) {
+					struct rdesc rd = { .x = x, .out = &b, .st = st };
+					rdesc_walk(&rd, v);
+				}
+			} else if (step1(x, st, v, &r) == 0) {
+				vset_add(x, &b, &r);
+			}
+		}
+		struct vset t = a;
+		a = b;
+		b = t;
+		if (a.n == 0)
+			return after_doc ? SEL_DOCFAIL : SEL_MISSING;
+	}
+	if (a.n == 1) {
+		*out = a.v[0];
+	} else {
+		memset(out, 0, sizeof(*out));
+		out->t = KFL_ARR;
+		out->len = a.n;
+		out->u.p = a.v;
+		out->ops = &kfl_vals_ops;
+	}
+	return SEL_FOUND;
+}
+
+static int sel_eval(struct kfl_ctx *x, const struct kfl_sel *sel, struct kfl_val *out)
+{
+	struct kfl_val cur;
+	uint32_t i = 0;
+	bool after_doc = false;
+
+	if (x->item != NULL) {
+		/* Known item fields resolve straight to their accessor. */
+		enum kfl_fam f = kfl_item_fam(x->item);
+		i = sel->fast_steps[f];
+		if (i > 0) {
+			if (sel->fast_kind[f] == 0 ||
+			    kfl_item_node(x, x->item, sel->fast_kind[f], 0, &cur) != 0)
+				return SEL_MISSING;
+		} else {
+			root_val(x, &cur);
+		}
+	} else {
+		root_val(x, &cur);
+	}
+	if (sel->multi)
+		return sel_multi(x, sel, &cur, i, false, out);
+	for (; i < sel->nsteps; i++) {
+		const struct kfl_step *st = &sel->steps[i];
+		struct kfl_val next;
+		if (st->type == S_JSON || st->type == S_XML)
+			after_doc = true;
+		if (step1(x, st, &cur, &next) != 0)
+			return after_doc ? SEL_DOCFAIL : SEL_MISSING;
+		cur = next;
+	}
+	*out = cur;
+	return SEL_FOUND;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Redact on a mutable cJSON tree */
+
+static const char redacted[] = "[REDACTED]";
+
+static int redact_at(cJSON *parent, cJSON *node, const struct kfl_sel *sel, uint32_t i, int depth);
+
+static int redact_replace(cJSON *parent, cJSON *node)
+{
+	cJSON *r = cJSON_CreateString(redacted);
+	if (r == NULL)
+		return -ENOMEM;
+	if (!cJSON_ReplaceItemViaPointer(parent, node, r)) {
+		cJSON_Delete(r);
+		return 0;
+	}
+	return 1;
+}
+
+static int redact_rdesc(cJSON *node, const struct kfl_sel *sel, uint32_t i, int depth)
+{
+	int total = 0;
+	if (depth > KFL_MAX_RDESC_DEPTH || !(cJSON_IsObject(node) || cJSON_IsArray(node)))
+		return 0;
+	const struct kfl_step *st = &sel->steps[i];
+	cJSON *hit = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, st->key) : NULL;
+	if (hit != NULL) {
+		int r = redact_at(node, hit, sel, i + 1, depth + 1);
+		if (r < 0)
+			return r;
+		total += r;
+	}
+	for (cJSON *c = node->child, *next; c != NULL; c = next) {
+		next = c->next;
+		int r = redact_rdesc(c, sel, i, depth + 1);
+		if (r < 0)
+			return r;
+		total += r;
+	}
+	return total;
+}
+
+static int redact_at(cJSON *parent, cJSON *node, const struct kfl_sel *sel, uint32_t i, int depth)
+{
+	if (depth > 64)
+		return 0;
+	if (i == sel->nsteps)
+		return parent != NULL ? redact_replace(parent, node) : 0;
+	const struct kfl_step *st = &sel->steps[i];
+	cJSON *c;
+	int total = 0;
+	switch (st->type) {
+	case S_KEY:
+		c = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, st->key) : NULL;
+		return c ? redact_at(node, c, sel, i + 1, depth + 1) : 0;
+	case S_INDEX:
+		c = cJSON_IsArray(node) ? cJSON_GetArrayItem(node, (int)st->index) : NULL;
+		return c ? redact_at(node, c, sel, i + 1, depth + 1) : 0;
+	case S_WILD:
+		if (!(cJSON_IsObject(node) || cJSON_IsArray(node)))
+			return 0;
+		for (cJSON *k = node->child, *next; k != NULL; k = next) {
+			next = k->next;
+			int r = redact_at(node, k, sel, i + 1, depth + 1);
+			if (r < 0)
+				return r;
+			total += r;
+		}
+		return total;
+	case S_RDESC:
+		return redact_rdesc(node, sel, i, depth);
+	default:
+		return 0; /* json()/xml() are refused at compile time */
+	}
+}
+
+static int redact_node(const struct kfl_node *n, cJSON *doc)
+{
+	int total = 0;
+	for (uint32_t k = 0; k < n->nargs; k++) {
+		int r = redact_at(NULL, doc, &n->redact[k], 0, 0);
+		if (r < 0)
+			return r;
+		total += r;
+	}
+	return total;
+}
+
+int kc_kfl_redact_json(const struct kc_kfl_prog *prog, cJSON *doc)
+{
+	int total = 0;
+	for (uint32_t i = 1; i < prog->nnodes; i++) {
+		const struct kfl_node *n = &prog->nodes[i];
+		if (n->type == N_CALL && n->op == H_REDACT) {
+			int r = redact_node(n, doc);
+			if (r < 0)
+				return r;
+			total += r;
+		}
+	}
+	return total;
+}
+
+/* Redact path: `..key`, `.key`, `key`, `['Key-With-Dash']`, `["k"]`, `[0]`,
+ * `.*`, `[*]`; keys may hold any character but . [ ] ' ". */
+int kfl_parse_redact_path(const char *s, size_t n, struct kfl_sel *out, struct kc_kfl_prog *p,
+			  char *why, size_t whylen, uint32_t *bad_off)
+{
+	struct kfl_step *steps = NULL;
+	uint32_t ns = 0, cap = 0;
+	size_t i = 0;
+
+#define RFAIL(msg)                                          \
+	do {                                                \
+		snprintf(why, whylen, "%s", msg);           \
+		*bad_off = (uint32_t)i;                     \
+		free(steps);                                \
+		return -EINVAL;                             \
+	} while (0)
+
+	if (n == 0)
+		RFAIL("empty path: expected a field such as \"request.headers.Authorization\"");
+	if (i < n && s[i] == '$')
+		i++;
+	while (i < n) {
+		struct kfl_step st = { .type = S_KEY };
+		if (ns == cap) {
+			cap = cap ? cap * 2 : 4;
+			if (cap > 250)
+				RFAIL("path too long");
+			struct kfl_step *nsv = realloc(steps, cap * sizeof(*nsv));
+			if (nsv == NULL)
+				RFAIL("out of memory");
+			steps = nsv;
+		}
+		if (s[i] == '[') {
+			size_t st0 = ++i;
+			if (i < n && (s[i] == '\'' || s[i] == '"')) {
+				char q = s[i++];
+				size_t ks = i;
+				while (i < n && s[i] != q)
+					i++;
+				if (i >= n)
+					RFAIL("unterminated quoted key: expected a closing quote");
+				st.key = kfl_prog_strdup(p, s + ks, i - ks);
+				st.klen = (uint32_t)(i - ks);
+				i++;
+			} else if (i < n && s[i] == '*') {
+				st.type = S_WILD;
+				i++;
+			} else {
+				uint64_t v = 0;
+				while (i < n && s[i] >= '0' && s[i] <= '9' && v < 100000000)
+					v = v * 10 + (uint64_t)(s[i++] - '0');
+				if (i == st0)
+					RFAIL("expected an index, '*' or a quoted key after '['");
+				st.type = S_INDEX;
+				st.index = (uint32_t)v;
+			}
+			if (i >= n || s[i] != ']')
+				RFAIL("expected ']'");
+			i++;
+		} else {
+			if (i + 1 < n && s[i] == '.' && s[i + 1] == '.') {
+				st.type = S_RDESC;
+				i += 2;
+			} else if (s[i] == '.') {
+				i++;
+			} else if (ns > 0) {
+				RFAIL("expected '.' or '['");
+			}
+			if (i < n && s[i] == '*' && st.type == S_KEY) {
+				st.type = S_WILD;
+				i++;
+			} else {
+				size_t ks = i;
+				while (i < n && s[i] != '.' && s[i] != '[' && s[i] != ']' && s[i] != '\'' &&
+				       s[i] != '"' && s[i] != '(')
+					i++;
+				if (i < n && s[i] == '(')
+					RFAIL("json()/xml() are not supported in redact paths");
+				if (i == ks)
+					RFAIL("expected a field name");
+				st.key = kfl_prog_strdup(p, s + ks, i - ks);
+				st.klen = (uint32_t)(i - ks);
+			}
+		}
+		if ((st.type == S_KEY || st.type == S_RDESC) && st.key == NULL)
+			RFAIL("out of memory");
+		steps[ns++] = st;
+	}
+#undef RFAIL
+	memset(out, 0, sizeof(*out));
+	out->steps = steps;
+	out->nsteps = ns;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Nodes */
+
+static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out);
+
+static int ev_chain(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
+{
+	const struct kfl_node *nodes = x->prog->nodes;
+	struct kfl_val v;
+
+	/* a and (b or (c ...)): the right operand is the rest of the chain */
+	while (nodes[ni].type == N_AND || nodes[ni].type == N_OR) {
+		const struct kfl_node *n = &nodes[ni];
+		if (ev(x, n->a, &v) == COLLAPSE)
+			return COLLAPSE;
+		bool t = kfl_truthy(&v);
+		if (n->type == N_AND && !t) {
+			*out = kfl_v_bool(false);
+			return 0;
+		}
+		if (n->type == N_OR && t) {
+			*out = kfl_v_bool(true);
+			return 0;
+		}
+		ni = n->b;
+	}
+	if (ev(x, ni, &v) == COLLAPSE)
+		return COLLAPSE;
+	*out = kfl_v_bool(kfl_truthy(&v));
+	return 0;
+}
+
+static int ev_call(struct kfl_ctx *x, const struct kfl_node *n, struct kfl_val *out)
+{
+	struct kfl_val recv, arg;
+	char rb[32], ab[32];
+	const char *rp, *ap;
+	size_t rl, al;
+
+	switch (n->op) {
+	case H_LIMIT:
+		*out = kfl_v_bool(true);
+		return 0;
+	case H_REDACT:
+		if (x->mut_doc != NULL)
+			redact_node(n, x->mut_doc);
+		*out = kfl_v_bool(true);
+		return 0;
+	case H_STARTS:
+	case H_ENDS:
+	case H_CONTAINS:
+		break;
+	default:
+		return COLLAPSE; /* unknown helper: like a missing field */
+	}
+	if (ev(x, n->args[0], &arg) == COLLAPSE)
+		return COLLAPSE;
+	if (n->has_recv) {
+		/* a missing receiver makes a string helper false (kfl.md 7,
+		 * recommended divergence), it does not collapse */
+		if (sel_eval(x, &n->sel, &recv) != SEL_FOUND) {
+			*out = kfl_v_bool(false);
+			return 0;
+		}
+	} else {
+		root_val(x, &recv);
+	}
+	kfl_text(&recv, rb, &rp, &rl);
+	kfl_text(&arg, ab, &ap, &al);
+	bool r;
+	if (al > rl)
+		r = false;
+	else if (n->op == H_STARTS)
+		r = memcmp(rp, ap, al) == 0;
+	else if (n->op == H_ENDS)
+		r = memcmp(rp + rl - al, ap, al) == 0;
+	else
+		r = al == 0 || memmem(rp, rl, ap, al) != NULL;
+	*out = kfl_v_bool(r);
+	return 0;
+}
+
+static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
+{
+	const struct kfl_node *n = &x->prog->nodes[ni];
+	struct kfl_val a, b;
+
+	switch (n->type) {
+	case N_CONST:
+		*out = n->cv;
+		return 0;
+	case N_SEL:
+		switch (sel_eval(x, &n->sel, out)) {
+		case SEL_FOUND: return 0;
+		case SEL_DOCFAIL:
+			/* json()/xml() that did not decode or match: false, not a collapse */
+			*out = kfl_v_bool(false);
+			return 0;
+		default: return COLLAPSE;
+		}
+	case N_CALL:
+		return ev_call(x, n, out);
+	case N_NOT:
+		if (ev(x, n->a, out) == COLLAPSE)
+			return COLLAPSE;
+		if (out->t == KFL_BOOL) /* ! leaves non-booleans alone */
+			out->u.b = !out->u.b;
+		return 0;
+	case N_NEG:
+		if (ev(x, n->a, out) == COLLAPSE)
+			return COLLAPSE;
+		if (out->t == KFL_FLOAT) /* - negates floats only */
+			out->u.f = -out->u.f;
+		return 0;
+	case N_CMP:
+		if (ev(x, n->a, &a) == COLLAPSE || ev(x, n->b, &b) == COLLAPSE)
+			return COLLAPSE;
+		switch (n->op) {
+		case C_EQ: *out = kfl_v_bool(kfl_equal(&a, &b, x)); break;
+		case C_NE: *out = kfl_v_bool(!kfl_equal(&a, &b, x)); break;
+		default: *out = kfl_v_bool(kfl_order(&a, &b, n->op, x)); break;
+		}
+		return 0;
+	case N_AND:
+	case N_OR:
+		return ev_chain(x, ni, out);
+	case N_GROUP:
+	case N_MACRO:
+		if (ev(x, n->a, out) == COLLAPSE)
+			*out = kfl_v_bool(false);
+		return 0;
+	default:
+		return COLLAPSE;
+	}
+}
+
+static bool run(const struct kc_kfl_prog *prog, struct kfl_ctx *x)
+{
+	struct kfl_val v;
+
+	x->s->used = 0;
+	x->s->st.evals++;
+	if (prog->root == 0)
+		return true;
+	if (ev(x, prog->root, &v) == COLLAPSE)
+		return false;
+	return kfl_truthy(&v);
+}
+
+bool kc_kfl_eval_item(const struct kc_kfl_prog *prog, const struct kc_item *item,
+		      struct kc_kfl_scratch *s)
+{
+	struct kfl_ctx x = { .s = s, .prog = prog, .item = item };
+	return run(prog, &x);
+}
+
+bool kc_kfl_eval_json(const struct kc_kfl_prog *prog, const cJSON *doc, struct kc_kfl_scratch *s)
+{
+	struct kfl_ctx x = { .s = s, .prog = prog, .doc = doc };
+	return run(prog, &x);
+}
+
+bool kc_kfl_eval_json_mut(const struct kc_kfl_prog *prog, cJSON *doc, struct kc_kfl_scratch *s)
+{
+	struct kfl_ctx x = { .s = s, .prog = prog, .mut_doc = doc };
+	return run(prog, &x);
+}
