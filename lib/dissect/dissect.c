@@ -32,13 +32,16 @@ void kc_dissect_cfg_default(struct kc_dissect_cfg *cfg)
 	cfg->inflaters = KC_DISSECT_DEFAULT_INFLATERS;
 	cfg->dns_flows = KC_DISSECT_DEFAULT_FLOWS / 4;
 	cfg->tls_flows = KC_DISSECT_DEFAULT_FLOWS / 4;
+	cfg->h2_flows = KC_DISSECT_DEFAULT_H2_FLOWS;
 	cfg->timeout_us = KC_DISSECT_DEFAULT_TIMEOUT_US;
 }
 
-void kc_dissect_core_destroy(struct kc_dissect_core *core)
+/* The cleanup ladder of create and the body of destroy. */
+static void core_release(struct kc_dissect_core *core)
 {
 	if (core == NULL)
 		return;
+	pool_fini(&core->h2);
 	pool_fini(&core->tls);
 	pool_fini(&core->dns);
 	pool_fini(&core->infl);
@@ -47,6 +50,11 @@ void kc_dissect_core_destroy(struct kc_dissect_core *core)
 	pool_fini(&core->pend);
 	pool_fini(&core->flows);
 	free(core);
+}
+
+void kc_dissect_core_destroy(struct kc_dissect_core *core)
+{
+	core_release(core);
 }
 
 struct kc_dissect_core *kc_dissect_core_create(const struct kc_dissect_cfg *cfg,
@@ -86,13 +94,16 @@ struct kc_dissect_core *kc_dissect_core_create(const struct kc_dissect_cfg *cfg,
 #ifdef KC_DISSECT_HAVE_TLS
 	rc |= pool_init(&c->tls, cfg->tls_flows, sizeof(struct kc_tls_flow));
 #endif
+#ifdef KC_DISSECT_HAVE_HTTP2
+	rc |= pool_init(&c->h2, cfg->h2_flows, kc_http2_flow_size());
+#endif
 	if (rc != 0)
 		goto oom;
 	for (uint32_t i = 0; i < cfg->max_flows; i++)
 		((struct kc_dissect_flow *)pool_at(&c->flows, i))->slot = i;
 	return c;
 oom:
-	kc_dissect_core_destroy(c);
+	core_release(c);
 	kc_err_set(err, -ENOMEM, "dissect: out of memory allocating pools");
 	errno = ENOMEM;
 	return NULL;
@@ -126,7 +137,6 @@ struct kc_dissect_flow *kc_dissect_flow_open(struct kc_dissect_core *core,
 	f->emit = emit;
 	f->emit_ctx = emit_ctx;
 	f->fi = *fi;
-	f->fi.worker = core->cfg.worker;
 	f->proto = -1;
 	f->in_use = 1;
 	core->st.flows_opened++;
@@ -199,6 +209,11 @@ static void release_state(struct kc_dissect_core *c, struct kc_dissect_flow *f)
 		pool_put(&c->tls, f->ps);
 		break;
 #endif
+#ifdef KC_DISSECT_HAVE_HTTP2
+	case KC_ITEM_HTTP2:
+		pool_put(&c->h2, f->ps);
+		break;
+#endif
 	default:
 		break;
 	}
@@ -216,7 +231,8 @@ static void become_l4(struct kc_dissect_flow *f, enum kc_dir dir, uint32_t len, 
 }
 
 /* Allocate the state of @p proto; false (counted) when its pool is empty. */
-static bool claim(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_item_proto proto)
+static bool claim(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_item_proto proto,
+		  int h2mode)
 {
 	void *ps = NULL;
 
@@ -246,11 +262,25 @@ static bool claim(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_
 		f->proto = KC_ITEM_TLS;
 		break;
 #endif
+#ifdef KC_DISSECT_HAVE_HTTP2
+	case KC_ITEM_HTTP2:
+		ps = pool_get(&c->h2);
+		if (ps == NULL)
+			goto empty;
+		if (kc_http2_flow_init(ps, c->h2.sz, h2mode, &c->st.h2) == NULL) {
+			pool_put(&c->h2, ps);
+			goto empty;
+		}
+		f->ps = ps;
+		f->proto = KC_ITEM_HTTP2;
+		break;
+#endif
 	default:
 		c->st.no_dissector++;
 		return false;
 	}
 	(void)ps;
+	(void)h2mode;
 	c->st.proto[proto].flows++;
 	return true;
 empty:
@@ -310,6 +340,12 @@ static int detect_tcp(const struct kc_dissect_flow *f, enum kc_dir dir, const ui
 	r = h1_probe(d, n, dir);
 	if (r == 1 && !more)
 		return KC_ITEM_HTTP;
+#ifdef KC_DISSECT_HAVE_HTTP2
+	/* HTTP/2 joined mid-way: plausible frames from the first byte. The
+	 * mode travels in the bits above the protocol. */
+	if (r == 0 && !more && kc_http2_probe_frames(d, n) == KC_HTTP2_PROBE_YES)
+		return KC_ITEM_HTTP2 | (KC_HTTP2_MODE_MIDSTREAM << 8);
+#endif
 	if (r == -1 || more)
 		return n >= KC_DISSECT_DETECT_MAX ? (r == 1 ? KC_ITEM_HTTP : DET_NONE) : DET_MORE;
 	return DET_NONE;
@@ -340,7 +376,7 @@ static struct kc_parse_res feed_once(struct kc_dissect_core *c, struct kc_dissec
 			if (n >= KC_DISSECT_DETECT_MAX)
 				c->st.detect_undecided++;
 			become_l4(f, dir, (uint32_t)n, ts_us);
-		} else if (!claim(c, f, (enum kc_item_proto)p)) {
+		} else if (!claim(c, f, (enum kc_item_proto)(p & 0xff), p >> 8)) {
 			become_l4(f, dir, (uint32_t)n, ts_us);
 		}
 		return mkres(KC_PARSE_OK, 0);
@@ -358,6 +394,11 @@ static struct kc_parse_res feed_once(struct kc_dissect_core *c, struct kc_dissec
 			return mkres(KC_PARSE_OK, n);
 		return kc_tls_feed(f->ps, dir, d, n, ts_us, &f->fi, dissect_emit_foreign, f,
 				   &c->st.tls);
+#endif
+#ifdef KC_DISSECT_HAVE_HTTP2
+	case KC_ITEM_HTTP2:
+		return kc_http2_feed(f->ps, dir, d, n, ts_us, &f->fi, dissect_emit_foreign, f,
+				     &c->st.h2);
 #endif
 	default:
 		/* L4-only flows: nothing to look at. */
@@ -384,8 +425,15 @@ static size_t run(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_
 			if (f->proto >= 0 && f->proto < KC_ITEM_PROTO_MAX)
 				c->st.proto[f->proto].parse_errors++;
 			f->stopped[dir] = 1;
-			if (f->next_index == 0)
+			/* HTTP/2 without its HPACK state is lost both ways. */
+			if (f->proto == KC_ITEM_HTTP2)
+				f->stopped[!dir] = 1;
+			/* Queued HTTP requests still deserve their timeout
+			 * items at close; otherwise fall back to L4. */
+			if (f->next_index == 0 &&
+			    !(f->proto == KC_ITEM_HTTP && ((struct h1_flow *)f->ps)->qlen > 0))
 				become_l4(f, dir, (uint32_t)(n - off), ts_us);
+			c->st.bytes_after_stop += n - off;
 			return n;
 		}
 		off += r.consumed;
@@ -507,7 +555,7 @@ static void dir_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum 
 	}
 }
 
-/* After a 101 or a CONNECT tunnel: hand over or stop. */
+/* After a 101 or a CONNECT tunnel: hand over to HTTP/2 or stop. */
 static void handle_switch(struct kc_dissect_core *c, struct kc_dissect_flow *f)
 {
 	struct h1_flow *h = f->ps;
@@ -515,9 +563,44 @@ static void handle_switch(struct kc_dissect_core *c, struct kc_dissect_flow *f)
 
 	h->switch_to = SW_NONE;
 	if (sw == SW_H2C) {
-		/* lib/http2 has no per-flow entry point yet (only HPACK):
-		 * the upgraded connection is not dissected, counted. */
+#ifdef KC_DISSECT_HAVE_HTTP2
+		void *mem = pool_get(&c->h2);
+
+		if (mem != NULL) {
+			/* The upgraded request (queue head) becomes stream 1
+			 * (RFC 9113 3.2 via RFC 7540 3.2); the 101 itself is
+			 * not an item of its own. */
+			const struct kc_item *req = h->qlen ? h->q[h->qhead].it : NULL;
+
+			if (kc_http2_flow_init_upgrade(mem, c->h2.sz, req, &c->st.h2) != NULL) {
+				c->st.http.upgrade_h2c++;
+				h1_release(c, f);
+				pool_put(&c->h1, h);
+				f->ps = mem;
+				f->proto = KC_ITEM_HTTP2;
+				c->st.proto[KC_ITEM_HTTP2].flows++;
+				/* Client bytes held back (the preface) go to
+				 * HTTP/2 now. */
+				if (f->pend_len[KC_DIR_C2S] > 0) {
+					size_t pl = f->pend_len[KC_DIR_C2S];
+					size_t used = run(c, f, KC_DIR_C2S, f->pend[KC_DIR_C2S], pl, 0);
+
+					if (used >= pl) {
+						pend_drop(c, f, KC_DIR_C2S);
+					} else {
+						memmove(f->pend[KC_DIR_C2S], f->pend[KC_DIR_C2S] + used,
+							pl - used);
+						f->pend_len[KC_DIR_C2S] = (uint32_t)(pl - used);
+					}
+				}
+				return;
+			}
+			pool_put(&c->h2, mem);
+		}
+#endif
 		c->st.http.upgrade_h2c_nodis++;
+		/* Still owed: the 101 exchange itself. */
+		resp_done_101(c, f);
 	}
 	f->stopped[KC_DIR_C2S] = 1;
 	f->stopped[KC_DIR_S2C] = 1;
@@ -561,7 +644,7 @@ int kc_dissect_udp_datagram(struct kc_dissect_core *core, struct kc_dissect_flow
 	if (f->proto == -1) {
 #ifdef KC_DISSECT_HAVE_DNS
 		if (dns_port(&f->fi) && kc_dns_probe(data, len, false)) {
-			if (!claim(core, f, KC_ITEM_DNS))
+			if (!claim(core, f, KC_ITEM_DNS, 0))
 				become_l4(f, dir, len, ts_us);
 		} else {
 			become_l4(f, dir, len, ts_us);
@@ -607,6 +690,11 @@ void kc_dissect_flow_close(struct kc_dissect_core *core, struct kc_dissect_flow 
 #ifdef KC_DISSECT_HAVE_TLS
 	case KC_ITEM_TLS:
 		kc_tls_flow_close(f->ps, &f->fi, dissect_emit_foreign, f, &core->st.tls);
+		break;
+#endif
+#ifdef KC_DISSECT_HAVE_HTTP2
+	case KC_ITEM_HTTP2:
+		kc_http2_close(f->ps, ts_us, &f->fi, dissect_emit_foreign, f, &core->st.h2);
 		break;
 #endif
 	default:

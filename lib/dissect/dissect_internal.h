@@ -150,6 +150,7 @@ struct kc_dissect_core {
 	struct pool infl;
 	struct pool dns;
 	struct pool tls;
+	struct pool h2;
 	uint32_t tick_cursor;
 	struct kc_dissect_stats st kc_cache_aligned;
 	struct kc_item scratch; /* renumbering items of other dissectors */
@@ -166,6 +167,8 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 			    enum kc_dir dir, const uint8_t *data, size_t len, uint64_t ts_us);
 void h1_gap(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
 	    uint64_t gap);
+/* Finish the 101 response left pending by an h2c upgrade (no HTTP/2). */
+void resp_done_101(struct kc_dissect_core *c, struct kc_dissect_flow *f);
 /* Flush at stream end (emits, frees items and decoders). */
 void h1_close(struct kc_dissect_core *c, struct kc_dissect_flow *f, uint64_t ts_us);
 /* Release items and decoders without emitting (flow handed to HTTP/2). */

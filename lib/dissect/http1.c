@@ -394,6 +394,11 @@ static void resp_done(struct kc_dissect_core *c, struct kc_dissect_flow *f, uint
 		d->msgs++;
 }
 
+void resp_done_101(struct kc_dissect_core *c, struct kc_dissect_flow *f)
+{
+	resp_done(c, f, 0);
+}
+
 /* Give up on the message in progress after a gap or a framing error: a
  * request stays queued (so pairing holds), a response is emitted as is. */
 static void abort_msg(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
@@ -701,10 +706,15 @@ static void headers_done(struct kc_dissect_core *c, struct kc_dissect_flow *f, e
 				   has_token((const uint8_t *)kc_item_str(it, up->value),
 					     up->value.len, "h2c"));
 
+			/* For h2c the dispatcher turns the request into HTTP/2
+			 * stream 1 (or, failing that, calls resp_done_101). */
+			if (h2c) {
+				h->switch_to = SW_H2C;
+				return;
+			}
 			resp_done(c, f, 0);
-			h->switch_to = h2c ? SW_H2C : SW_STOP;
-			if (!h2c)
-				c->st.http.upgrade_other++;
+			h->switch_to = SW_STOP;
+			c->st.http.upgrade_other++;
 			return;
 		}
 		if ((d->qflags & QF_CONNECT) && st >= 200 && st < 300) {

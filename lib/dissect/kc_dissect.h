@@ -10,9 +10,9 @@
  * whole. Protocols are found by content, ports only as hints:
  *  - HTTP/1.x on any port: a request line ("GET / HTTP/1.1") or a status line
  *    ("HTTP/1.1 200 OK", mid-stream pickup);
- *  - HTTP/2: the client connection preface (prior knowledge), or an
- *    HTTP/1.1 Upgrade: h2c answered by 101 (handed to lib/http2 when it is
- *    built in; otherwise the stream stops being dissected, counted);
+ *  - HTTP/2 (lib/http2): the client connection preface (prior knowledge),
+ *    an HTTP/1.1 "Upgrade: h2c" answered by 101 (the request becomes stream
+ *    1), or frames at a stream's first byte (mid-stream join);
  *  - TLS: a handshake record carrying a ClientHello/ServerHello (lib/tls);
  *  - DNS: port 53 or 5353 on either side, TCP and UDP, checked by
  *    kc_dns_probe() (lib/dns).
@@ -55,13 +55,19 @@
 #ifdef KC_DISSECT_HAVE_TLS
 #include "kc_tls.h"
 #endif
+#ifdef KC_DISSECT_HAVE_HTTP2
+#include "kc_http2.h"
+#endif
 
 /** Default sizes (kc_dissect_cfg_default). */
 #define KC_DISSECT_DEFAULT_FLOWS        16384u
-#define KC_DISSECT_DEFAULT_PENDING_BUFS 1024u
-#define KC_DISSECT_DEFAULT_PENDING_SIZE (16u * 1024)
+#define KC_DISSECT_DEFAULT_PENDING_BUFS 512u
+/** Large enough for a whole HTTP/2 HEADERS frame (KC_HTTP2_MAX_WHOLE_FRAME
+ *  plus its 9-byte header) and any ordinary TLS hello. */
+#define KC_DISSECT_DEFAULT_PENDING_SIZE (33u * 1024)
 #define KC_DISSECT_DEFAULT_HTTP_ITEMS   2048u
 #define KC_DISSECT_DEFAULT_INFLATERS    64u
+#define KC_DISSECT_DEFAULT_H2_FLOWS     1024u
 #define KC_DISSECT_DEFAULT_TIMEOUT_US   (30ull * 1000 * 1000)
 /** Most pipelined HTTP/1 requests kept waiting for their responses per flow. */
 #define KC_DISSECT_HTTP_PIPELINE_MAX    16u
@@ -80,8 +86,8 @@ struct kc_dissect_cfg {
 	uint32_t inflaters;      /**< gzip/deflate decoders in use at once */
 	uint32_t dns_flows;      /**< DNS flow states (sizeof struct kc_dns_flow each) */
 	uint32_t tls_flows;      /**< TLS flow states */
+	uint32_t h2_flows;       /**< HTTP/2 connection states (about 24 KiB each) */
 	uint64_t timeout_us;     /**< unanswered request age emitted by kc_dissect_tick */
-	uint8_t worker;          /**< worker index written into items */
 };
 
 /** Per-protocol counters (index: enum kc_item_proto). Names:
@@ -116,7 +122,7 @@ struct kc_dissect_http_stats {
 	uint64_t resync_ok;          /**< found the next message after a gap or error */
 	uint64_t resync_giveup;      /**< no boundary within KC_DISSECT_HTTP_RESYNC_MAX */
 	uint64_t upgrade_h2c;        /**< 101 to h2c handed to HTTP/2 */
-	uint64_t upgrade_h2c_nodis;  /**< 101 to h2c but no HTTP/2 dissector: stopped */
+	uint64_t upgrade_h2c_nodis;  /**< 101 to h2c but no HTTP/2 state free: stopped */
 	uint64_t upgrade_other;      /**< 101 to websocket or other: stopped */
 	uint64_t connect_tunnel;     /**< CONNECT answered 2xx: stopped */
 	uint64_t inflate_no_ctx;     /**< no decoder free: body prefix kept encoded */
@@ -142,6 +148,9 @@ struct kc_dissect_stats {
 #endif
 #ifdef KC_DISSECT_HAVE_TLS
 	struct kc_tls_stats tls;     /**< lib/tls counters (tls.<field>) */
+#endif
+#ifdef KC_DISSECT_HAVE_HTTP2
+	struct kc_http2_stats h2;    /**< lib/http2 counters (http2.<field>) */
 #endif
 };
 
@@ -173,7 +182,7 @@ struct kc_dissect_core *kc_dissect_core_create(const struct kc_dissect_cfg *cfg,
 /**
  * Start dissecting a flow.
  * Thread safety: the owning thread.
- * @param fi       addressing (client is src), copied.
+ * @param fi       addressing (client is src, worker written into items), copied.
  * @param emit     receives every item of this flow; the item is borrowed for
  *                 the call. It may not call back into this core.
  * @param emit_ctx passed to @p emit.

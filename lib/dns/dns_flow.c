@@ -28,6 +28,8 @@ static void put_pending_question(struct kc_item *it, const struct kc_dns_pending
 	struct kc_dns_question *q = &it->u.dns.questions[0];
 
 	kc_item_put(it, p->qname, p->qname_len, &q->name);
+	if (p->qname_cut)
+		it->flags |= KC_ITEM_F_TRUNCATED;
 	q->type = p->qtype;
 	q->class_ = p->qclass;
 	it->u.dns.n_questions = 1;
@@ -116,6 +118,9 @@ static void on_query(struct kc_dns_flow *f, const uint8_t *msg, size_t len, uint
 
 		if (rc == DNS_NAME_OK && pos + 4 <= len) {
 			p->qname_len = (uint8_t)KC_MIN(n, (size_t)KC_DNS_QNAME_KEEP);
+			p->qname_cut = n > KC_DNS_QNAME_KEEP;
+			if (p->qname_cut)
+				st->qname_cut++;
 			memcpy(p->qname, name, p->qname_len);
 			p->qtype = dns_be16(msg + pos);
 			p->qclass = dns_be16(msg + pos + 2);

@@ -61,6 +61,12 @@ enum dns_name_rc dns_name_decode(const uint8_t *msg, size_t len, size_t *pos, ch
 				return DNS_NAME_TRUNCATED;
 			size_t target = ((size_t)(c & 0x3f) << 8) | msg[p + 1];
 
+			if (too_long) {
+				/* Only the end was still wanted: here it is. */
+				if (end == 0)
+					end = p + 2;
+				break;
+			}
 			if (target >= seg_start)
 				return DNS_NAME_BAD_PTR;
 			if (++hops > KC_DNS_MAX_PTR_HOPS)
@@ -85,8 +91,11 @@ enum dns_name_rc dns_name_decode(const uint8_t *msg, size_t len, size_t *pos, ch
 		 * forward and pointers strictly backwards, at most
 		 * KC_DNS_MAX_PTR_HOPS times. */
 		wire += (size_t)c + 1;
-		if (wire + 1 > KC_DNS_MAX_NAME_WIRE)
+		if (wire + 1 > KC_DNS_MAX_NAME_WIRE) {
 			too_long = true;
+			if (end != 0)
+				break; /* behind a pointer: the end is known */
+		}
 		if (p + 1 + c > len)
 			return DNS_NAME_TRUNCATED;
 		if (too_long) {

@@ -5,7 +5,8 @@
  * into KC_ITEM_DNS items, one per query paired with its response.
  *
  * Pairing: queries are kept per flow by message id in a bounded table of
- * KC_DNS_PENDING_MAX slots. A response takes the query with the same id and
+ * KC_DNS_PENDING_MAX slots (32: RFC 7766 6.2.1.1 pipelining puts 20 queries
+ * in one segment in real captures). A response takes the query with the same id and
  * yields one item (request side from the query: time, size, opcode; response
  * side from the answer: flags, rcode, questions, records). A response with no
  * pending query yields a response-only item. A query that is never answered is
@@ -58,14 +59,17 @@
 #include "kc_parse.h"
 
 /** Pending (unanswered) queries kept per flow. */
-#define KC_DNS_PENDING_MAX 16
+#define KC_DNS_PENDING_MAX 32
 /** Compression pointers followed while decoding one name. */
 #define KC_DNS_MAX_PTR_HOPS 16
 /** RFC 1035 3.1: a name is at most 255 octets on the wire, a label 63. */
 #define KC_DNS_MAX_NAME_WIRE 255
 #define KC_DNS_MAX_LABEL 63
-/** Text kept of a pending query's first question name (bytes, no NUL). */
-#define KC_DNS_QNAME_KEEP 255
+/** Text kept of a pending query's first question name (bytes, no NUL).
+ *  Only an unanswered query's item (or a response that does not echo its
+ *  question) uses it; a longer name is cut there (KC_ITEM_F_TRUNCATED, counted
+ *  in qname_cut). Kept short so that 32 pending slots stay near 4 KiB. */
+#define KC_DNS_QNAME_KEEP 100
 /** Default time after which an unanswered query is emitted (us). */
 #define KC_DNS_DEFAULT_TIMEOUT_US (5ull * 1000 * 1000)
 /** DNS header size (RFC 1035 4.1.1). */
@@ -82,6 +86,7 @@ struct kc_dns_stats {
 	uint64_t items_timeout;     /**< query never answered (timeout or close) */
 	uint64_t query_dup;         /**< query whose id was already pending: ignored */
 	uint64_t pending_evicted;   /**< pending table full: oldest emitted early */
+	uint64_t qname_cut;         /**< pending question name longer than KC_DNS_QNAME_KEEP */
 	/* Malformed input, by reason; each fault bumps exactly one. */
 	uint64_t bad_header;        /**< shorter than 12 bytes */
 	uint64_t bad_label_type;    /**< label type 01 or 10 (RFC 6891 6.2.x reserved) */
@@ -109,6 +114,7 @@ struct kc_dns_pending {
 	uint16_t qdcount;
 	uint8_t used;        /**< slot in use */
 	uint8_t qname_len;   /**< bytes of qname; 0 with qdcount 0 */
+	uint8_t qname_cut;   /**< qname was longer than kept */
 	char qname[KC_DNS_QNAME_KEEP]; /**< first question name, rendered text */
 };
 

@@ -338,7 +338,6 @@ static int header_block(struct feed_ctx *c, uint32_t sid, uint32_t promised, uin
 			uint16_t seen = resp ? S_RESP_HDR : S_REQ_HDR;
 
 			if (!(s->flags & seen)) {
-				s->flags |= seen;
 				if (resp)
 					s->resp_ts = c->ts;
 				else
@@ -352,6 +351,9 @@ static int header_block(struct feed_ctx *c, uint32_t sid, uint32_t promised, uin
 	}
 	if (h2_decode_block(f, c->d, s, resp, blk, len, c->st) < 0)
 		return -EINVAL;
+	/* only now: a stream whose first block was malformed has no headers */
+	if (s != NULL)
+		s->flags |= resp ? S_RESP_HDR : S_REQ_HDR;
 	if (s != NULL && promised == 0 && (flags & FF_END_STREAM))
 		end_stream(c, s);
 	return 0;

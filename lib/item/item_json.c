@@ -20,7 +20,8 @@
  *                 ("1.3", "" when unknown), tcp/udp "".
  *   tls           B  false (no TLS interception; the handshake is its own item)
  *   outgoing      B  false
- *   src, dst      {ip S (inet_ntop), port S (decimal), name S ""}
+ *   src, dst      {ip S (inet_ntop), port S (decimal), name S (from
+ *                 struct kc_item_json_opts, "" by default)}
  *   timestamp     I  ts_us / 1000 (ms since epoch)
  *   startTime     S  RFC 3339 UTC of ts_us, fraction trimmed ("...T02:37:46.172Z")
  *   elapsedTime   I  kc_item_elapsed_ms()
@@ -191,7 +192,7 @@ static cJSON *add_arr(struct jctx *c, cJSON *obj, const char *key)
 }
 
 static void add_endpoint(struct jctx *c, cJSON *root, const char *key, const uint8_t *ip,
-			 uint16_t port)
+			 uint16_t port, const char *name)
 {
 	char buf[INET6_ADDRSTRLEN];
 	char pbuf[8];
@@ -204,7 +205,7 @@ static void add_endpoint(struct jctx *c, cJSON *root, const char *key, const uin
 	snprintf(pbuf, sizeof(pbuf), "%u", port);
 	add_cstr(c, o, "ip", buf);
 	add_cstr(c, o, "port", pbuf);
-	add_cstr(c, o, "name", "");
+	add_cstr(c, o, "name", name != NULL ? name : "");
 }
 
 static void rfc3339(uint64_t ts_us, char *buf, size_t cap)
@@ -653,6 +654,11 @@ static void render_protocol(struct jctx *c, cJSON *root)
 
 cJSON *kc_item_to_cjson(const struct kc_item *it)
 {
+	return kc_item_to_cjson_opts(it, NULL);
+}
+
+cJSON *kc_item_to_cjson_opts(const struct kc_item *it, const struct kc_item_json_opts *opts)
+{
 	struct jctx c = { .it = it };
 	cJSON *root;
 	char buf[96];
@@ -673,8 +679,8 @@ cJSON *kc_item_to_cjson(const struct kc_item *it)
 	render_protocol(&c, root);
 	add_bool(&c, root, "tls", 0);
 	add_bool(&c, root, "outgoing", 0);
-	add_endpoint(&c, root, "src", it->src_ip, it->src_port);
-	add_endpoint(&c, root, "dst", it->dst_ip, it->dst_port);
+	add_endpoint(&c, root, "src", it->src_ip, it->src_port, opts ? opts->src_name : NULL);
+	add_endpoint(&c, root, "dst", it->dst_ip, it->dst_port, opts ? opts->dst_name : NULL);
 	add_num(&c, root, "timestamp", (double)(it->ts_us / 1000u));
 	rfc3339(it->ts_us, buf, sizeof(buf));
 	add_cstr(&c, root, "startTime", buf);

@@ -16,6 +16,18 @@
 
 #include "kc_item.h"
 
+/** Optional inputs of the renderer that are not part of the item. */
+struct kc_item_json_opts {
+	const char *src_name; /**< src.name (resolved name, "service.namespace"); NULL = "" */
+	const char *dst_name; /**< dst.name; NULL = "" */
+};
+
+/**
+ * Build the JSON tree of @p it, with the names in @p opts (may be NULL).
+ * @return as kc_item_to_cjson().
+ */
+cJSON *kc_item_to_cjson_opts(const struct kc_item *it, const struct kc_item_json_opts *opts);
+
 /**
  * Build the JSON tree of @p it.
  * @param it  the item (borrowed for the call).

@@ -1,86 +1,67 @@
 /*
- * struct kc_item backend: presents an item as the JSON document below,
- * field by field, without rendering it. Known selector paths are resolved at
- * compile time to a node kind (kfl_item_fast), so `response.status` costs a
- * switch, not a walk; open-ended maps (headers, cookies, query strings) and
- * arrays take the generic lookup.
+ * struct kc_item backend: presents an item as the JSON document that
+ * lib/item/item_json.c renders (its header comment is THE CONTRACT; this file
+ * implements the same mapping field by field, without rendering). Known
+ * selector paths are resolved at compile time to a node kind
+ * (kfl_item_fast), so `response.status` costs a switch, not a walk; open-ended
+ * maps (headers, cookies, query strings) and arrays take the generic lookup.
  *
- * THE STRUCT -> JSON MAPPING ASSUMED HERE (kfl.md section 10 shape). The
- * item_json renderer must produce exactly this; the lead's cross-check test
- * evaluates the same filters on both. Keys in this order:
- *
- *   protocol    {name, abbr, version?, layer4?}
- *                 name:  tcp udp http http http dns tls   (TCP UDP HTTP HTTP2 GRPC DNS TLS)
- *                 abbr:  TCP UDP HTTP HTTP/2 gRPC DNS TLS
- *                 version: HTTP: httpVersion without "HTTP/" ("1.1"; "1.1" when
- *                          empty); HTTP2/GRPC: "2.0"; DNS: "0"; absent otherwise
- *                 layer4: "tcp" (l4 == 6), "udp" (l4 == 17), absent otherwise
- *   tls         false (kflcap does not decrypt; see the `tls` macro)
- *   outgoing    false
- *   src, dst    {ip: text (inet_ntop), port: STRING "47322"}
- *   index       int (kc_item.index)
- *   stream      string: stream_id in decimal
- *   timestamp   int: ts_us / 1000
- *   elapsedTime int: (resp_ts_us - ts_us) / 1000 when resp_ts_us > ts_us, else 0
- *   requestSize, responseSize  int
- *   request     only with KC_ITEM_F_REQUEST; absent for TCP/UDP items
- *   response    only with KC_ITEM_F_RESPONSE; absent for TCP/UDP items
- *
- * HTTP, HTTP2, GRPC:
- *   request  {method, url, path, pathSegments[], httpVersion, headers{}, cookies{},
- *             queryString{}, headersSize, bodySize, postData?{mimeType, text}}
- *            pathSegments: path without its leading '/', split on '/'
- *            headers/cookies: unique names in first-arrival order, repeats joined
- *            with "," ; queryString: one value -> string, repeats -> array of strings
- *            postData only when req_body is not empty; text = raw body prefix
- *            headersSize = req_headers_size, bodySize = req_body_size
- *   response {status int, statusText, httpVersion, headers{}, cookies{},
- *             content{size, mimeType, encoding:"base64", text: base64(resp_body)},
- *             redirectURL (Location header or ""), headersSize, bodySize}
- *            content.size = resp_body_size, or the kept prefix length when < 0
- * DNS:
- *   request  {opCode ("Query", "IQuery", "Status", "Notify", "Update", "Unknown"),
- *             questions[{name, type, class}]}
- *   response {code (gopacket names: "No Error", "Format Error", "Server Failure",
- *             "Non-Existent Domain", "Not Implemented", "Query Refused", ...),
- *             answers[], authorities[], additionals[]}
- *            each record {name, type, class, ttl int, <data key>: data} where the
- *            data key is ip (A, AAAA), ns, cname, ptr, txts, soa, srv, mx, opt, uri,
- *            and absent for other types; type/class names as gopacket
- *            ("A", "AAAA", ..., "IN", "CS", "CH", "HS", "Any"; else "Unknown")
- *            records: rrs[0..n_answers), then authorities, then additionals
- * TLS:
- *   request  {sni, version, supportedVersions[], alpn[]}
- *   response {version, cipherSuite int, alpn}
- *            versions as "SSL 3.0", "TLS 1.0" .. "TLS 1.3", else "0x%04x"
- * Strings from the arena: an absent view renders as "".
+ * Summary of the mapping (keys in this order):
+ *   id "<worker>/<stream>_<l4>-<index>", index, stream "<stream_id>_<l4>",
+ *   worker "<n>", protocol {name, version, abbr, macro, layer4}, tls false,
+ *   outgoing false, src/dst {ip, port "80", name ""}, timestamp (ms),
+ *   startTime (RFC 3339), elapsedTime (kc_item_elapsed_ms), requestSize,
+ *   responseSize, request {}, response {} (empty objects when that side is
+ *   absent; always {} for tcp/udp items).
+ *   HTTP request: method, path, pathSegments[], url, httpVersion, headers{}
+ *     (repeats joined ","), cookies{} (first wins), queryString{} (repeats ->
+ *     array), headersSize, bodySize, postData? {mimeType, text}, grpc?
+ *     {service, method}.
+ *   HTTP response: status, statusText, httpVersion, headers{}, cookies{},
+ *     content {size, mimeType, encoding "base64", text base64}, redirectURL,
+ *     headersSize, bodySize, grpc? {status}.
+ *   DNS request: opCode, questions[{name, type, class}]; response: code,
+ *     answers[], authorities[], additionals[] of {name, type, class, ttl,
+ *     <data key>} (A/AAAA: ip + cname ""; TXT: txts[] split on NUL; others
+ *     by type, "data" when unnamed).
+ *   TLS request: serverName, alpn[], versions[], version; response: version,
+ *     cipherSuite (IANA name or "0x%04x"), alpn.
+ *   Names come from kc_item_names.h; unnamed values render in decimal.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "kc_item_names.h"
 #include "kfl_internal.h"
 
 enum kind {
 	K_NONE = 0,
-	K_ROOT,
-	K_PROTO, K_PROTO_NAME, K_PROTO_ABBR, K_PROTO_VERSION, K_PROTO_L4,
+	K_ROOT, K_EMPTY,
+	K_ID, K_INDEX, K_STREAM, K_WORKER,
+	K_PROTO, K_PROTO_NAME, K_PROTO_VERSION, K_PROTO_ABBR, K_PROTO_MACRO, K_PROTO_L4,
 	K_TLS, K_OUTGOING,
-	K_SRC, K_DST, K_SRC_IP, K_SRC_PORT, K_DST_IP, K_DST_PORT,
-	K_INDEX, K_STREAM, K_TIMESTAMP, K_ELAPSED, K_REQSIZE, K_RESPSIZE,
-	K_HREQ, K_HREQ_METHOD, K_HREQ_URL, K_HREQ_PATH, K_HREQ_PATHSEG, K_HREQ_VERSION,
+	K_SRC, K_SRC_IP, K_SRC_PORT, K_SRC_NAME, K_DST, K_DST_IP, K_DST_PORT, K_DST_NAME,
+	K_TIMESTAMP, K_STARTTIME, K_ELAPSED, K_REQSIZE, K_RESPSIZE,
+	K_HREQ,
+	K_HREQ_METHOD, K_HREQ_PATH, K_HREQ_PATHSEG, K_HREQ_URL, K_HREQ_VERSION,
 	K_HREQ_HEADERS, K_HREQ_COOKIES, K_HREQ_QUERY, K_HREQ_HSIZE, K_HREQ_BSIZE,
 	K_HREQ_POST, K_HREQ_POST_MIME, K_HREQ_POST_TEXT,
-	K_HRESP, K_HRESP_STATUS, K_HRESP_STATUSTEXT, K_HRESP_VERSION, K_HRESP_HEADERS,
+	K_HREQ_GRPC, K_HREQ_GRPC_SERVICE, K_HREQ_GRPC_METHOD,
+	K_HRESP,
+	K_HRESP_STATUS, K_HRESP_STATUSTEXT, K_HRESP_VERSION, K_HRESP_HEADERS,
 	K_HRESP_COOKIES, K_HRESP_CONTENT, K_HRESP_C_SIZE, K_HRESP_C_MIME, K_HRESP_C_ENC,
 	K_HRESP_C_TEXT, K_HRESP_REDIRECT, K_HRESP_HSIZE, K_HRESP_BSIZE,
+	K_HRESP_GRPC, K_HRESP_GRPC_STATUS,
 	K_QMULTI,
 	K_DREQ, K_DREQ_OPCODE, K_DREQ_QUESTIONS, K_DQ, K_DQ_NAME, K_DQ_TYPE, K_DQ_CLASS,
 	K_DRESP, K_DRESP_CODE, K_DRESP_ANSWERS, K_DRESP_AUTH, K_DRESP_ADDL,
-	K_DRR, K_DRR_NAME, K_DRR_TYPE, K_DRR_CLASS, K_DRR_TTL, K_DRR_DATA,
-	K_TREQ, K_TREQ_SNI, K_TREQ_VERSION, K_TREQ_SUPVERS, K_TREQ_ALPN,
+	K_DRR, K_DRR_NAME, K_DRR_TYPE, K_DRR_CLASS, K_DRR_TTL, K_DRR_DATA, K_DRR_CNAME0,
+	K_DRR_TXTS,
+	K_TREQ, K_TREQ_SNI, K_TREQ_ALPN, K_TREQ_VERSIONS, K_TREQ_VERSION,
 	K_TRESP, K_TRESP_VERSION, K_TRESP_CIPHER, K_TRESP_ALPN,
 	K_MAX
 };
@@ -92,10 +73,11 @@ struct child {
 	uint8_t kind;
 };
 
-#define ROOT_COMMON                                                                   \
-	{ "protocol", K_PROTO }, { "tls", K_TLS }, { "outgoing", K_OUTGOING },            \
-	{ "src", K_SRC }, { "dst", K_DST }, { "index", K_INDEX }, { "stream", K_STREAM }, \
-	{ "timestamp", K_TIMESTAMP }, { "elapsedTime", K_ELAPSED },                       \
+#define ROOT_COMMON                                                                      \
+	{ "id", K_ID }, { "index", K_INDEX }, { "stream", K_STREAM }, { "worker", K_WORKER }, \
+	{ "protocol", K_PROTO }, { "tls", K_TLS }, { "outgoing", K_OUTGOING },               \
+	{ "src", K_SRC }, { "dst", K_DST }, { "timestamp", K_TIMESTAMP },                    \
+	{ "startTime", K_STARTTIME }, { "elapsedTime", K_ELAPSED },                          \
 	{ "requestSize", K_REQSIZE }, { "responseSize", K_RESPSIZE }
 
 static const struct child root_http[] = { ROOT_COMMON, { "request", K_HREQ },
@@ -104,33 +86,42 @@ static const struct child root_dns[] = { ROOT_COMMON, { "request", K_DREQ },
 					 { "response", K_DRESP }, { NULL, 0 } };
 static const struct child root_tls[] = { ROOT_COMMON, { "request", K_TREQ },
 					 { "response", K_TRESP }, { NULL, 0 } };
-static const struct child root_l4[] = { ROOT_COMMON, { NULL, 0 } };
-static const struct child t_proto[] = { { "name", K_PROTO_NAME }, { "abbr", K_PROTO_ABBR },
-					{ "version", K_PROTO_VERSION }, { "layer4", K_PROTO_L4 },
-					{ NULL, 0 } };
-static const struct child t_src[] = { { "ip", K_SRC_IP }, { "port", K_SRC_PORT }, { NULL, 0 } };
-static const struct child t_dst[] = { { "ip", K_DST_IP }, { "port", K_DST_PORT }, { NULL, 0 } };
+static const struct child root_l4[] = { ROOT_COMMON, { "request", K_EMPTY },
+					{ "response", K_EMPTY }, { NULL, 0 } };
+static const struct child t_empty[] = { { NULL, 0 } };
+static const struct child t_proto[] = { { "name", K_PROTO_NAME }, { "version", K_PROTO_VERSION },
+					{ "abbr", K_PROTO_ABBR }, { "macro", K_PROTO_MACRO },
+					{ "layer4", K_PROTO_L4 }, { NULL, 0 } };
+static const struct child t_src[] = { { "ip", K_SRC_IP }, { "port", K_SRC_PORT },
+				      { "name", K_SRC_NAME }, { NULL, 0 } };
+static const struct child t_dst[] = { { "ip", K_DST_IP }, { "port", K_DST_PORT },
+				      { "name", K_DST_NAME }, { NULL, 0 } };
 static const struct child t_hreq[] = {
-	{ "method", K_HREQ_METHOD },   { "url", K_HREQ_URL },
-	{ "path", K_HREQ_PATH },       { "pathSegments", K_HREQ_PATHSEG },
+	{ "method", K_HREQ_METHOD },     { "path", K_HREQ_PATH },
+	{ "pathSegments", K_HREQ_PATHSEG }, { "url", K_HREQ_URL },
 	{ "httpVersion", K_HREQ_VERSION }, { "headers", K_HREQ_HEADERS },
-	{ "cookies", K_HREQ_COOKIES }, { "queryString", K_HREQ_QUERY },
+	{ "cookies", K_HREQ_COOKIES },   { "queryString", K_HREQ_QUERY },
 	{ "headersSize", K_HREQ_HSIZE }, { "bodySize", K_HREQ_BSIZE },
-	{ "postData", K_HREQ_POST },   { NULL, 0 },
+	{ "postData", K_HREQ_POST },     { "grpc", K_HREQ_GRPC },
+	{ NULL, 0 },
 };
 static const struct child t_hreq_post[] = { { "mimeType", K_HREQ_POST_MIME },
 					    { "text", K_HREQ_POST_TEXT }, { NULL, 0 } };
+static const struct child t_hreq_grpc[] = { { "service", K_HREQ_GRPC_SERVICE },
+					    { "method", K_HREQ_GRPC_METHOD }, { NULL, 0 } };
 static const struct child t_hresp[] = {
 	{ "status", K_HRESP_STATUS },   { "statusText", K_HRESP_STATUSTEXT },
 	{ "httpVersion", K_HRESP_VERSION }, { "headers", K_HRESP_HEADERS },
 	{ "cookies", K_HRESP_COOKIES }, { "content", K_HRESP_CONTENT },
 	{ "redirectURL", K_HRESP_REDIRECT }, { "headersSize", K_HRESP_HSIZE },
-	{ "bodySize", K_HRESP_BSIZE },  { NULL, 0 },
+	{ "bodySize", K_HRESP_BSIZE },  { "grpc", K_HRESP_GRPC },
+	{ NULL, 0 },
 };
 static const struct child t_hresp_content[] = { { "size", K_HRESP_C_SIZE },
 						{ "mimeType", K_HRESP_C_MIME },
 						{ "encoding", K_HRESP_C_ENC },
 						{ "text", K_HRESP_C_TEXT }, { NULL, 0 } };
+static const struct child t_hresp_grpc[] = { { "status", K_HRESP_GRPC_STATUS }, { NULL, 0 } };
 static const struct child t_dreq[] = { { "opCode", K_DREQ_OPCODE },
 				       { "questions", K_DREQ_QUESTIONS }, { NULL, 0 } };
 static const struct child t_dq[] = { { "name", K_DQ_NAME }, { "type", K_DQ_TYPE },
@@ -138,9 +129,9 @@ static const struct child t_dq[] = { { "name", K_DQ_NAME }, { "type", K_DQ_TYPE 
 static const struct child t_dresp[] = { { "code", K_DRESP_CODE }, { "answers", K_DRESP_ANSWERS },
 					{ "authorities", K_DRESP_AUTH },
 					{ "additionals", K_DRESP_ADDL }, { NULL, 0 } };
-static const struct child t_treq[] = { { "sni", K_TREQ_SNI }, { "version", K_TREQ_VERSION },
-				       { "supportedVersions", K_TREQ_SUPVERS },
-				       { "alpn", K_TREQ_ALPN }, { NULL, 0 } };
+static const struct child t_treq[] = { { "serverName", K_TREQ_SNI }, { "alpn", K_TREQ_ALPN },
+				       { "versions", K_TREQ_VERSIONS },
+				       { "version", K_TREQ_VERSION }, { NULL, 0 } };
 static const struct child t_tresp[] = { { "version", K_TRESP_VERSION },
 					{ "cipherSuite", K_TRESP_CIPHER },
 					{ "alpn", K_TRESP_ALPN }, { NULL, 0 } };
@@ -157,20 +148,24 @@ enum kfl_fam kfl_item_fam(const struct kc_item *it)
 	}
 }
 
-/* Objects whose keys are fixed; NULL for open-ended maps, arrays, leaves. */
+/* Objects whose keys are fixed; NULL for open-ended maps, arrays, leaves and
+ * DNS records (keys depend on the type). */
 static const struct child *table_of(uint8_t kind, enum kfl_fam fam)
 {
 	switch (kind) {
 	case K_ROOT:
 		return fam == FAM_HTTP ? root_http : fam == FAM_DNS ? root_dns :
 		       fam == FAM_TLS ? root_tls : root_l4;
+	case K_EMPTY: return t_empty;
 	case K_PROTO: return t_proto;
 	case K_SRC: return t_src;
 	case K_DST: return t_dst;
 	case K_HREQ: return t_hreq;
 	case K_HREQ_POST: return t_hreq_post;
+	case K_HREQ_GRPC: return t_hreq_grpc;
 	case K_HRESP: return t_hresp;
 	case K_HRESP_CONTENT: return t_hresp_content;
+	case K_HRESP_GRPC: return t_hresp_grpc;
 	case K_DREQ: return t_dreq;
 	case K_DQ: return t_dq;
 	case K_DRESP: return t_dresp;
@@ -212,6 +207,11 @@ static bool sv_eq(const struct kc_item *it, struct kc_str s, const char *k, size
 	       memcmp(kc_item_str(it, s), k, n) == 0;
 }
 
+static struct kfl_val cs(const char *s)
+{
+	return kfl_v_str(s, strlen(s));
+}
+
 static int fmt(struct kfl_ctx *x, struct kfl_val *out, size_t cap, const char *f, ...)
 	kc_printf_like(4, 5);
 
@@ -229,6 +229,16 @@ static int fmt(struct kfl_ctx *x, struct kfl_val *out, size_t cap, const char *f
 	return 0;
 }
 
+/* A name from kc_item_names.h, or the value in decimal. */
+static int name_or_num(struct kfl_ctx *x, const char *name, unsigned v, struct kfl_val *out)
+{
+	if (name != NULL) {
+		*out = cs(name);
+		return 0;
+	}
+	return fmt(x, out, 12, "%u", v);
+}
+
 static int ip_text(struct kfl_ctx *x, const struct kc_item *it, const uint8_t *ip,
 		   struct kfl_val *out)
 {
@@ -237,112 +247,43 @@ static int ip_text(struct kfl_ctx *x, const struct kc_item *it, const uint8_t *i
 		return -ENOSPC;
 	if (inet_ntop(it->family == 6 ? AF_INET6 : AF_INET, ip, b, INET6_ADDRSTRLEN) == NULL)
 		b[0] = '\0';
-	*out = kfl_v_str(b, strlen(b));
+	*out = cs(b);
 	return 0;
 }
 
-static const char *const proto_names[KC_ITEM_PROTO_MAX] = {
-	[KC_ITEM_TCP] = "tcp", [KC_ITEM_UDP] = "udp", [KC_ITEM_HTTP] = "http",
-	[KC_ITEM_HTTP2] = "http", [KC_ITEM_GRPC] = "http", [KC_ITEM_DNS] = "dns",
-	[KC_ITEM_TLS] = "tls",
-};
-static const char *const proto_abbrs[KC_ITEM_PROTO_MAX] = {
-	[KC_ITEM_TCP] = "TCP", [KC_ITEM_UDP] = "UDP", [KC_ITEM_HTTP] = "HTTP",
-	[KC_ITEM_HTTP2] = "HTTP/2", [KC_ITEM_GRPC] = "gRPC", [KC_ITEM_DNS] = "DNS",
-	[KC_ITEM_TLS] = "TLS",
-};
-
-static const char *dns_type_name(uint16_t t)
+static const char *l4_name(const struct kc_item *it)
 {
-	switch (t) {
-	case 1: return "A";
-	case 2: return "NS";
-	case 3: return "MD";
-	case 4: return "MF";
-	case 5: return "CNAME";
-	case 6: return "SOA";
-	case 7: return "MB";
-	case 8: return "MG";
-	case 9: return "MR";
-	case 10: return "NULL";
-	case 11: return "WKS";
-	case 12: return "PTR";
-	case 13: return "HINFO";
-	case 14: return "MINFO";
-	case 15: return "MX";
-	case 16: return "TXT";
-	case 28: return "AAAA";
-	case 33: return "SRV";
-	case 41: return "OPT";
-	case 256: return "URI";
-	default: return "Unknown";
-	}
+	return it->l4 == 17 ? "udp" : "tcp";
 }
 
-/* Key holding the rendered data of a record of type t, or NULL. */
-static const char *dns_data_key(uint16_t t)
+/* RFC 3339 UTC with the fraction's trailing zeros trimmed, like the renderer
+ * (computed by hand: gmtime_r may take the time-zone lock). */
+static int start_time(struct kfl_ctx *x, uint64_t ts_us, struct kfl_val *out)
 {
-	switch (t) {
-	case 1:
-	case 28: return "ip";
-	case 2: return "ns";
-	case 5: return "cname";
-	case 6: return "soa";
-	case 12: return "ptr";
-	case 15: return "mx";
-	case 16: return "txts";
-	case 33: return "srv";
-	case 41: return "opt";
-	case 256: return "uri";
-	default: return NULL;
-	}
-}
+	int64_t z = (int64_t)(ts_us / 1000000u) / 86400 + 719468;
+	uint32_t sod = (uint32_t)((ts_us / 1000000u) % 86400);
+	unsigned frac = (unsigned)(ts_us % 1000000u);
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t y = (int64_t)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	unsigned d = doy - (153 * mp + 2) / 5 + 1;
+	unsigned m = mp < 10 ? mp + 3 : mp - 9;
+	char fr[16] = "";
+	int digits = 6;
 
-static const char *dns_class_name(uint16_t c)
-{
-	switch (c) {
-	case 1: return "IN";
-	case 2: return "CS";
-	case 3: return "CH";
-	case 4: return "HS";
-	case 255: return "Any";
-	default: return "Unknown";
+	y += m <= 2;
+	if (frac != 0) {
+		while (frac % 10 == 0) {
+			frac /= 10;
+			digits--;
+		}
+		snprintf(fr, sizeof(fr), ".%0*u", digits, frac);
 	}
-}
-
-static const char *dns_opcode_name(uint8_t o)
-{
-	switch (o) {
-	case 0: return "Query";
-	case 1: return "IQuery";
-	case 2: return "Status";
-	case 4: return "Notify";
-	case 5: return "Update";
-	default: return "Unknown";
-	}
-}
-
-static const char *dns_rcode_name(uint8_t r)
-{
-	static const char *const names[] = {
-		"No Error", "Format Error", "Server Failure", "Non-Existent Domain",
-		"Not Implemented", "Query Refused", "Name Exists when it should not",
-		"RR Set Exists when it should not", "RR Set that should exist does not",
-		"Server Not Authoritative for zone", "Name not contained in zone",
-	};
-	return r < KC_ARRAY_SIZE(names) ? names[r] : "Unknown";
-}
-
-static int tls_version(struct kfl_ctx *x, uint16_t v, struct kfl_val *out)
-{
-	switch (v) {
-	case 0x0300: *out = kfl_v_str("SSL 3.0", 7); return 0;
-	case 0x0301: *out = kfl_v_str("TLS 1.0", 7); return 0;
-	case 0x0302: *out = kfl_v_str("TLS 1.1", 7); return 0;
-	case 0x0303: *out = kfl_v_str("TLS 1.2", 7); return 0;
-	case 0x0304: *out = kfl_v_str("TLS 1.3", 7); return 0;
-	default: return fmt(x, out, 8, "0x%04x", v);
-	}
+	return fmt(x, out, 40, "%04lld-%02u-%02uT%02u:%02u:%02u%sZ", (long long)y, m, d, sod / 3600,
+		   sod / 60 % 60, sod % 60, fr);
 }
 
 /* DNS record sections inside rrs[]: [first, first + n). */
@@ -363,6 +304,69 @@ static void rr_section(const struct kc_item *it, uint8_t kind, uint32_t *first, 
 		*first = a + au;
 		*n = ad;
 	}
+}
+
+/* Keys of a DNS record (they depend on its type). */
+static uint32_t rr_keys(const struct kc_item *it, uint16_t idx, const char **names, uint8_t *kinds)
+{
+	static const char *const fixed[] = { "name", "type", "class", "ttl" };
+	static const uint8_t fk[] = { K_DRR_NAME, K_DRR_TYPE, K_DRR_CLASS, K_DRR_TTL };
+	uint32_t n = 4;
+	const char *key;
+
+	memcpy(names, fixed, sizeof(fixed));
+	memcpy(kinds, fk, sizeof(fk));
+	switch (it->u.dns.rrs[idx].type) {
+	case 1:
+	case 28:
+		names[4] = "ip";
+		kinds[4] = K_DRR_DATA;
+		names[5] = "cname";
+		kinds[5] = K_DRR_CNAME0;
+		return 6;
+	case 16:
+		names[4] = "txts";
+		kinds[4] = K_DRR_TXTS;
+		return 5;
+	case 5: key = "cname"; break;
+	case 12: key = "ptr"; break;
+	case 2: key = "ns"; break;
+	case 15: key = "mx"; break;
+	case 6: key = "soa"; break;
+	case 33: key = "srv"; break;
+	case 256: key = "uri"; break;
+	case 41: key = "opt"; break;
+	default: key = "data"; break;
+	}
+	names[n] = key;
+	kinds[n] = K_DRR_DATA;
+	return n + 1;
+}
+
+/* TXT data split on NUL bytes; no parts when the data is empty. */
+static uint32_t txt_count(const struct kc_item *it, uint16_t idx)
+{
+	struct kfl_val v = sv(it, it->u.dns.rrs[idx].data);
+	uint32_t c = v.len ? 1 : 0;
+	for (uint32_t i = 0; i < v.len; i++)
+		c += v.u.s[i] == '\0';
+	return c;
+}
+
+static bool split_at(const char *p, size_t n, char sep, uint32_t k, struct kfl_val *out)
+{
+	size_t s = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || p[i] == sep) {
+			if (k == 0) {
+				*out = kfl_v_str(p + s, i - s);
+				return true;
+			}
+			k--;
+			s = i + 1;
+		}
+	}
+	return false;
 }
 
 /* Header/cookie/query arrays of an HTTP item. */
@@ -449,17 +453,26 @@ static uint32_t kv_count_name(const struct kc_item *it, const struct kc_kv *kv, 
 	return c;
 }
 
-/* Value of a query parameter: one -> string, several -> array. */
-static void query_val(const struct kc_item *it, const struct kc_kv *kv, uint32_t n, uint32_t i,
-		      struct kfl_val *out)
+/* Value of map entry i: headers join repeats, cookies keep the first, query
+ * parameters turn repeats into an array. */
+static int kv_val(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, const struct kc_kv *kv,
+		  uint32_t n, uint32_t i, struct kfl_val *out)
 {
-	if (kv_count_name(it, kv, n, i) == 1)
+	if (kind == K_HREQ_QUERY) {
+		if (kv_count_name(it, kv, n, i) == 1)
+			*out = sv(it, kv[i].value);
+		else
+			mk_coll(out, KFL_ARR, it, K_QMULTI, (uint16_t)i);
+		return 0;
+	}
+	if (kind == K_HREQ_COOKIES || kind == K_HRESP_COOKIES) {
 		*out = sv(it, kv[i].value);
-	else
-		mk_coll(out, KFL_ARR, it, K_QMULTI, (uint16_t)i);
+		return 0;
+	}
+	return kv_join(x, it, kv, n, i, out);
 }
 
-/* Path segments: path without its leading '/', split on '/'. */
+/* Path segments: strings.Split(path, "/") minus a leading "". */
 static void path_span(const struct kc_item *it, const char **p, size_t *n)
 {
 	struct kfl_val v = sv(it, it->u.http.path);
@@ -484,52 +497,32 @@ static uint32_t pathseg_count(const struct kc_item *it)
 	return c;
 }
 
-static bool pathseg_at(const struct kc_item *it, uint32_t k, struct kfl_val *out)
-{
-	const char *p;
-	size_t n, s = 0;
-	if (k >= pathseg_count(it))
-		return false;
-	path_span(it, &p, &n);
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || p[i] == '/') {
-			if (k == 0) {
-				*out = kfl_v_str(p + s, i - s);
-				return true;
-			}
-			k--;
-			s = i + 1;
-		}
-	}
-	return false;
-}
-
-/* Is field kind (of record/question idx) present in this item? */
-static bool present(const struct kc_item *it, uint8_t kind, uint16_t idx)
+/* Is field kind present in this item? */
+static bool present(const struct kc_item *it, uint8_t kind)
 {
 	bool req = it->flags & KC_ITEM_F_REQUEST, resp = it->flags & KC_ITEM_F_RESPONSE;
+	const struct kc_item_http *h = &it->u.http;
 
-	if (kind >= K_HREQ && kind <= K_HREQ_POST_TEXT) {
+	if (kind > K_HREQ && kind <= K_HREQ_GRPC_METHOD) {
+		if (kind >= K_HREQ_GRPC)
+			return req && it->proto == KC_ITEM_GRPC;
 		if (kind >= K_HREQ_POST)
-			return req && it->u.http.req_body.len > 0;
+			return req && (h->req_body_size > 0 || h->req_body.len > 0);
 		return req;
 	}
-	if (kind >= K_HRESP && kind <= K_HRESP_BSIZE)
+	if (kind > K_HRESP && kind <= K_HRESP_GRPC_STATUS) {
+		if (kind >= K_HRESP_GRPC)
+			return resp && it->proto == KC_ITEM_GRPC && h->grpc_status >= 0;
 		return resp;
-	if (kind >= K_DREQ && kind <= K_DQ_CLASS)
-		return req;
-	if (kind >= K_DRESP && kind <= K_DRR_DATA)
-		return resp;
-	if (kind >= K_TREQ && kind <= K_TREQ_ALPN)
-		return req;
-	if (kind >= K_TRESP && kind <= K_TRESP_ALPN)
-		return resp;
-	if (kind == K_PROTO_VERSION) {
-		enum kfl_fam f = kfl_item_fam(it);
-		return f == FAM_HTTP || f == FAM_DNS;
 	}
-	if (kind == K_PROTO_L4)
-		return it->l4 == 6 || it->l4 == 17;
+	if (kind > K_DREQ && kind <= K_DQ_CLASS)
+		return req;
+	if (kind > K_DRESP && kind <= K_DRR_TXTS)
+		return resp;
+	if (kind > K_TREQ && kind <= K_TREQ_VERSION)
+		return req;
+	if (kind > K_TRESP && kind <= K_TRESP_ALPN)
+		return resp;
 	return true;
 }
 
@@ -540,15 +533,17 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 	const struct kc_item_dns *d = &it->u.dns;
 	const struct kc_item_tls *t = &it->u.tls;
 
-	if (!present(it, kind, idx))
+	if (!present(it, kind))
 		return -ENOENT;
 	switch (kind) {
 	case K_ROOT:
+	case K_EMPTY:
 	case K_PROTO:
 	case K_SRC:
 	case K_DST:
 	case K_HREQ:
 	case K_HREQ_POST:
+	case K_HREQ_GRPC:
 	case K_HREQ_HEADERS:
 	case K_HREQ_COOKIES:
 	case K_HREQ_QUERY:
@@ -556,6 +551,7 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 	case K_HRESP_HEADERS:
 	case K_HRESP_COOKIES:
 	case K_HRESP_CONTENT:
+	case K_HRESP_GRPC:
 	case K_DREQ:
 	case K_DQ:
 	case K_DRESP:
@@ -569,35 +565,50 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 	case K_DRESP_ANSWERS:
 	case K_DRESP_AUTH:
 	case K_DRESP_ADDL:
-	case K_TREQ_SUPVERS:
+	case K_DRR_TXTS:
+	case K_TREQ_VERSIONS:
 	case K_TREQ_ALPN:
 		mk_coll(out, KFL_ARR, it, kind, idx);
 		return 0;
-	case K_PROTO_NAME:
-	case K_PROTO_ABBR: {
-		const char *s = it->proto < KC_ITEM_PROTO_MAX ?
-			(kind == K_PROTO_NAME ? proto_names : proto_abbrs)[it->proto] : NULL;
-		if (s == NULL)
-			return -ENOENT;
-		*out = kfl_v_str(s, strlen(s));
-		return 0;
-	}
+	case K_ID:
+		return fmt(x, out, 64, "%u/%" PRIu64 "_%s-%u", it->worker, it->stream_id, l4_name(it),
+			   it->index);
+	case K_INDEX: *out = kfl_v_int(it->index); return 0;
+	case K_STREAM: return fmt(x, out, 32, "%" PRIu64 "_%s", it->stream_id, l4_name(it));
+	case K_WORKER: return fmt(x, out, 8, "%u", it->worker);
+	case K_PROTO_NAME: *out = cs(kc_item_proto_name(it->proto)); return 0;
+	case K_PROTO_ABBR: *out = cs(kc_item_proto_abbr(it->proto)); return 0;
 	case K_PROTO_VERSION:
-		if (it->proto == KC_ITEM_DNS) {
-			*out = kfl_v_str("0", 1);
-		} else if (it->proto == KC_ITEM_HTTP) {
+		switch (it->proto) {
+		case KC_ITEM_HTTP: {
 			struct kfl_val v = sv(it, h->version);
 			if (v.len > 5 && memcmp(v.u.s, "HTTP/", 5) == 0)
-				*out = kfl_v_str(v.u.s + 5, v.len - 5);
+				*out = kfl_v_str(v.u.s + 5, KC_MIN(v.len - 5, 31u));
 			else
-				*out = kfl_v_str("1.1", 3);
-		} else {
-			*out = kfl_v_str("2.0", 3);
+				*out = kfl_v_str(v.u.s, KC_MIN(v.len, 31u));
+			return 0;
 		}
-		return 0;
-	case K_PROTO_L4:
-		*out = it->l4 == 6 ? kfl_v_str("tcp", 3) : kfl_v_str("udp", 3);
-		return 0;
+		case KC_ITEM_HTTP2:
+		case KC_ITEM_GRPC: *out = cs("2.0"); return 0;
+		case KC_ITEM_DNS: *out = cs("0"); return 0;
+		case KC_ITEM_TLS: {
+			const char *n = kc_item_tls_version_name(t->server_version);
+			*out = n != NULL && strncmp(n, "TLS ", 4) == 0 ? cs(n + 4) : cs("");
+			return 0;
+		}
+		default: *out = cs(""); return 0;
+		}
+	case K_PROTO_MACRO:
+		switch (it->proto) {
+		case KC_ITEM_HTTP: *out = cs("http"); return 0;
+		case KC_ITEM_HTTP2: *out = cs("http2"); return 0;
+		case KC_ITEM_GRPC: *out = cs("grpc"); return 0;
+		case KC_ITEM_DNS: *out = cs("dns"); return 0;
+		case KC_ITEM_TLS: *out = cs("tls"); return 0;
+		case KC_ITEM_UDP: *out = cs("udp"); return 0;
+		default: *out = cs("tcp"); return 0;
+		}
+	case K_PROTO_L4: *out = cs(l4_name(it)); return 0;
 	case K_TLS:
 	case K_OUTGOING:
 		*out = kfl_v_bool(false);
@@ -606,13 +617,11 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 	case K_DST_IP: return ip_text(x, it, it->dst_ip, out);
 	case K_SRC_PORT: return fmt(x, out, 8, "%u", it->src_port);
 	case K_DST_PORT: return fmt(x, out, 8, "%u", it->dst_port);
-	case K_INDEX: *out = kfl_v_int(it->index); return 0;
-	case K_STREAM: return fmt(x, out, 24, "%llu", (unsigned long long)it->stream_id);
+	case K_SRC_NAME:
+	case K_DST_NAME: *out = cs(""); return 0;
 	case K_TIMESTAMP: *out = kfl_v_int((int64_t)(it->ts_us / 1000)); return 0;
-	case K_ELAPSED:
-		*out = kfl_v_int(it->resp_ts_us > it->ts_us ?
-				 (int64_t)((it->resp_ts_us - it->ts_us) / 1000) : 0);
-		return 0;
+	case K_STARTTIME: return start_time(x, it->ts_us, out);
+	case K_ELAPSED: *out = kfl_v_int((int64_t)kc_item_elapsed_ms(it)); return 0;
 	case K_REQSIZE: *out = kfl_v_int((int64_t)it->req_size); return 0;
 	case K_RESPSIZE: *out = kfl_v_int((int64_t)it->resp_size); return 0;
 
@@ -625,13 +634,20 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 	case K_HREQ_BSIZE: *out = kfl_v_int(h->req_body_size); return 0;
 	case K_HREQ_POST_MIME: *out = sv(it, h->req_mime); return 0;
 	case K_HREQ_POST_TEXT: *out = sv(it, h->req_body); return 0;
+	case K_HREQ_GRPC_SERVICE: *out = sv(it, h->grpc_service); return 0;
+	case K_HREQ_GRPC_METHOD: *out = sv(it, h->grpc_method); return 0;
 	case K_HRESP_STATUS: *out = kfl_v_int(h->status); return 0;
 	case K_HRESP_STATUSTEXT: *out = sv(it, h->status_text); return 0;
-	case K_HRESP_C_SIZE:
-		*out = kfl_v_int(h->resp_body_size >= 0 ? h->resp_body_size : h->resp_body.len);
+	case K_HRESP_C_SIZE: {
+		uint32_t n;
+		const struct kc_kv *kv = kv_of(it, K_HRESP_HEADERS, &n);
+		bool dec = kv_find(it, kv, n, "Content-Encoding", 16) >= 0 &&
+			   !(it->flags & KC_ITEM_F_RESP_BODY_TRUNC);
+		*out = kfl_v_int(dec ? h->resp_body.len : h->resp_body_size);
 		return 0;
+	}
 	case K_HRESP_C_MIME: *out = sv(it, h->resp_mime); return 0;
-	case K_HRESP_C_ENC: *out = kfl_v_str("base64", 6); return 0;
+	case K_HRESP_C_ENC: *out = cs("base64"); return 0;
 	case K_HRESP_C_TEXT: {
 		struct kfl_val b = sv(it, h->resp_body);
 		char *o = kfl_alloc(x, (b.len + 2) / 3 * 4 + 1);
@@ -644,45 +660,45 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 		uint32_t n;
 		const struct kc_kv *kv = kv_of(it, K_HRESP_HEADERS, &n);
 		int i = kv_find(it, kv, n, "Location", 8);
-		*out = i < 0 ? kfl_v_str("", 0) : sv(it, kv[i].value);
+		*out = i < 0 ? cs("") : sv(it, kv[i].value);
 		return 0;
 	}
 	case K_HRESP_HSIZE: *out = kfl_v_int(h->resp_headers_size); return 0;
 	case K_HRESP_BSIZE: *out = kfl_v_int(h->resp_body_size); return 0;
+	case K_HRESP_GRPC_STATUS: *out = kfl_v_int(h->grpc_status); return 0;
 
-	case K_DREQ_OPCODE: {
-		const char *s = dns_opcode_name(d->opcode);
-		*out = kfl_v_str(s, strlen(s));
-		return 0;
-	}
+	case K_DREQ_OPCODE: return name_or_num(x, kc_item_dns_opcode_name(d->opcode), d->opcode, out);
 	case K_DQ_NAME: *out = sv(it, d->questions[idx].name); return 0;
 	case K_DQ_TYPE:
-	case K_DQ_CLASS: {
-		const char *s = kind == K_DQ_TYPE ? dns_type_name(d->questions[idx].type) :
-						    dns_class_name(d->questions[idx].class_);
-		*out = kfl_v_str(s, strlen(s));
-		return 0;
-	}
-	case K_DRESP_CODE: {
-		const char *s = dns_rcode_name(d->rcode);
-		*out = kfl_v_str(s, strlen(s));
-		return 0;
-	}
+		return name_or_num(x, kc_item_dns_type_name(d->questions[idx].type),
+				   d->questions[idx].type, out);
+	case K_DQ_CLASS:
+		return name_or_num(x, kc_item_dns_class_name(d->questions[idx].class_),
+				   d->questions[idx].class_, out);
+	case K_DRESP_CODE: return name_or_num(x, kc_item_dns_rcode_name(d->rcode), d->rcode, out);
 	case K_DRR_NAME: *out = sv(it, d->rrs[idx].name); return 0;
 	case K_DRR_TYPE:
-	case K_DRR_CLASS: {
-		const char *s = kind == K_DRR_TYPE ? dns_type_name(d->rrs[idx].type) :
-						     dns_class_name(d->rrs[idx].class_);
-		*out = kfl_v_str(s, strlen(s));
-		return 0;
-	}
+		return name_or_num(x, kc_item_dns_type_name(d->rrs[idx].type), d->rrs[idx].type, out);
+	case K_DRR_CLASS:
+		return name_or_num(x, kc_item_dns_class_name(d->rrs[idx].class_), d->rrs[idx].class_,
+				   out);
 	case K_DRR_TTL: *out = kfl_v_int(d->rrs[idx].ttl); return 0;
 	case K_DRR_DATA: *out = sv(it, d->rrs[idx].data); return 0;
+	case K_DRR_CNAME0: *out = cs(""); return 0;
 
 	case K_TREQ_SNI: *out = sv(it, t->sni); return 0;
-	case K_TREQ_VERSION: return tls_version(x, t->client_version, out);
-	case K_TRESP_VERSION: return tls_version(x, t->server_version, out);
-	case K_TRESP_CIPHER: *out = kfl_v_int(t->cipher_suite); return 0;
+	case K_TREQ_VERSION:
+		return t->client_version && kc_item_tls_version_name(t->client_version) ?
+		       name_or_num(x, kc_item_tls_version_name(t->client_version), 0, out) :
+		       fmt(x, out, 8, "0x%04x", t->client_version);
+	case K_TRESP_VERSION:
+		return kc_item_tls_version_name(t->server_version) ?
+		       name_or_num(x, kc_item_tls_version_name(t->server_version), 0, out) :
+		       fmt(x, out, 8, "0x%04x", t->server_version);
+	case K_TRESP_CIPHER:
+		return kc_item_tls_cipher_name(t->cipher_suite) ?
+		       name_or_num(x, kc_item_tls_cipher_name(t->cipher_suite), 0, out) :
+		       fmt(x, out, 8, "0x%04x", t->cipher_suite);
 	case K_TRESP_ALPN: *out = sv(it, t->alpn_chosen); return 0;
 	default: return -ENOENT;
 	}
@@ -704,7 +720,7 @@ static uint32_t i_count(const struct kfl_val *c, struct kfl_ctx *x)
 
 	if (t != NULL) {
 		for (; t->name; t++)
-			n += present(it, t->kind, c->idx);
+			n += present(it, t->kind);
 		return n;
 	}
 	switch (c->kind) {
@@ -715,10 +731,15 @@ static uint32_t i_count(const struct kfl_val *c, struct kfl_ctx *x)
 	case K_DRESP_ADDL:
 		rr_section(it, c->kind, &first, &n);
 		return n;
-	case K_TREQ_SUPVERS:
+	case K_DRR_TXTS: return txt_count(it, c->idx);
+	case K_TREQ_VERSIONS:
 		return KC_MIN((uint32_t)it->u.tls.n_versions, KC_ARRAY_SIZE(it->u.tls.offered_versions));
 	case K_TREQ_ALPN: return KC_MIN((uint32_t)it->u.tls.n_alpn, KC_ITEM_MAX_ALPN);
-	case K_DRR: return 4 + (dns_data_key(it->u.dns.rrs[c->idx].type) != NULL);
+	case K_DRR: {
+		const char *names[6];
+		uint8_t kinds[6];
+		return rr_keys(it, c->idx, names, kinds);
+	}
 	case K_QMULTI: {
 		uint32_t kn;
 		const struct kc_kv *kv = kv_of(it, K_QMULTI, &kn);
@@ -742,7 +763,16 @@ static int i_at(const struct kfl_val *c, uint32_t i, struct kfl_val *out, struct
 	if (c->t != KFL_ARR || i >= i_count(c, x))
 		return -ENOENT;
 	switch (c->kind) {
-	case K_HREQ_PATHSEG: return pathseg_at(it, i, out) ? 0 : -ENOENT;
+	case K_HREQ_PATHSEG: {
+		const char *p;
+		size_t pn;
+		path_span(it, &p, &pn);
+		return split_at(p, pn, '/', i, out) ? 0 : -ENOENT;
+	}
+	case K_DRR_TXTS: {
+		struct kfl_val v = sv(it, it->u.dns.rrs[c->idx].data);
+		return split_at(v.u.s, v.len, '\0', i, out) ? 0 : -ENOENT;
+	}
 	case K_DREQ_QUESTIONS:
 		mk_coll(out, KFL_OBJ, it, K_DQ, (uint16_t)i);
 		return 0;
@@ -752,7 +782,11 @@ static int i_at(const struct kfl_val *c, uint32_t i, struct kfl_val *out, struct
 		rr_section(it, c->kind, &first, &n);
 		mk_coll(out, KFL_OBJ, it, K_DRR, (uint16_t)(first + i));
 		return 0;
-	case K_TREQ_SUPVERS: return tls_version(x, it->u.tls.offered_versions[i], out);
+	case K_TREQ_VERSIONS: {
+		uint16_t v = it->u.tls.offered_versions[i];
+		const char *nm = kc_item_tls_version_name(v);
+		return nm ? name_or_num(x, nm, 0, out) : fmt(x, out, 8, "0x%04x", v);
+	}
 	case K_TREQ_ALPN:
 		*out = sv(it, it->u.tls.alpn[i]);
 		return 0;
@@ -788,14 +822,12 @@ static int i_get(const struct kfl_val *c, const char *key, size_t klen, struct k
 		return -ENOENT;
 	}
 	if (c->kind == K_DRR) {
-		static const struct child rr[] = { { "name", K_DRR_NAME }, { "type", K_DRR_TYPE },
-						   { "class", K_DRR_CLASS }, { "ttl", K_DRR_TTL } };
-		for (size_t i = 0; i < KC_ARRAY_SIZE(rr); i++)
-			if (strlen(rr[i].name) == klen && memcmp(rr[i].name, key, klen) == 0)
-				return kfl_item_node(x, it, rr[i].kind, c->idx, out);
-		const char *dk = dns_data_key(it->u.dns.rrs[c->idx].type);
-		if (dk != NULL && strlen(dk) == klen && memcmp(dk, key, klen) == 0)
-			return kfl_item_node(x, it, K_DRR_DATA, c->idx, out);
+		const char *names[6];
+		uint8_t kinds[6];
+		uint32_t n = rr_keys(it, c->idx, names, kinds);
+		for (uint32_t i = 0; i < n; i++)
+			if (strlen(names[i]) == klen && memcmp(names[i], key, klen) == 0)
+				return kfl_item_node(x, it, kinds[i], c->idx, out);
 		return -ENOENT;
 	}
 	uint32_t kn;
@@ -803,11 +835,7 @@ static int i_get(const struct kfl_val *c, const char *key, size_t klen, struct k
 	int i = kv_find(it, kv, kn, key, klen);
 	if (i < 0)
 		return -ENOENT;
-	if (c->kind == K_HREQ_QUERY) {
-		query_val(it, kv, kn, (uint32_t)i, out);
-		return 0;
-	}
-	return kv_join(x, it, kv, kn, (uint32_t)i, out);
+	return kv_val(x, it, c->kind, kv, kn, (uint32_t)i, out);
 }
 
 static int i_each(const struct kfl_val *c, kfl_each_fn fn, void *arg, struct kfl_ctx *x)
@@ -829,7 +857,7 @@ static int i_each(const struct kfl_val *c, kfl_each_fn fn, void *arg, struct kfl
 	}
 	if (t != NULL) {
 		for (; t->name; t++) {
-			if (!present(it, t->kind, c->idx))
+			if (!present(it, t->kind))
 				continue;
 			if ((r = kfl_item_node(x, it, t->kind, c->idx, &v)) != 0)
 				return r;
@@ -839,29 +867,23 @@ static int i_each(const struct kfl_val *c, kfl_each_fn fn, void *arg, struct kfl
 		return 0;
 	}
 	if (c->kind == K_DRR) {
-		static const char *const names[] = { "name", "type", "class", "ttl" };
-		static const uint8_t kinds[] = { K_DRR_NAME, K_DRR_TYPE, K_DRR_CLASS, K_DRR_TTL };
-		for (size_t i = 0; i < 4; i++) {
+		const char *names[6];
+		uint8_t kinds[6];
+		uint32_t n = rr_keys(it, c->idx, names, kinds);
+		for (uint32_t i = 0; i < n; i++) {
 			if ((r = kfl_item_node(x, it, kinds[i], c->idx, &v)) != 0)
 				return r;
 			if ((r = fn(arg, names[i], strlen(names[i]), &v)) != 0)
 				return r;
 		}
-		const char *dk = dns_data_key(it->u.dns.rrs[c->idx].type);
-		if (dk == NULL)
-			return 0;
-		if ((r = kfl_item_node(x, it, K_DRR_DATA, c->idx, &v)) != 0)
-			return r;
-		return fn(arg, dk, strlen(dk), &v);
+		return 0;
 	}
 	uint32_t kn;
 	const struct kc_kv *kv = kv_of(it, c->kind, &kn);
 	for (uint32_t i = 0; i < kn; i++) {
 		if (!kv_first(it, kv, i))
 			continue;
-		if (c->kind == K_HREQ_QUERY)
-			query_val(it, kv, kn, i, &v);
-		else if ((r = kv_join(x, it, kv, kn, i, &v)) != 0)
+		if ((r = kv_val(x, it, c->kind, kv, kn, i, &v)) != 0)
 			return r;
 		struct kfl_val k = sv(it, kv[i].name);
 		if ((r = fn(arg, k.u.s, k.len, &v)) != 0)

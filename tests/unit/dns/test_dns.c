@@ -614,14 +614,29 @@ static void test_pairing_and_timeouts(void)
 	CHECK_EQ(cap.items[2].u.dns.id, 103);
 	CHECK_EQ(kc_dns_flow_expire(&f, 1105, 100, 10, &fi, cap_emit, &cap, &st), 2);
 	CHECK_EQ(kc_dns_flow_expire(&f, 1105, 100, 10, &fi, cap_emit, &cap, &st), 0);
-	CHECK_EQ(f.n_pending, 11);
+	CHECK_EQ(f.n_pending, KC_DNS_PENDING_MAX - 5);
 	cap.n = 0;
-	CHECK_EQ(kc_dns_flow_close(&f, &fi, cap_emit, &cap, &st), 11);
-	CHECK_EQ(cap.n, 11);
-	CHECK_EQ(cap.items[10].u.dns.id, 116);
-	CHECK(cap.items[10].flags & KC_ITEM_F_TIMEOUT);
+	CHECK_EQ(kc_dns_flow_close(&f, &fi, cap_emit, &cap, &st), KC_DNS_PENDING_MAX - 5);
+	CHECK_EQ(cap.n, KC_DNS_PENDING_MAX - 5);
+	CHECK_EQ(cap.items[KC_DNS_PENDING_MAX - 6].u.dns.id, 100 + KC_DNS_PENDING_MAX);
+	CHECK(cap.items[KC_DNS_PENDING_MAX - 6].flags & KC_ITEM_F_TIMEOUT);
 	CHECK_EQ(f.n_pending, 0);
-	CHECK_EQ(st.items_timeout, 17);
+	CHECK_EQ(st.items_timeout, KC_DNS_PENDING_MAX + 1);
+
+	/* An unanswered query with a name longer than the pending slot keeps:
+	 * cut, flagged, counted. */
+	char longname[128];
+
+	memset(longname, 'n', sizeof(longname));
+	longname[60] = '.';
+	longname[120] = '\0';
+	build_query(&q1, 999, longname, 1);
+	cap.n = 0;
+	kc_dns_feed_udp(&f, KC_DIR_C2S, q1.b, q1.n, 5000, &fi, cap_emit, &cap, &st);
+	CHECK_EQ(kc_dns_flow_close(&f, &fi, cap_emit, &cap, &st), 1);
+	CHECK_EQ(st.qname_cut, 1);
+	CHECK_EQ(cap.items[0].u.dns.questions[0].name.len, KC_DNS_QNAME_KEEP);
+	CHECK(cap.items[0].flags & KC_ITEM_F_TRUNCATED);
 }
 
 static void test_probe_and_not_dns(void)

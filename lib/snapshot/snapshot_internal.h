@@ -1,0 +1,40 @@
+/* Private to lib/snapshot. */
+#ifndef KC_SNAPSHOT_INTERNAL_H
+#define KC_SNAPSHOT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "kc_snapshot.h"
+
+struct kc_snapshot {
+	char *out_dir, *spool_dir, *live_dir, *rot_dir;
+	char *kfl, *host;
+	struct kc_snapshot_params p;   /* string members point at the copies above */
+	struct kc_snapshot_ops ops;
+
+	pthread_mutex_t run_lock;      /* one snapshot at a time */
+	pthread_mutex_t lock;          /* stats, last_error, job flags */
+	pthread_cond_t cond;
+	struct kc_snapshot_stats st;
+	char last_error[512];
+	bool job_running, stop, trigger;
+	pthread_t thread;
+};
+
+/* fsutil.c */
+int snap_mkdir(const char *path);                    /* mkdir 0700, EEXIST ok */
+int snap_fsync_path(const char *path);               /* open + fsync (file or dir) */
+int snap_write_file(const char *path, const void *data, size_t len, bool sync);
+int snap_rm_rf(const char *path);                    /* our own trees only; no symlink follow */
+int snap_du(const char *path, uint64_t *bytes);      /* sum of regular file sizes */
+/* Sorted names in @dir (excluding . and ..); free with snap_names_free. */
+int snap_list(const char *dir, char ***names, size_t *n);
+void snap_names_free(char **names, size_t n);
+bool snap_is_dir(const char *path);
+bool snap_exists(const char *path);
+
+/* meta.c: read <dir>/<name>.meta.json into a cJSON object (NULL if absent/bad) */
+struct cJSON *snap_meta_read(const char *path);
+
+#endif
