@@ -87,7 +87,8 @@ struct kc_worker {
 	atomic_bool finished;      /**< flushed; nothing more will be enqueued */
 	uint16_t n_out;
 	struct rte_mbuf *out[KC_APP_BURST * 4]; /**< records waiting for to_mgmt */
-	uint8_t cur_l4;            /**< l4 of the packet being processed (record callback) */
+	uint16_t n_free;
+	struct rte_mbuf *to_free[KC_APP_BURST * 4]; /**< released by the engine, freed per burst */
 	struct kc_worker_stats st;
 	uint8_t scratch[65536 + 128];
 } __rte_cache_aligned;

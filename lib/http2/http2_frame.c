@@ -217,7 +217,7 @@ struct kc_http2_flow *kc_http2_flow_init_upgrade(void *mem, size_t len,
 	st->upgrades++;
 	/* RFC 7540 3.2: "The HTTP/1.1 request that is sent prior to upgrade
 	 * is assigned a stream identifier of 1 ... half-closed (local)". */
-	s = h2_stream_new(f, 1, st);
+	s = h2_stream_new(f, 1, NULL, NULL, NULL, st);
 	if (s == NULL)
 		return f; /* cannot happen: the table is empty */
 	s->flags |= S_REQ_END;
@@ -321,7 +321,7 @@ static int header_block(struct feed_ctx *c, uint32_t sid, uint32_t promised, uin
 
 	if (promised != 0) {
 		/* RFC 9113 8.4: the promised request, sent by the server. */
-		s = c->d == KC_DIR_S2C ? h2_stream_new(f, promised, c->st) : NULL;
+		s = c->d == KC_DIR_S2C ? h2_stream_new(f, promised, c->info, c->emit, c->ctx, c->st) : NULL;
 		resp = 0;
 		if (s != NULL) {
 			s->req_ts = c->ts;
@@ -331,7 +331,7 @@ static int header_block(struct feed_ctx *c, uint32_t sid, uint32_t promised, uin
 		s = h2_stream_find(f, sid);
 		resp = c->d == KC_DIR_S2C;
 		if (s == NULL && !resp && (sid & 1u))
-			s = h2_stream_new(f, sid, c->st);
+			s = h2_stream_new(f, sid, c->info, c->emit, c->ctx, c->st);
 		if (s == NULL)
 			c->st->frames_untracked++;
 		if (s != NULL) {
@@ -564,7 +564,10 @@ static long frame_step(struct feed_ctx *c, const uint8_t *p, size_t avail, uint3
 		s = h2_stream_find(f, sid);
 		if (s != NULL && len == 4) {
 			account(c, s, len);
-			s->flags |= S_RESET;
+			if (c->d == KC_DIR_S2C)
+				s->flags |= S_RESET;
+			else
+				s->flags |= S_RESET_C | S_REQ_END;
 			h2_stream_maybe_finish(f, s, 0, c->info, c->emit, c->ctx, c->st);
 		}
 		return FRAME_HDR_LEN + len;

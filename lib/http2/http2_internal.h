@@ -65,7 +65,10 @@ struct h2_dir {
 #define S_GRPC           0x0010u /* content-type application/grpc seen */
 #define S_TRUNC          0x0020u /* a field was dropped (store or limits) */
 #define S_UNKNOWN        0x0040u /* a block referred to pre-join state: no item */
-#define S_RESET          0x0080u /* RST_STREAM seen */
+#define S_RESET          0x0080u /* RST_STREAM from the server: done */
+#define S_RESET_C        0x0100u /* RST_STREAM from the client: waits for the
+				  * server's in-flight response (see
+				  * h2_stream_maybe_finish) */
 
 struct h2_stream {
 	uint32_t id;          /* 0: free slot */
@@ -111,7 +114,10 @@ struct kc_http2_flow {
 
 /* http2_stream.c */
 struct h2_stream *h2_stream_find(struct kc_http2_flow *f, uint32_t sid);
+/* A free slot for @p sid. When none is free, the lowest stream the client
+ * reset is emitted to make room; else NULL and streams_overflow counted. */
 struct h2_stream *h2_stream_new(struct kc_http2_flow *f, uint32_t sid,
+				const struct kc_flow_info *info, kc_item_emit_fn emit, void *ctx,
 				struct kc_http2_stats *st);
 int h2_store_put(struct kc_http2_flow *f, struct h2_stream *s, uint8_t kind,
 		 const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen,

@@ -404,8 +404,14 @@ void h2_stream_maybe_finish(struct kc_http2_flow *f, struct h2_stream *s, int fo
 			    struct kc_http2_stats *st)
 {
 	struct kc_item it;
+	/* Done when both sides ended, or the server reset the stream. A
+	 * client reset (cancel) crosses the server's response on the wire:
+	 * its frames may still come, so the stream waits for the server's
+	 * END_STREAM or RST, a slot shortage or close (RFC 9113 5.4.2:
+	 * the sender of RST_STREAM must be prepared to receive frames). */
 	int done = (s->flags & (S_REQ_END | S_RESP_END)) == (S_REQ_END | S_RESP_END) ||
 		   (s->flags & S_RESET);
+	int ended_by_reset = (s->flags & (S_RESET | S_RESET_C)) != 0;
 
 	if (!done && !force)
 		return;
@@ -421,7 +427,7 @@ void h2_stream_maybe_finish(struct kc_http2_flow *f, struct h2_stream *s, int fo
 		it.flags |= KC_ITEM_F_REQUEST;
 	if (s->flags & S_RESP_HDR)
 		it.flags |= KC_ITEM_F_RESPONSE;
-	if (!done)
+	if (!done && !ended_by_reset)
 		it.flags |= KC_ITEM_F_TIMEOUT;
 	if (s->flags & S_TRUNC)
 		it.flags |= KC_ITEM_F_TRUNCATED;

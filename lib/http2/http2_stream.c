@@ -28,21 +28,44 @@ struct h2_stream *h2_stream_find(struct kc_http2_flow *f, uint32_t sid)
 	return NULL;
 }
 
+static struct h2_stream *free_slot(struct kc_http2_flow *f)
+{
+	for (unsigned i = 0; i < KC_HTTP2_MAX_STREAMS; i++)
+		if (f->streams[i].id == 0)
+			return &f->streams[i];
+	return NULL;
+}
+
 struct h2_stream *h2_stream_new(struct kc_http2_flow *f, uint32_t sid,
+				const struct kc_flow_info *info, kc_item_emit_fn emit, void *ctx,
 				struct kc_http2_stats *st)
 {
-	for (unsigned i = 0; i < KC_HTTP2_MAX_STREAMS; i++) {
-		struct h2_stream *s = &f->streams[i];
+	struct h2_stream *s = free_slot(f);
 
-		if (s->id != 0)
-			continue;
-		memset(s, 0, sizeof(*s));
-		s->id = sid;
-		s->grpc_status = -1;
-		return s;
+	if (s == NULL) {
+		/* A stream the client cancelled only waits for in-flight
+		 * response frames; a new stream needs its slot more. */
+		struct h2_stream *victim = NULL;
+
+		for (unsigned i = 0; i < KC_HTTP2_MAX_STREAMS; i++) {
+			struct h2_stream *v = &f->streams[i];
+
+			if ((v->flags & S_RESET_C) && (victim == NULL || v->id < victim->id))
+				victim = v;
+		}
+		if (victim != NULL) {
+			h2_stream_maybe_finish(f, victim, 1, info, emit, ctx, st);
+			s = free_slot(f);
+		}
 	}
-	st->streams_overflow++;
-	return NULL;
+	if (s == NULL) {
+		st->streams_overflow++;
+		return NULL;
+	}
+	memset(s, 0, sizeof(*s));
+	s->id = sid;
+	s->grpc_status = -1;
+	return s;
 }
 
 static unsigned slot_of(const struct kc_http2_flow *f, const struct h2_stream *s)

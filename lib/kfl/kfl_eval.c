@@ -215,7 +215,10 @@ static int sel_eval(struct kfl_ctx *x, const struct kfl_sel *sel, struct kfl_val
 {
 	struct kfl_val cur;
 	uint32_t i = 0;
-	bool after_doc = false;
+	/* Any miss in a selector holding json()/xml() is "false", never a
+	 * collapse: the reference hands a missing receiver to json() as the
+	 * value false, which then matches nothing (kfl.md sections 7 and 8). */
+	bool after_doc = sel->has_doc;
 
 	if (x->item != NULL) {
 		/* Known item fields resolve straight to their accessor. */
@@ -224,7 +227,7 @@ static int sel_eval(struct kfl_ctx *x, const struct kfl_sel *sel, struct kfl_val
 		if (i > 0) {
 			if (sel->fast_kind[f] == 0 ||
 			    kfl_item_node(x, x->item, sel->fast_kind[f], 0, &cur) != 0)
-				return SEL_MISSING;
+				return after_doc ? SEL_DOCFAIL : SEL_MISSING;
 		} else {
 			root_val(x, &cur);
 		}
@@ -232,7 +235,7 @@ static int sel_eval(struct kfl_ctx *x, const struct kfl_sel *sel, struct kfl_val
 		root_val(x, &cur);
 	}
 	if (sel->multi)
-		return sel_multi(x, sel, &cur, i, false, out);
+		return sel_multi(x, sel, &cur, i, after_doc, out);
 	for (; i < sel->nsteps; i++) {
 		const struct kfl_step *st = &sel->steps[i];
 		struct kfl_val next;

@@ -14,6 +14,8 @@
  *    section only, loop-safe; with no CNAME it is the record's own name.
  *  - PTR answers under in-addr.arpa / ip6.arpa: the address spelled by the
  *    owner name -> the PTR target.
+ * Only the answer section is used: glue addresses of name servers in the
+ * additional section are not what the client resolved.
  *
  * JSON shape (deltas): one object whose keys are Unix times in milliseconds
  * (decimal strings, ascending) of the changes, each value an object

@@ -135,6 +135,7 @@ struct kc_snapshot *kc_snapshot_create(const struct kc_snapshot_params *p,
 	pthread_mutex_init(&s->run_lock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	s->locks_ready = true;
 	{
 		const char *dirs[] = { s->out_dir, s->rot_dir, s->spool_dir };
 
@@ -390,10 +391,7 @@ static int collect(struct kc_snapshot *s, struct run *r, struct kc_err *err)
 		}
 		if (rc < 0)
 			kc_err_set(err, rc, "snapshot: list %s: %s", dir, strerror(-rc));
-		if (rc == 0)
-			snap_names_free(files, nf);
-		else if (rc != -ENOMEM || files != NULL)
-			snap_names_free(files, nf);
+		snap_names_free(files, nf);
 		free(dir);
 	}
 	return rc;
@@ -772,7 +770,7 @@ void kc_snapshot_destroy(struct kc_snapshot *s)
 		return;
 	if (s->job_running)
 		kc_snapshot_job_stop(s, false, NULL);
-	if (s->live_dir != NULL && s->rot_dir != NULL) { /* fully initialised */
+	if (s->locks_ready) {
 		pthread_mutex_destroy(&s->run_lock);
 		pthread_mutex_destroy(&s->lock);
 		pthread_cond_destroy(&s->cond);

@@ -18,6 +18,7 @@ struct kc_snapshot {
 	pthread_cond_t cond;
 	struct kc_snapshot_stats st;
 	char last_error[512];
+	bool locks_ready;
 	bool job_running, stop, trigger;
 	pthread_t thread;
 };

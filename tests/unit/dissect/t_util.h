@@ -55,7 +55,7 @@ static int t_pass, t_fail;
 		}                                                                     \
 	} while (0)
 
-static int t_report(void)
+static __attribute__((unused)) int t_report(void)
 {
 	printf("%d passed, %d failed\n", t_pass, t_fail);
 	return t_fail == 0 ? 0 : 1;
@@ -68,7 +68,7 @@ struct sink {
 	struct kc_item items[SINK_MAX];
 };
 
-static void sink_emit(void *ctx, const struct kc_item *it)
+static __attribute__((unused)) void sink_emit(void *ctx, const struct kc_item *it)
 {
 	struct sink *s = ctx;
 
@@ -78,7 +78,7 @@ static void sink_emit(void *ctx, const struct kc_item *it)
 }
 
 /* Flow 10.0.0.1:40000 -> 10.0.0.2:<port>, stream 7, worker 1. */
-static void t_flow_info(struct kc_flow_info *fi, uint16_t dport, uint8_t l4)
+static __attribute__((unused)) void t_flow_info(struct kc_flow_info *fi, uint16_t dport, uint8_t l4)
 {
 	memset(fi, 0, sizeof(*fi));
 	fi->stream_id = 7;
@@ -93,7 +93,7 @@ static void t_flow_info(struct kc_flow_info *fi, uint16_t dport, uint8_t l4)
 	fi->dst_ip[3] = 2;
 }
 
-static struct kc_dissect_core *t_core(uint32_t pending_size)
+static __attribute__((unused)) struct kc_dissect_core *t_core(uint32_t pending_size)
 {
 	struct kc_dissect_cfg cfg;
 	struct kc_err err;
@@ -117,7 +117,7 @@ static struct kc_dissect_core *t_core(uint32_t pending_size)
 }
 
 /* Render to a malloc'd JSON string (caller frees). */
-static char *t_json(const struct kc_item *it)
+static __attribute__((unused)) char *t_json(const struct kc_item *it)
 {
 	size_t cap = 1 << 17;
 	char *buf = malloc(cap);

@@ -51,7 +51,7 @@ static int t_pass, t_fail;
 		}                                                                \
 	} while (0)
 
-static int t_report(void)
+static inline int t_report(void)
 {
 	printf("%d passed, %d failed\n", t_pass, t_fail);
 	return t_fail == 0 ? 0 : 1;
@@ -65,7 +65,7 @@ struct capture {
 	struct kc_item items[CAP_MAX];
 };
 
-static void cap_emit(void *ctx, const struct kc_item *it)
+static inline void cap_emit(void *ctx, const struct kc_item *it)
 {
 	struct capture *c = ctx;
 

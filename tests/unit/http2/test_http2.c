@@ -404,7 +404,8 @@ static void test_grpc(void)
 	buf_free(&blk);
 }
 
-/* RST_STREAM ends a stream; the other streams go on. Close flushes the
+/* A client RST_STREAM (cancel) waits for the server's in-flight frames; a
+ * server RST_STREAM ends the stream at once. Close flushes the rest, the
  * unfinished one with KC_ITEM_F_TIMEOUT. */
 static void test_rst_and_close(void)
 {
@@ -419,38 +420,74 @@ static void test_rst_and_close(void)
 	blk.len = 0;
 	req_block(&blk, "GET", "/slow", "h");
 	headers(&c, 3, 1, &blk);
-	frame(&c, 0x3, 0, 1, "\x00\x00\x00\x08", 4); /* client CANCEL */
+	blk.len = 0;
+	req_block(&blk, "POST", "/refused", "h");
+	headers(&c, 5, 0, &blk);
+	blk.len = 0;
+	req_block(&blk, "GET", "/crossed", "h");
+	headers(&c, 7, 1, &blk);
+	frame(&c, 0x3, 0, 1, "\x00\x00\x00\x08", 4); /* client CANCEL, no response */
+	frame(&c, 0x3, 0, 7, "\x00\x00\x00\x08", 4); /* client CANCEL, response crossing */
 	blk.len = 0;
 	hp_idx(&blk, 8);
 	headers(&s, 3, 0, &blk);
 	data(&s, 3, 0, "partial");
+	frame(&s, 0x3, 0, 5, "\x00\x00\x00\x07", 4); /* server REFUSED_STREAM */
+	headers(&s, 7, 0, &blk);
+	data(&s, 7, 1, "late");
 	frame(&s, 0x6, 0, 0, "12345678", 8);           /* PING */
 	frame(&s, 0x8, 0, 0, "\x00\x00\x10\x00", 4);   /* WINDOW_UPDATE */
 	frame(&s, 0xfa, 0x3, 0, "unknown", 7);          /* unknown type */
 	frame(&s, 0x7, 0, 0, "\x00\x00\x00\x03\x00\x00\x00\x00", 8); /* GOAWAY */
 	pump_feed(&p, 0, c.p, c.len, 1);
-	CHECK(p.sink.n == 1);
-	if (p.sink.n == 1) {
-		const struct kc_item *it = &p.sink.items[0];
-
-		CHECK(it->u.http.h2_stream_id == 1);
-		CHECK(it->flags == KC_ITEM_F_REQUEST);
-		CHECK(strcmp(V(it, it->u.http.path), "/cancelled") == 0);
-		CHECK(it->u.http.status == 0);
-	}
+	CHECK(p.sink.n == 0);
 	pump_feed(&p, 1, s.p, s.len, 2);
-	CHECK(p.sink.n == 1);
-	pump_close(&p);
+	CHECK(p.error == 0);
 	CHECK(p.sink.n == 2);
 	if (p.sink.n == 2) {
-		const struct kc_item *it = &p.sink.items[1];
+		const struct kc_item *a = &p.sink.items[0], *b = &p.sink.items[1];
 
-		CHECK(it->u.http.h2_stream_id == 3);
-		CHECK(it->flags == (KC_ITEM_F_REQUEST | KC_ITEM_F_RESPONSE | KC_ITEM_F_TIMEOUT));
-		CHECK(strcmp(V(it, it->u.http.resp_body), "partial") == 0);
+		CHECK(a->u.http.h2_stream_id == 5);
+		CHECK(a->flags == KC_ITEM_F_REQUEST);
+		CHECK(strcmp(V(a, a->u.http.path), "/refused") == 0);
+		CHECK(b->u.http.h2_stream_id == 7);
+		CHECK(b->flags == (KC_ITEM_F_REQUEST | KC_ITEM_F_RESPONSE));
+		CHECK(b->u.http.status == 200);
+		CHECK(strcmp(V(b, b->u.http.resp_body), "late") == 0);
 	}
-	CHECK(p.st.rst_streams == 1 && p.st.frames_ping == 1 && p.st.frames_window_update == 1);
+	pump_close(&p);
+	CHECK(p.sink.n == 4);
+	if (p.sink.n == 4) {
+		const struct kc_item *a = &p.sink.items[2], *b = &p.sink.items[3];
+
+		CHECK(a->u.http.h2_stream_id == 1);
+		CHECK(a->flags == KC_ITEM_F_REQUEST); /* ended by reset: no timeout */
+		CHECK(strcmp(V(a, a->u.http.path), "/cancelled") == 0);
+		CHECK(a->u.http.status == 0);
+		CHECK(b->u.http.h2_stream_id == 3);
+		CHECK(b->flags == (KC_ITEM_F_REQUEST | KC_ITEM_F_RESPONSE | KC_ITEM_F_TIMEOUT));
+		CHECK(strcmp(V(b, b->u.http.resp_body), "partial") == 0);
+	}
+	CHECK(p.st.rst_streams == 3 && p.st.frames_ping == 1 && p.st.frames_window_update == 1);
 	CHECK(p.st.frames_unknown == 1 && p.st.goaways == 1 && p.st.items_timeout == 1);
+	pump_free(&p);
+
+	/* 32 cancelled streams fill the table: a new stream evicts the lowest */
+	pump_init(&p, KC_HTTP2_MODE_PRIOR);
+	c.len = 0;
+	preface(&c);
+	for (uint32_t i = 0; i < 33; i++) {
+		blk.len = 0;
+		req_block(&blk, "GET", "/c", "h");
+		headers(&c, 1 + 2 * i, 1, &blk);
+		if (i < 32)
+			frame(&c, 0x3, 0, 1 + 2 * i, "\x00\x00\x00\x08", 4);
+	}
+	pump_feed(&p, 0, c.p, c.len, 1);
+	CHECK(p.sink.n == 1 && p.st.streams_overflow == 0);
+	CHECK(p.sink.n == 1 && p.sink.items[0].u.http.h2_stream_id == 1);
+	pump_close(&p);
+	CHECK(p.sink.n == 33);
 	pump_free(&p);
 	buf_free(&c);
 	buf_free(&s);

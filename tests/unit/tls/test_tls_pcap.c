@@ -183,9 +183,10 @@ int main(int argc, char **argv)
 		/* ClientHello over 300-byte segments; TLS 1.2 answer with ALPN h2 */
 		{ "suricata-tls-client-hello-frag-mtu300", 1, "www.google.com", 0, 0x0303, 0xc02b,
 		  "h2", 0 },
-		/* 1.2 kB ClientHello (X25519Kyber768) over two segments; TLS 1.3 */
+		/* 1.2 kB ClientHello (X25519Kyber768) over two segments; TLS 1.3;
+		 * Chrome sends a GREASE encrypted_client_hello extension */
 		{ "zeek-tls-chrome-1250-x25519-kyber", 1, "lh3.google.com", 2, 0x0304, 0x1301, "",
-		  0 },
+		  1 },
 		/* ECH: the outer SNI */
 		{ "zeek-tls13-ech", 2, "cloudflare-ech.com", 2, 0x0304, 0x1301, "", 2 },
 	};

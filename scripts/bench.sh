@@ -1,0 +1,86 @@
+#!/bin/bash
+# Benchmarks, each against a baseline run in the same invocation (machines are
+# shared and noisy: report medians and ratios, not absolute truths).
+#
+#   1. packets/s of one kflcap worker core (decode + flow table, recording off)
+#      next to dpdk-testpmd --forward-mode=rxonly on the same in-memory input
+#      (net_pcap infinite_rx=1);
+#   2. the micro-benchmarks of lib/ (flow table, KFL) where built.
+# Writes docs/performance.md (BENCH_OUT to override).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+BUILD=${BUILD:-$root/build}
+[ -x "$BUILD/app/kflcap/kflcap" ] || BUILD=$BUILD "$root/scripts/build.sh" -Dbuildtype=release
+runs=${BENCH_RUNS:-3}
+secs=${BENCH_SECS:-6}
+out=${BENCH_OUT:-$root/docs/performance.md}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 tests/integration/gen_traffic.py "$work/mix.pcap" --flows 3000 --seed 11
+npk=$(capinfos -c -M "$work/mix.pcap" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
+if grep -q hugetlbfs /proc/mounts && [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -ge 512 ]; then
+  mem=(-m 1024); memnote="hugepages"
+else
+  mem=(--no-huge -m 1024); memnote="--no-huge (no hugepages available)"
+fi
+vdev="net_pcap0,rx_pcap=$work/mix.pcap,infinite_rx=1"
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+
+testpmd_pps() {
+  timeout -s INT "$secs" dpdk-testpmd -l 0-1 --no-pci --file-prefix kc_bench_tp --in-memory "${mem[@]}" --vdev "$vdev" \
+    --log-level=lib.eal:error -- --forward-mode=rxonly --stats-period 1 --nb-cores=1 2>/dev/null |
+    awk '/Rx-pps:/ {print $2}' | tail -n +2 | median || true
+}
+
+kflcap_pps() {
+  timeout -s INT "$((secs + 1))" "$BUILD/app/kflcap/kflcap" -l 0-1 --no-pci --file-prefix kc_bench_kc --in-memory "${mem[@]}" \
+    --vdev "$vdev" --log-level=lib.eal:error -- --out "$work/out" --status-interval 1 "$@" 2>/dev/null |
+    awk '/^kflcap: rx/ {print $3}' |
+    awk 'NR>1 {print $1 - prev} {prev=$1}' | tail -n +2 | median || true
+}
+
+tp=() kc=()
+for i in $(seq "$runs"); do
+  tp+=("$(testpmd_pps)")
+  kc+=("$(kflcap_pps)")
+  echo "run $i: testpmd rxonly ${tp[-1]} pps, kflcap decode+flow ${kc[-1]} pps" >&2
+done
+tpm=$(printf '%s\n' "${tp[@]}" | median)
+kcm=$(printf '%s\n' "${kc[@]}" | median)
+ratio=$(awk -v a="$kcm" -v b="$tpm" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+
+micro=""
+if [ -x "$BUILD/tests/unit/flow/bench_flow" ]; then
+  micro+=$'\n### lib/flow: decode + flow lookup, in memory (bench_flow)\n\n```\n'"$("$BUILD/tests/unit/flow/bench_flow" 2>&1 | tail -5)"$'\n```\n'
+fi
+if [ -x "$BUILD/tests/unit/kfl/bench_kfl" ]; then
+  micro+=$'\n### lib/kfl: ns per evaluation (bench_kfl)\n\n```\n'"$("$BUILD/tests/unit/kfl/bench_kfl" 2>&1 | tail -20)"$'\n```\n'
+fi
+
+cat > "$out" <<MD
+# Performance
+
+Made by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $memnote).
+Medians of $runs runs of ${secs} s; each kflcap figure is measured next to its
+baseline in the same invocation, so read the ratio more than the absolute
+numbers: this is a shared 2-core VM, not a tuned capture host.
+
+## Packets per second, one worker core
+
+Input: a generated mix ($npk packets, 3000 TCP/UDP conversations over IPv4/IPv6,
+VLAN/QinQ, fragments; \`tests/integration/gen_traffic.py --flows 3000 --seed 11\`)
+replayed from memory by \`net_pcap\` with \`infinite_rx=1\`. The PMD copies
+every packet into a fresh mbuf, which is a large part of both figures.
+
+| what | command | packets/s (median) |
+|---|---|---|
+| baseline: testpmd rxonly | \`dpdk-testpmd -l 0-1 --no-pci --vdev $vdev -- --forward-mode=rxonly --nb-cores=1\` | $tpm |
+| kflcap, decode + flow table, recording off | \`kflcap -l 0-1 --no-pci --vdev ... -- --status-interval 1\` | $kcm |
+| ratio kflcap / testpmd | | $ratio |
+
+Per-run figures: testpmd ${tp[*]}; kflcap ${kc[*]}.
+$micro
+MD
+echo "wrote $out" >&2
