@@ -38,6 +38,21 @@ struct kc_opts {
 	uint32_t max_open_files;
 	uint32_t status_interval_s; /**< 0: no status line */
 	uint32_t defrag_max;       /**< datagrams in reassembly per worker */
+	char kfl[4096];            /**< recording filter (KFL); "" = none */
+	bool kfl_set;
+	char items_file[1024];     /**< item log (JSON lines); "" = none */
+	uint32_t retain_seconds;
+	uint32_t retain_max_packets;   /**< per stream */
+	uint32_t retain_max_bytes;     /**< per stream */
+	uint32_t retain_mbuf_share;    /**< percent of the mbuf pool retention may hold */
+	uint32_t item_msgs;            /**< item messages per worker (item log hand-off) */
+};
+
+/** An item on its way to the management lcore (item log, manifest). */
+struct kc_item_msg {
+	uint32_t version;          /**< filter version that matched */
+	uint8_t matched;           /**< started the stream's recording */
+	struct kc_item item;
 };
 
 /** Per-packet metadata carried in an mbuf dynamic field to the writer. */
@@ -46,6 +61,7 @@ struct kc_mbuf_meta {
 	uint64_t ts_ns;  /**< capture time, ns since the epoch */
 	uint8_t l4;      /**< IPPROTO_TCP / IPPROTO_UDP */
 	uint8_t kind;    /**< KC_META_PKT or KC_META_END */
+	uint8_t truncated; /**< with KC_META_END: retention evicted packets of the stream */
 };
 #define KC_META_PKT 0
 #define KC_META_END 1
@@ -72,6 +88,7 @@ struct kc_worker_stats {
 	uint64_t ring_drop;       /**< management ring full: packets freed */
 	uint64_t end_drop;        /**< stream-end markers not delivered */
 	uint64_t linearize_drop;  /**< multi-segment packet larger than the scratch buffer */
+	uint64_t item_drop;       /**< item not handed to the management lcore: pool or ring full */
 };
 
 struct kc_worker {
@@ -82,6 +99,7 @@ struct kc_worker {
 	struct kc_rxq rxq[KC_APP_MAX_QUEUES_PER_WORKER];
 	struct rte_ring *to_mgmt;  /**< SP/SC: this worker → management */
 	struct rte_ring *fanin;    /**< SP/SC: reader worker → this worker (software fan-out) */
+	struct rte_ring *items;    /**< SP/SC: items → management (NULL: not wanted) */
 	struct kc_engine *eng;
 	atomic_bool rx_done;       /**< every finite queue reached its end */
 	atomic_bool finished;      /**< flushed; nothing more will be enqueued */
@@ -108,6 +126,10 @@ struct kc_app {
 	uint64_t tsc_hz, tsc0, wall0_us;
 	struct kc_writer *writer;
 	atomic_bool drain;        /**< workers: stop RX, flush, finish */
+	struct rte_mempool *item_pool; /**< struct kc_item_msg, NULL without item hand-off */
+	_Atomic(struct kc_engine_filter *) filter;
+	FILE *items_fp;
+	uint64_t items_written, items_errors;
 };
 
 extern atomic_bool kc_quit;

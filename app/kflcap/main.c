@@ -3,6 +3,7 @@
  * Set-up failures exit here with one clear message; only this file calls
  * rte_exit, and only before capture starts.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,32 @@ static void register_dynfields(struct kc_app *app)
 	/* PMDs that timestamp (net_pcap: the file's time) fill this field. */
 	if (rte_mbuf_dyn_rx_timestamp_register(&app->ts_off, &app->ts_flag) != 0)
 		app->ts_off = -1;
+}
+
+/* Compile the recording filter on the control plane: nothing invalid ever
+ * reaches a worker. */
+static int setup_filter(struct kc_app *app)
+{
+	struct kc_engine_filter *flt;
+	struct kc_kfl_prog *prog = NULL;
+	struct kc_err err = {{0}};
+
+	if (!app->opts.kfl_set)
+		return 0;
+	if (kc_kfl_compile(app->opts.kfl, &prog, &err) != 0) {
+		fprintf(stderr, "kflcap: --kfl: %s\n", err.msg);
+		return -1;
+	}
+	flt = calloc(1, sizeof(*flt));
+	if (flt == NULL) {
+		kc_kfl_prog_free(prog);
+		return -1;
+	}
+	flt->prog = prog;
+	flt->version = 1;
+	atomic_store(&app->filter, flt);
+	printf("kflcap: recording streams matching: %s\n", kc_kfl_prog_text(prog));
+	return 0;
 }
 
 static void setup_workers(struct kc_app *app)
@@ -123,7 +150,22 @@ int main(int argc, char **argv)
 	if (app.writer == NULL)
 		rte_exit(EXIT_FAILURE, "kflcap: %s\n", err.msg);
 
+	if (setup_filter(&app) != 0)
+		rte_exit(EXIT_FAILURE, "kflcap: no capture started\n");
+	if (app.opts.items_file[0] != '\0') {
+		app.items_fp = fopen(app.opts.items_file, "w");
+		if (app.items_fp == NULL)
+			rte_exit(EXIT_FAILURE, "kflcap: --items %s: %s\n", app.opts.items_file, strerror(errno));
+		setvbuf(app.items_fp, NULL, _IOFBF, 1 << 20);
+	}
 	setup_workers(&app);
+	if (app.opts.kfl_set || app.items_fp != NULL) {
+		app.item_pool = rte_mempool_create("kc_items", app.opts.item_msgs * app.n_workers,
+						   sizeof(struct kc_item_msg), 64, 0, NULL, NULL, NULL, NULL,
+						   rte_socket_id(), 0);
+		if (app.item_pool == NULL)
+			rte_exit(EXIT_FAILURE, "kflcap: item pool: %s\n", rte_strerror(rte_errno));
+	}
 	app.pool = rte_pktmbuf_pool_create("kc_pool", app.opts.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					   rte_socket_id());
 	if (app.pool == NULL)
@@ -152,9 +194,17 @@ int main(int argc, char **argv)
 		kc_engine_destroy(app.workers[i]->eng);
 		rte_ring_free(app.workers[i]->to_mgmt);
 		rte_ring_free(app.workers[i]->fanin);
+		rte_ring_free(app.workers[i]->items);
 		rte_free(app.workers[i]);
 	}
 	rte_mempool_free(app.pool);
+	rte_mempool_free(app.item_pool);
+	if (app.items_fp != NULL && fclose(app.items_fp) != 0)
+		fprintf(stderr, "kflcap: --items %s: %s\n", app.opts.items_file, strerror(errno));
+	if (atomic_load(&app.filter) != NULL) {
+		kc_kfl_prog_free((struct kc_kfl_prog *)atomic_load(&app.filter)->prog);
+		free(atomic_load(&app.filter));
+	}
 	rte_eal_cleanup();
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <rte_cycles.h>
 
 #include "kflcap.h"
+#include "kc_item_json.h"
 
 #define MGMT_BURST 64
 #define IDLE_POLLS_BEFORE_SLEEP 1000
@@ -37,6 +38,39 @@ static unsigned drain_rings(struct kc_app *app)
 			if (n < MGMT_BURST)
 				break;
 		}
+	}
+	return total;
+}
+
+/* Items from the workers: the item log (JSON lines, rendered here, off the
+ * workers' hot path). */
+static unsigned drain_items(struct kc_app *app)
+{
+	static char buf[256 * 1024];
+	struct kc_item_msg *msg[MGMT_BURST];
+	unsigned i, k, n, total = 0;
+
+	if (app->item_pool == NULL)
+		return 0;
+	for (i = 0; i < app->n_workers; i++) {
+		n = rte_ring_sc_dequeue_burst(app->workers[i]->items, (void **)msg, MGMT_BURST, NULL);
+		for (k = 0; k < n; k++) {
+			size_t len;
+
+			if (app->items_fp != NULL) {
+				if (kc_item_to_json(&msg[k]->item, buf, sizeof(buf) - 1, &len) == 0) {
+					buf[len++] = '\n';
+					if (fwrite(buf, 1, len, app->items_fp) == len)
+						app->items_written++;
+					else
+						app->items_errors++;
+				} else {
+					app->items_errors++;
+				}
+			}
+			rte_mempool_put(app->item_pool, msg[k]);
+		}
+		total += n;
 	}
 	return total;
 }
@@ -87,6 +121,17 @@ static void sum_engine(const struct kc_app *app, struct kc_engine_stats *es, str
 		es->recorded_pkts += e->recorded_pkts;
 		es->recorded_streams += e->recorded_streams;
 		es->released_pkts += e->released_pkts;
+		es->items += e->items;
+		es->matches += e->matches;
+		es->dissect_no_flow += e->dissect_no_flow;
+		es->retain.retained += e->retain.retained;
+		es->retain.flushed += e->retain.flushed;
+		es->retain.expired_window += e->retain.expired_window;
+		es->retain.evicted_stream += e->retain.evicted_stream;
+		es->retain.evicted_core += e->retain.evicted_core;
+		es->retain.released_unmatched += e->retain.released_unmatched;
+		es->retain.truncated_streams += e->retain.truncated_streams;
+		ws->item_drop += w->st.item_drop;
 		ws->fanout_out += w->st.fanout_out;
 		ws->fanout_drop += w->st.fanout_drop;
 		ws->ring_drop += w->st.ring_drop;
@@ -111,6 +156,49 @@ static void print_status(struct kc_app *app)
 	       ", written %" PRIu64 " pkts, ring drops %" PRIu64 "\n",
 	       es.rx_pkts, fs.active, es.recorded_streams, wr->pkts, ws.ring_drop + ws.fanout_drop);
 	fflush(stdout);
+}
+
+/* Reassembly and dissection counters, summed over workers. */
+static void print_dissect(struct kc_app *app, FILE *f)
+{
+	struct kc_reasm_stats r;
+	struct kc_dissect_stats d;
+	unsigned i, p;
+
+	memset(&r, 0, sizeof(r));
+	memset(&d, 0, sizeof(d));
+	for (i = 0; i < app->n_workers; i++) {
+		const struct kc_reasm_stats *rs = kc_engine_reasm_stats(app->workers[i]->eng);
+		const struct kc_dissect_stats *ds = kc_engine_dissect_stats(app->workers[i]->eng);
+		const uint64_t *a;
+		uint64_t *b;
+		size_t k;
+
+		/* Both are structs of uint64_t counters only: sum field by field. */
+		for (a = (const uint64_t *)rs, b = (uint64_t *)&r, k = 0; k < sizeof(r) / 8; k++)
+			b[k] += a[k];
+		for (a = (const uint64_t *)ds, b = (uint64_t *)&d, k = 0; k < sizeof(d) / 8; k++)
+			b[k] += a[k];
+	}
+	fprintf(f, "  tcp reassembly: segments=%" PRIu64 " in_order=%" PRIu64 " ooo=%" PRIu64 " retrans=%" PRIu64
+		" overlaps=%" PRIu64 " conflicts=%" PRIu64 " gaps=%" PRIu64 " gap_bytes=%" PRIu64
+		" memcap_drops=%" PRIu64 " dir_limit_drops=%" PRIu64 " out_of_window=%" PRIu64 "\n",
+		r.segments, r.segments_in_order, r.segments_ooo, r.retransmissions, r.overlaps, r.overlaps_conflict,
+		r.gaps, r.gap_bytes, r.memcap_drops, r.dir_limit_drops, r.out_of_window);
+	fprintf(f, "  dissect: flows=%" PRIu64 " flow_pool_empty=%" PRIu64 " pending_overflow=%" PRIu64
+		" undecided=%" PRIu64 "\n", d.flows_opened, d.flow_pool_empty, d.pending_overflow, d.detect_undecided);
+	for (p = 0; p < KC_ITEM_PROTO_MAX; p++) {
+		const struct kc_dissect_proto_stats *ps = &d.proto[p];
+
+		if (ps->flows == 0 && ps->items == 0)
+			continue;
+		fprintf(f, "    %-6s flows=%" PRIu64 " items=%" PRIu64 " parse_errors=%" PRIu64 " gaps=%" PRIu64
+			" state_pool_empty=%" PRIu64 "\n", kc_item_proto_abbr(p), ps->flows, ps->items,
+			ps->parse_errors, ps->gaps, ps->state_pool_empty);
+	}
+	fprintf(f, "    http1: requests=%" PRIu64 " responses=%" PRIu64 " timeouts=%" PRIu64 " resync_ok=%" PRIu64
+		" resync_giveup=%" PRIu64 " gap_in_body=%" PRIu64 "\n", d.http.requests, d.http.responses,
+		d.http.timeouts, d.http.resync_ok, d.http.resync_giveup, d.http.gap_in_body);
 }
 
 void kc_print_summary(struct kc_app *app, FILE *f)
@@ -154,6 +242,15 @@ void kc_print_summary(struct kc_app *app, FILE *f)
 		" linearize_drop=%" PRIu64 "\n",
 		es.recorded_pkts, es.released_pkts, ws.fanout_out, ws.fanout_drop, ws.ring_drop, ws.end_drop,
 		ws.linearize_drop);
+	if (app->workers[0]->eng != NULL && kc_engine_dissect_stats(app->workers[0]->eng) != NULL)
+		print_dissect(app, f);
+	fprintf(f, "  recording: items=%" PRIu64 " matches=%" PRIu64 " item_drop=%" PRIu64 " items_written=%" PRIu64
+		" items_errors=%" PRIu64 "\n", es.items, es.matches, ws.item_drop, app->items_written, app->items_errors);
+	fprintf(f, "  retention: retained=%" PRIu64 " flushed=%" PRIu64 " expired_window=%" PRIu64
+		" evicted_stream=%" PRIu64 " evicted_core=%" PRIu64 " released_unmatched=%" PRIu64
+		" truncated_streams=%" PRIu64 "\n",
+		es.retain.retained, es.retain.flushed, es.retain.expired_window, es.retain.evicted_stream,
+		es.retain.evicted_core, es.retain.released_unmatched, es.retain.truncated_streams);
 	fprintf(f, "  writer: streams=%" PRIu64 " closed=%" PRIu64 " pkts=%" PRIu64 " bytes=%" PRIu64
 		" reopened=%" PRIu64 " open_evictions=%" PRIu64 " write_errors=%" PRIu64 "\n",
 		wr->streams_opened, wr->streams_closed, wr->pkts, wr->bytes, wr->reopened, wr->evicted_open,
@@ -186,6 +283,7 @@ void kc_mgmt_run(struct kc_app *app)
 			}
 		}
 		n += drain_rings(app);
+		n += drain_items(app);
 		tsc = rte_rdtsc();
 		if (solo != NULL && tsc >= next_tick) {
 			uint64_t now = kc_engine_now(solo->eng) + (n == 0 ? (tsc - last_tsc) * 1000000u / hz : 0);
@@ -200,7 +298,7 @@ void kc_mgmt_run(struct kc_app *app)
 				kc_worker_finish(solo);
 		}
 		if (atomic_load(&app->drain) && workers_finished(app)) {
-			while (drain_rings(app) > 0)
+			while (drain_rings(app) + drain_items(app) > 0)
 				;
 			break;
 		}

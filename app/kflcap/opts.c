@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +23,12 @@ enum {
 	OPT_MAX_OPEN,
 	OPT_STATUS,
 	OPT_DEFRAG,
+	OPT_KFL,
+	OPT_ITEMS,
+	OPT_RETAIN_S,
+	OPT_RETAIN_PKTS,
+	OPT_RETAIN_BYTES,
+	OPT_RETAIN_SHARE,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -41,6 +48,12 @@ static const struct option long_opts[] = {
 	{"max-open-files", required_argument, NULL, OPT_MAX_OPEN},
 	{"status-interval", required_argument, NULL, OPT_STATUS},
 	{"defrag-max", required_argument, NULL, OPT_DEFRAG},
+	{"kfl", required_argument, NULL, OPT_KFL},
+	{"items", required_argument, NULL, OPT_ITEMS},
+	{"retain-seconds", required_argument, NULL, OPT_RETAIN_S},
+	{"retain-max-packets", required_argument, NULL, OPT_RETAIN_PKTS},
+	{"retain-max-bytes", required_argument, NULL, OPT_RETAIN_BYTES},
+	{"retain-mbuf-share", required_argument, NULL, OPT_RETAIN_SHARE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -54,6 +67,13 @@ void kc_opts_usage(const char *prog)
 	       "\n"
 	       "  --out DIR                    data directory (default ./kflcap-out); streams go to DIR/live\n"
 	       "  --record-all                 record every TCP/UDP stream (full capture)\n"
+	       "  --kfl EXPR                   record every stream with an item matching this KFL filter\n"
+	       "                               (env RECORDING_KFL; e.g. 'http or dns')\n"
+	       "  --items FILE                 write every dissected item as a JSON line (Kubeshark entry shape)\n"
+	       "  --retain-seconds S           keep unmatched streams' packets this long (default 10)\n"
+	       "  --retain-max-packets N       ... at most N packets per stream (default 2048)\n"
+	       "  --retain-max-bytes N         ... at most N bytes per stream (default 4194304)\n"
+	       "  --retain-mbuf-share PCT      ... at most PCT%% of the mbuf pool in all (default 50)\n"
 	       "  --config FILE                JSON configuration file\n"
 	       "  --rxq N                      RX queues per RSS-capable port (default: one per worker)\n"
 	       "  --mbufs N                    mbufs in the packet pool (default 65535)\n"
@@ -105,6 +125,16 @@ static void set_defaults(struct kc_opts *o)
 	o->max_open_files = 512;
 	o->defrag_max = 64;
 	o->status_interval_s = isatty(1) ? 5 : 0;
+	o->retain_seconds = 10;
+	o->retain_max_packets = 2048;
+	o->retain_max_bytes = 4u << 20;
+	o->retain_mbuf_share = 50;
+	o->item_msgs = 1023;
+	/* The seed's knob; --kfl overrides it. */
+	if (getenv("RECORDING_KFL") != NULL) {
+		snprintf(o->kfl, sizeof(o->kfl), "%s", getenv("RECORDING_KFL"));
+		o->kfl_set = o->kfl[0] != '\0';
+	}
 }
 
 /* @return 0 to run, 1 to exit 0 (help/version), -1 on a bad option. */
@@ -168,6 +198,29 @@ int kc_opts_parse(int argc, char **argv, struct kc_opts *o)
 			break;
 		case OPT_DEFRAG:
 			rc = get_u32("defrag-max", optarg, 1, 4096, &o->defrag_max);
+			break;
+		case OPT_KFL:
+			if (strlen(optarg) >= sizeof(o->kfl)) {
+				fprintf(stderr, "kflcap: --kfl: filter longer than %zu bytes\n", sizeof(o->kfl) - 1);
+				return -1;
+			}
+			snprintf(o->kfl, sizeof(o->kfl), "%s", optarg);
+			o->kfl_set = o->kfl[0] != '\0';
+			break;
+		case OPT_ITEMS:
+			snprintf(o->items_file, sizeof(o->items_file), "%s", optarg);
+			break;
+		case OPT_RETAIN_S:
+			rc = get_u32("retain-seconds", optarg, 0, 3600, &o->retain_seconds);
+			break;
+		case OPT_RETAIN_PKTS:
+			rc = get_u32("retain-max-packets", optarg, 8, 1u << 20, &o->retain_max_packets);
+			break;
+		case OPT_RETAIN_BYTES:
+			rc = get_u32("retain-max-bytes", optarg, 4096, 1u << 30, &o->retain_max_bytes);
+			break;
+		case OPT_RETAIN_SHARE:
+			rc = get_u32("retain-mbuf-share", optarg, 1, 90, &o->retain_mbuf_share);
 			break;
 		case OPT_HELP:
 			kc_opts_usage(prog);

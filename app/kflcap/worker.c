@@ -5,6 +5,7 @@
  * a TSC deadline, no locks, syscalls, allocation or logging inside.
  */
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,7 +91,7 @@ static void free_released(struct kc_worker *w)
 	}
 }
 
-static void on_stream_end(void *ctx, const struct kc_flow *f, enum kc_flow_end why)
+static void on_stream_end(void *ctx, const struct kc_flow *f, enum kc_flow_end why, bool truncated)
 {
 	struct kc_worker *w = ctx;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(w->app->pool);
@@ -106,8 +107,32 @@ static void on_stream_end(void *ctx, const struct kc_flow *f, enum kc_flow_end w
 	meta->stream_id = f->stream_id;
 	meta->l4 = f->key.proto;
 	meta->kind = KC_META_END;
+	meta->truncated = truncated;
 	meta->ts_ns = 0;
 	push_out(w, m);
+}
+
+/* Items go to the management lcore for the item log and the manifest; a full
+ * pool or ring drops and counts, never waits. */
+static void on_item(void *ctx, const struct kc_item *item, bool matched, uint32_t version)
+{
+	struct kc_worker *w = ctx;
+	struct kc_item_msg *msg;
+
+	if (w->items == NULL || (w->app->items_fp == NULL && !matched))
+		return;
+	if (rte_mempool_get(w->app->item_pool, (void **)&msg) != 0) {
+		w->st.item_drop++;
+		return;
+	}
+	msg->version = version;
+	msg->matched = matched;
+	/* Only the used part of the arena travels. */
+	memcpy(&msg->item, item, offsetof(struct kc_item, arena) + item->arena_used);
+	if (rte_ring_sp_enqueue(w->items, msg) != 0) {
+		w->st.item_drop++;
+		rte_mempool_put(w->app->item_pool, msg);
+	}
 }
 
 int kc_worker_init(struct kc_app *app, struct kc_worker *w)
@@ -116,6 +141,7 @@ int kc_worker_init(struct kc_app *app, struct kc_worker *w)
 		.record = on_record,
 		.release = on_release,
 		.stream_end = on_stream_end,
+		.item = on_item,
 	};
 	struct kc_engine_cfg ec;
 	char name[RTE_RING_NAMESIZE];
@@ -130,6 +156,17 @@ int kc_worker_init(struct kc_app *app, struct kc_worker *w)
 	ec.defrag.timeout_us = 30 * 1000000u;
 	ec.record_all = app->opts.record_all;
 	ec.expire_budget = 64;
+	/* Dissection only when something needs items: a filter or the item log. */
+	ec.dissect = app->opts.kfl_set || app->opts.items_file[0] != '\0';
+	kc_reasm_cfg_default(&ec.reasm);
+	kc_dissect_cfg_default(&ec.dissect_cfg);
+	ec.filter = &app->filter;
+	ec.retain.window_us = (uint64_t)app->opts.retain_seconds * 1000000u;
+	ec.retain.max_pkts_stream = app->opts.retain_max_packets;
+	ec.retain.max_bytes_stream = app->opts.retain_max_bytes;
+	/* Retained mbufs may hold only their share of the pool, so RX never starves. */
+	ec.retain.max_pkts_core = app->opts.kfl_set ?
+		(uint32_t)((uint64_t)app->opts.mbufs * app->opts.retain_mbuf_share / 100 / app->n_workers) : 0;
 	w->app = app;
 	w->eng = kc_engine_create(&ec, &ops, w);
 	if (w->eng == NULL) {
@@ -142,6 +179,14 @@ int kc_worker_init(struct kc_app *app, struct kc_worker *w)
 	if (w->to_mgmt == NULL) {
 		fprintf(stderr, "kflcap: worker %u: ring %s: %s\n", w->idx, name, rte_strerror(rte_errno));
 		return -1;
+	}
+	if (app->item_pool != NULL) {
+		snprintf(name, sizeof(name), "kc_items_%u", w->idx);
+		w->items = rte_ring_create(name, 1024, rte_lcore_to_socket_id(w->lcore), RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (w->items == NULL) {
+			fprintf(stderr, "kflcap: worker %u: ring %s: %s\n", w->idx, name, rte_strerror(rte_errno));
+			return -1;
+		}
 	}
 	snprintf(name, sizeof(name), "kc_fan_%u", w->idx);
 	w->fanin = rte_ring_create(name, app->opts.ring_size, rte_lcore_to_socket_id(w->lcore),

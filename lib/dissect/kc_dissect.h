@@ -177,7 +177,12 @@ void kc_dissect_core_destroy(struct kc_dissect_core *core);
  */
 struct kc_dissect_core *kc_dissect_core_create(const struct kc_dissect_cfg *cfg,
 					       struct kc_err *err)
-	__attribute__((malloc, malloc(kc_dissect_core_destroy, 1)));
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+	__attribute__((malloc, malloc(kc_dissect_core_destroy, 1)))
+#else
+	__attribute__((malloc))
+#endif
+	;
 
 /**
  * Start dissecting a flow.
@@ -238,6 +243,21 @@ unsigned kc_dissect_tick(struct kc_dissect_core *core, uint64_t now_us, unsigned
 
 /** Counters of @p core (single writer: its thread). Never NULL. */
 const struct kc_dissect_stats *kc_dissect_stats(const struct kc_dissect_core *core);
+
+/** Receives one counter: @p name is "dissect.<...>" (static string). */
+typedef void (*kc_dissect_stat_fn)(void *ctx, const char *name, uint64_t value);
+
+/**
+ * Call @p fn once per counter of @p st, in a fixed order, with its dotted
+ * name (dissect.flows_opened, dissect.http.tcp.items, dissect.http1.gap_resync,
+ * ...). The lib/dns, lib/tls and lib/http2 counters embedded in @p st are not
+ * visited (their libraries own their names). Any thread; reads only.
+ */
+void kc_dissect_stats_visit(const struct kc_dissect_stats *st, kc_dissect_stat_fn fn, void *ctx);
+
+/** Add every counter of @p src to @p dst (summing per-worker stats),
+ *  embedded DNS/TLS/HTTP2 counters included. */
+void kc_dissect_stats_add(struct kc_dissect_stats *dst, const struct kc_dissect_stats *src);
 
 /** Protocol the flow was given to: a KC_ITEM_* value, or -1 while undecided.
  *  KC_ITEM_TCP/KC_ITEM_UDP mean "no dissector claimed it". */

@@ -1,6 +1,8 @@
 /*
  * The per-core engine: the stages a packet goes through on a worker, in the
- * order of style.md rule 13. No locks, no syscalls, no allocation per packet.
+ * order of style.md rule 13. No locks, no syscalls, no allocation per packet:
+ * the flow table, defrag table, reassembly pool, dissection pools and the
+ * retention pool are all sized at creation.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -8,40 +10,15 @@
 #include <string.h>
 
 #include "kc_engine.h"
+#include "engine_internal.h"
 
-/* Fragments of one datagram plus a full table's worth of evictions. */
-#define DEAD_CAP (2 * KC_DEFRAG_MAX_FRAGS + 2)
-
-/* Engine state kept in each flow's user area. */
-struct flow_state {
-	uint8_t recorded; /* record() every packet of this flow */
-};
-
-struct kc_engine {
-	struct kc_flow_table *flows;
-	struct kc_defrag *defrag;
-	struct kc_engine_ops ops;
-	void *ctx;
-	uint64_t now_us;
-	struct kc_engine_stats stats;
-	struct kc_engine_cfg cfg;
-	void *dead[DEAD_CAP];
-	struct kc_defrag_done done;
-};
-
-static void on_flow_release(void *ctx, struct kc_flow *f, enum kc_flow_end why)
-{
-	struct kc_engine *e = ctx;
-	struct flow_state *fs = kc_flow_user(e->flows, f);
-
-	if (fs->recorded && e->ops.stream_end != NULL)
-		e->ops.stream_end(e->ctx, f, why);
-}
+static void on_flow_release(void *ctx, struct kc_flow *f, enum kc_flow_end why);
 
 struct kc_engine *kc_engine_create(const struct kc_engine_cfg *cfg, const struct kc_engine_ops *ops, void *ctx)
 {
 	struct kc_engine *e;
 	struct kc_flow_cfg fc;
+	struct kc_err err;
 
 	if (cfg == NULL || ops == NULL || ops->record == NULL || ops->release == NULL) {
 		errno = EINVAL;
@@ -63,12 +40,34 @@ struct kc_engine *kc_engine_create(const struct kc_engine_cfg *cfg, const struct
 	e->defrag = kc_defrag_create(&cfg->defrag);
 	if (e->defrag == NULL)
 		goto fail_defrag;
+	if (cfg->dissect) {
+		e->reasm = kc_reasm_core_create(&cfg->reasm, &err);
+		if (e->reasm == NULL)
+			goto fail_reasm;
+		e->dissect = kc_dissect_core_create(&cfg->dissect_cfg, &err);
+		if (e->dissect == NULL)
+			goto fail_dissect;
+		e->scratch = kc_kfl_scratch_create(0);
+		if (e->scratch == NULL)
+			goto fail_scratch;
+	}
+	if (kc_engine_retain_init(e) != 0)
+		goto fail_retain;
 	return e;
 
+fail_retain:
+	kc_kfl_scratch_free(e->scratch);
+fail_scratch:
+	kc_dissect_core_destroy(e->dissect);
+fail_dissect:
+	kc_reasm_core_destroy(e->reasm);
+fail_reasm:
+	kc_defrag_destroy(e->defrag);
 fail_defrag:
 	kc_flow_table_destroy(e->flows);
 fail:
 	free(e);
+	errno = ENOMEM;
 	return NULL;
 }
 
@@ -79,6 +78,10 @@ void kc_engine_destroy(struct kc_engine *e)
 	kc_engine_flush(e);
 	kc_flow_table_destroy(e->flows);
 	kc_defrag_destroy(e->defrag);
+	kc_dissect_core_destroy(e->dissect);
+	kc_reasm_core_destroy(e->reasm);
+	kc_kfl_scratch_free(e->scratch);
+	free(e->retain_nodes);
 	free(e);
 }
 
@@ -95,6 +98,16 @@ const struct kc_flow_stats *kc_engine_flow_stats(const struct kc_engine *e)
 const struct kc_defrag_stats *kc_engine_defrag_stats(const struct kc_engine *e)
 {
 	return kc_defrag_stats(e->defrag);
+}
+
+const struct kc_reasm_stats *kc_engine_reasm_stats(const struct kc_engine *e)
+{
+	return e->reasm ? kc_reasm_core_stats(e->reasm) : NULL;
+}
+
+const struct kc_dissect_stats *kc_engine_dissect_stats(const struct kc_engine *e)
+{
+	return e->dissect ? kc_dissect_stats(e->dissect) : NULL;
 }
 
 uint64_t kc_engine_now(const struct kc_engine *e)
@@ -116,10 +129,16 @@ bool kc_engine_from_client(const struct kc_flow *f, const struct kc_pkt *p)
 	return src_is_a == (f->client_is_a != 0);
 }
 
-static void release_handle(struct kc_engine *e, void *h)
+void kc_engine_release_handle(struct kc_engine *e, void *h)
 {
 	e->stats.released_pkts++;
 	e->ops.release(e->ctx, h);
+}
+
+void kc_engine_record_handle(struct kc_engine *e, struct kc_flow *f, void *h, uint64_t ts)
+{
+	e->stats.recorded_pkts++;
+	e->ops.record(e->ctx, f, h, ts);
 }
 
 static void release_dead(struct kc_engine *e, uint32_t n)
@@ -128,7 +147,7 @@ static void release_dead(struct kc_engine *e, uint32_t n)
 
 	e->stats.frag_dropped += n;
 	for (i = 0; i < n; i++)
-		release_handle(e, e->dead[i]);
+		kc_engine_release_handle(e, e->dead[i]);
 }
 
 /* Who opened the flow. A SYN names the client; otherwise guess that the side
@@ -143,10 +162,43 @@ static bool first_sender_is_client(const struct kc_pkt *p)
 	return true;
 }
 
-static void record_handle(struct kc_engine *e, struct kc_flow *f, void *h, uint64_t ts)
+static void flow_info(const struct kc_engine *e, const struct kc_flow *f, struct kc_flow_info *fi)
 {
-	e->stats.recorded_pkts++;
-	e->ops.record(e->ctx, f, h, ts);
+	const uint8_t *c = f->client_is_a ? f->key.a : f->key.b;
+	const uint8_t *s = f->client_is_a ? f->key.b : f->key.a;
+
+	memset(fi, 0, sizeof(*fi));
+	fi->stream_id = f->stream_id;
+	fi->family = f->key.family;
+	fi->l4 = f->key.proto;
+	fi->worker = e->cfg.flow.worker;
+	fi->src_port = f->client_is_a ? f->key.port_a : f->key.port_b;
+	fi->dst_port = f->client_is_a ? f->key.port_b : f->key.port_a;
+	memcpy(fi->src_ip, c, 16);
+	memcpy(fi->dst_ip, s, 16);
+}
+
+static void start_flow(struct kc_engine *e, struct kc_flow *f, struct flow_state *fs, const struct kc_pkt *p,
+		       bool a_to_b)
+{
+	fs->e = e;
+	fs->flow = f;
+	fs->r_head = fs->r_tail = RNIL;
+	f->client_is_a = (uint8_t)(first_sender_is_client(p) == a_to_b);
+	if (e->cfg.record_all) {
+		fs->recorded = 1;
+		e->stats.recorded_streams++;
+	}
+	if (e->dissect != NULL) {
+		struct kc_flow_info fi;
+
+		flow_info(e, f, &fi);
+		kc_reasm_dir_init(&fs->dir[0]);
+		kc_reasm_dir_init(&fs->dir[1]);
+		fs->df = kc_dissect_flow_open(e->dissect, &fi, kc_engine_on_item, fs);
+		if (fs->df == NULL)
+			e->stats.dissect_no_flow++;
+	}
 }
 
 /* A decoded TCP/UDP packet (or a completed datagram carried by several
@@ -157,37 +209,40 @@ static void to_flow(struct kc_engine *e, const struct kc_pkt *p, void *const *ha
 	struct kc_flow_key key;
 	struct kc_flow *f;
 	struct flow_state *fs;
-	bool created, a_to_b, from_client;
+	bool created, a_to_b, from_client, pin;
 	uint32_t i;
 
 	a_to_b = kc_flow_key_make(p, &key);
 	f = kc_flow_lookup(e->flows, &key, kc_flow_key_hash(&key), ts, &created);
 	fs = kc_flow_user(e->flows, f);
-	if (created) {
-		bool c = first_sender_is_client(p);
-
-		f->client_is_a = (uint8_t)(c == a_to_b);
-		if (e->cfg.record_all) {
-			fs->recorded = 1;
-			e->stats.recorded_streams++;
-		}
-	}
+	if (created)
+		start_flow(e, f, fs, p, a_to_b);
 	from_client = kc_engine_from_client(f, p);
 	f->pkts[!from_client]++;
 	f->bytes[!from_client] += bytes;
 	e->stats.flow_pkts++;
+	/* The handshake is pinned in retention: every recorded TCP stream opens
+	 * in Wireshark as a proper conversation. */
+	pin = p->proto == IPPROTO_TCP && f->state < KC_FLOW_ESTABLISHED;
 	if (p->proto == IPPROTO_TCP) {
 		e->stats.tcp_pkts++;
 		kc_flow_tcp_update(e->flows, f, p->tcp_flags, from_client);
 	} else {
 		e->stats.udp_pkts++;
 	}
+
+	/* Hand the packet over before dissection: a match found on this very
+	 * packet then records it together with the retained ones. */
 	for (i = 0; i < n_handles; i++) {
 		if (fs->recorded)
-			record_handle(e, f, handles[i], ts);
+			kc_engine_record_handle(e, f, handles[i], ts);
+		else if (e->filter_prog != NULL)
+			kc_engine_retain(e, f, fs, handles[i], ts, bytes, pin);
 		else
-			release_handle(e, handles[i]);
+			kc_engine_release_handle(e, handles[i]);
 	}
+	if (fs->df != NULL)
+		kc_engine_dissect_pkt(e, fs, p, from_client, ts);
 }
 
 static void rx_one(struct kc_engine *e, const struct kc_engine_pkt *in)
@@ -206,7 +261,8 @@ static void rx_one(struct kc_engine *e, const struct kc_engine_pkt *in)
 	}
 	if (r == KC_DEC_FRAGMENT) {
 		uint32_t n_dead = 0;
-		int done = kc_defrag_add(e->defrag, &p, in->handle, e->now_us, &e->done, e->dead, DEAD_CAP, &n_dead);
+		int done = kc_defrag_add(e->defrag, &p, in->handle, e->now_us, &e->done, e->dead, KC_ENGINE_DEAD_CAP,
+					 &n_dead);
 
 		release_dead(e, n_dead);
 		if (done == 1) {
@@ -217,21 +273,43 @@ static void rx_one(struct kc_engine *e, const struct kc_engine_pkt *in)
 
 				e->stats.decode_drop[e->done.res] += e->done.n_handles;
 				for (i = 0; i < e->done.n_handles; i++)
-					release_handle(e, e->done.handles[i]);
+					kc_engine_release_handle(e, e->done.handles[i]);
 			}
 		}
 		return;
 	}
 	e->stats.decode_drop[r]++;
-	release_handle(e, in->handle);
+	kc_engine_release_handle(e, in->handle);
 }
 
 void kc_engine_rx(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint32_t n)
 {
 	uint32_t i;
 
+	/* Read the filter once per burst: the publisher frees an old one only
+	 * after the worker's next quiescent state. */
+	if (e->cfg.filter != NULL) {
+		const struct kc_engine_filter *flt = atomic_load_explicit(e->cfg.filter, memory_order_acquire);
+
+		e->filter_prog = flt ? flt->prog : NULL;
+		e->filter_version = flt ? flt->version : 0;
+	}
 	for (i = 0; i < n; i++)
 		rx_one(e, &pkts[i]);
+}
+
+/* A flow leaves the table: finish its dissection (which may still match and
+ * start the recording), release what is retained, and end a recorded stream. */
+static void on_flow_release(void *ctx, struct kc_flow *f, enum kc_flow_end why)
+{
+	struct kc_engine *e = ctx;
+	struct flow_state *fs = kc_flow_user(e->flows, f);
+
+	if (fs->df != NULL)
+		kc_engine_dissect_close(e, fs);
+	kc_engine_retain_drop(e, fs);
+	if (fs->recorded && e->ops.stream_end != NULL)
+		e->ops.stream_end(e->ctx, f, why, fs->truncated != 0);
 }
 
 void kc_engine_tick(struct kc_engine *e, uint64_t now_us)
@@ -241,8 +319,11 @@ void kc_engine_tick(struct kc_engine *e, uint64_t now_us)
 	if (now_us > e->now_us)
 		e->now_us = now_us;
 	kc_flow_expire(e->flows, e->now_us, e->cfg.expire_budget);
-	n = kc_defrag_expire(e->defrag, e->now_us, 8, e->dead, DEAD_CAP);
+	n = kc_defrag_expire(e->defrag, e->now_us, 8, e->dead, KC_ENGINE_DEAD_CAP);
 	release_dead(e, n);
+	if (e->dissect != NULL)
+		kc_dissect_tick(e->dissect, e->now_us, 64);
+	kc_engine_retain_expire(e, 64);
 }
 
 void kc_engine_flush(struct kc_engine *e)
@@ -251,6 +332,6 @@ void kc_engine_flush(struct kc_engine *e)
 
 	kc_flow_flush(e->flows);
 	/* Fragments that never completed: give their packets back. */
-	while ((n = kc_defrag_expire(e->defrag, UINT64_MAX, 8, e->dead, DEAD_CAP)) > 0)
+	while ((n = kc_defrag_expire(e->defrag, UINT64_MAX, 8, e->dead, KC_ENGINE_DEAD_CAP)) > 0)
 		release_dead(e, n);
 }

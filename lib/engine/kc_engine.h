@@ -13,6 +13,18 @@
  * ops->release (the caller frees it), possibly later (fragments wait for
  * their datagram). Stream ends are reported through ops->stream_end.
  *
+ * With dissection on, TCP is reassembled per direction (lib/reasm) and both
+ * TCP and UDP are dissected into items (lib/dissect). Every item goes to
+ * ops->item; when a KFL filter is active, the first item of a stream that
+ * matches it starts the stream's recording: the packets still retained from
+ * before the match are recorded first (oldest first), then every later one.
+ *
+ * Retention: until a stream matches, its packets are retained (the caller's
+ * handles are kept) for retain.window_us, at most retain.max_pkts_stream /
+ * max_bytes_stream per stream and retain.max_pkts_core per engine. The TCP
+ * handshake is pinned (never evicted by these bounds). Whatever a bound
+ * evicts is released, counted by bound, and marks the stream truncated.
+ *
  * Thread safety: an engine belongs to one thread.
  */
 #ifndef KC_ENGINE_H
@@ -23,7 +35,11 @@
 
 #include "kc_common.h"
 #include "kc_decode.h"
+#include "kc_dissect.h"
 #include "kc_flow.h"
+#include "kc_item.h"
+#include "kc_kfl.h"
+#include "kc_reasm.h"
 
 /** One packet offered to the engine. */
 struct kc_engine_pkt {
@@ -41,8 +57,40 @@ struct kc_engine_ops {
 	void (*record)(void *ctx, const struct kc_flow *f, void *handle, uint64_t ts_us);
 	/** @p handle is not recorded: free it. */
 	void (*release)(void *ctx, void *handle);
-	/** A recorded stream ended (timeout, eviction, flush, close). */
-	void (*stream_end)(void *ctx, const struct kc_flow *f, enum kc_flow_end why);
+	/** A recorded stream ended (timeout, eviction, flush, close);
+	 *  @p truncated: retention bounds evicted some of its packets. */
+	void (*stream_end)(void *ctx, const struct kc_flow *f, enum kc_flow_end why, bool truncated);
+	/** An item was dissected (may be NULL). @p item is borrowed for the
+	 *  call. @p matched: it is the item that started the stream's recording
+	 *  (filter version @p version). */
+	void (*item)(void *ctx, const struct kc_item *item, bool matched, uint32_t version);
+};
+
+/** The active filter, published by the control thread (RCU-style: the
+ *  engine reads the pointer once per burst; the publisher frees an old one
+ *  only after every worker passed a quiescent state). prog NULL: no filter. */
+struct kc_engine_filter {
+	const struct kc_kfl_prog *prog;
+	uint32_t version;
+};
+
+/** Retention bounds (see the file comment). */
+struct kc_engine_retain_cfg {
+	uint64_t window_us;        /**< keep packets this long before a match */
+	uint32_t max_pkts_stream;
+	uint64_t max_bytes_stream;
+	uint32_t max_pkts_core;    /**< size of the retention pool */
+};
+
+/** Retention counters (recording.*). */
+struct kc_engine_retain_stats {
+	uint64_t retained;         /**< packets held waiting for a match */
+	uint64_t flushed;          /**< retained packets recorded after a match */
+	uint64_t expired_window;   /**< evicted: older than the window */
+	uint64_t evicted_stream;   /**< evicted: per-stream bound */
+	uint64_t evicted_core;     /**< evicted or refused: per-core pool full */
+	uint64_t released_unmatched; /**< released when a stream ended without a match */
+	uint64_t truncated_streams; /**< recorded streams that lost retained packets */
 };
 
 struct kc_engine_cfg {
@@ -50,6 +98,12 @@ struct kc_engine_cfg {
 	struct kc_defrag_cfg defrag;
 	bool record_all;          /**< record every TCP/UDP stream (full capture) */
 	uint32_t expire_budget;   /**< flows expired per tick */
+	bool dissect;             /**< reassemble and dissect into items */
+	struct kc_reasm_cfg reasm;
+	struct kc_dissect_cfg dissect_cfg;
+	struct kc_engine_retain_cfg retain;
+	/** The filter (may be NULL: never any; see struct kc_engine_filter). */
+	_Atomic(struct kc_engine_filter *) *filter;
 };
 
 /** Packet counters by stage; every packet lands in exactly one of the
@@ -64,6 +118,10 @@ struct kc_engine_stats {
 	uint64_t recorded_pkts;   /**< handed to record() */
 	uint64_t recorded_streams;
 	uint64_t released_pkts;   /**< handed to release() */
+	uint64_t items;           /**< items dissected */
+	uint64_t matches;         /**< streams whose recording a filter started */
+	uint64_t dissect_no_flow; /**< flows not dissected: dissection pool empty */
+	struct kc_engine_retain_stats retain;
 };
 
 struct kc_engine;
@@ -89,6 +147,9 @@ uint64_t kc_engine_now(const struct kc_engine *e);
 const struct kc_engine_stats *kc_engine_stats(const struct kc_engine *e);
 const struct kc_flow_stats *kc_engine_flow_stats(const struct kc_engine *e);
 const struct kc_defrag_stats *kc_engine_defrag_stats(const struct kc_engine *e);
+/** NULL when dissection is off. */
+const struct kc_reasm_stats *kc_engine_reasm_stats(const struct kc_engine *e);
+const struct kc_dissect_stats *kc_engine_dissect_stats(const struct kc_engine *e);
 
 /** True if @p f is being recorded. */
 bool kc_engine_flow_recorded(const struct kc_engine *e, const struct kc_flow *f);

@@ -261,6 +261,14 @@ static int redact_replace(cJSON *parent, cJSON *node)
 	cJSON *r = cJSON_CreateString(redacted);
 	if (r == NULL)
 		return -ENOMEM;
+	/* ReplaceItemViaPointer does not carry the key over: objects go by key */
+	if (cJSON_IsObject(parent) && node->string != NULL) {
+		if (!cJSON_ReplaceItemInObjectCaseSensitive(parent, node->string, r)) {
+			cJSON_Delete(r);
+			return 0;
+		}
+		return 1;
+	}
 	if (!cJSON_ReplaceItemViaPointer(parent, node, r)) {
 		cJSON_Delete(r);
 		return 0;
@@ -378,10 +386,10 @@ int kfl_parse_redact_path(const char *s, size_t n, struct kfl_sel *out, struct k
 		if (ns == cap) {
 			cap = cap ? cap * 2 : 4;
 			if (cap > 250)
-				RFAIL("path too long");
+				RFAIL("path too long: expected at most 250 steps");
 			struct kfl_step *nsv = realloc(steps, cap * sizeof(*nsv));
 			if (nsv == NULL)
-				RFAIL("out of memory");
+				RFAIL("out of memory: expected to allocate the path");
 			steps = nsv;
 		}
 		if (s[i] == '[') {
@@ -429,7 +437,7 @@ int kfl_parse_redact_path(const char *s, size_t n, struct kfl_sel *out, struct k
 				       s[i] != '"' && s[i] != '(')
 					i++;
 				if (i < n && s[i] == '(')
-					RFAIL("json()/xml() are not supported in redact paths");
+					RFAIL("json()/xml() are not supported in redact paths: expected a plain path");
 				if (i == ks)
 					RFAIL("expected a field name");
 				st.key = kfl_prog_strdup(p, s + ks, i - ks);
@@ -437,7 +445,7 @@ int kfl_parse_redact_path(const char *s, size_t n, struct kfl_sel *out, struct k
 			}
 		}
 		if ((st.type == S_KEY || st.type == S_RDESC) && st.key == NULL)
-			RFAIL("out of memory");
+			RFAIL("out of memory: expected to allocate the path");
 		steps[ns++] = st;
 	}
 #undef RFAIL

@@ -105,7 +105,10 @@ static bool scan_escape(struct kfl_lexer *lx, char quote)
 		int d = lx->pos < lx->n ? (unsigned char)s[lx->pos] : 0;
 		bool ok = base == 8 ? is_oct(d) : isxdigit(d) != 0;
 		if (!ok) {
-			lex_error(lx, at, "invalid escape sequence in string: wrong number of digits");
+			lex_error(lx, at, base == 8 ? "invalid escape sequence in string: expected 3 octal digits after '\\'" :
+				  need == 2 ? "invalid escape sequence in string: expected 2 hex digits after \\x" :
+				  need == 4 ? "invalid escape sequence in string: expected 4 hex digits after \\u" :
+				  "invalid escape sequence in string: expected 8 hex digits after \\U");
 			return false;
 		}
 		lx->pos++;
@@ -180,7 +183,7 @@ static void scan_number(struct kfl_lexer *lx, struct kfl_token *t)
 	char buf[512];
 	size_t len = p - lx->pos;
 	if (len >= sizeof(buf)) {
-		lex_error(lx, lx->pos, "number too long");
+		lex_error(lx, lx->pos, "number too long: expected at most 500 characters");
 		t->type = T_EOF;
 		return;
 	}
@@ -281,9 +284,9 @@ void kfl_lex_next(struct kfl_lexer *lx, struct kfl_token *t)
 	default: {
 		char msg[80];
 		if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7f)
-			snprintf(msg, sizeof(msg), "unexpected character '%c'", c);
+			snprintf(msg, sizeof(msg), "unexpected character '%c': expected an operator or operand", c);
 		else
-			snprintf(msg, sizeof(msg), "unexpected byte 0x%02x", (unsigned char)c);
+			snprintf(msg, sizeof(msg), "unexpected byte 0x%02x: expected ASCII", (unsigned char)c);
 		lex_error(lx, lx->pos, msg);
 		return;
 	}

@@ -872,7 +872,7 @@ static uint32_t parse_primary(struct parser *ps)
 		str_value(ps, st, &s, &len);
 		void *re = kfl_re_compile(s, len, why, sizeof(why));
 		if (re == NULL) {
-			perr(ps, -EINVAL, st->off, "invalid regex: %s", why);
+			perr(ps, -EINVAL, st->off, "invalid regex (%s): expected an RE2 pattern", why);
 			return 0;
 		}
 		void **nr = realloc(ps->p->regexes, (ps->p->nregexes + 1) * sizeof(*nr));
@@ -972,10 +972,10 @@ static uint32_t parse_equality(struct parser *ps)
 /* equality { (and|or) equality }, grouped to the right. */
 static uint32_t parse_logical(struct parser *ps)
 {
-	uint32_t first = parse_equality(ps);
-	uint32_t head = first, *link = NULL;
+	uint32_t head = parse_equality(ps);
+	uint32_t last = 0; /* the and/or node whose right operand is the chain's end */
 
-	if (!first)
+	if (!head)
 		return 0;
 	for (;;) {
 		const struct kfl_token *t = tok(ps);
@@ -987,19 +987,20 @@ static uint32_t parse_logical(struct parser *ps)
 		uint32_t b = parse_equality(ps);
 		if (!b)
 			return 0;
-		/* Replace the last operand X with (X op b): right grouping. */
+		/* Replace the last operand X with (X op b): right grouping.
+		 * Indices, not pointers: new_node() may move the array. */
 		uint32_t n = new_node(ps, is_and ? N_AND : N_OR, off);
 		if (!n)
 			return 0;
-		if (link == NULL) {
+		if (last == 0) {
 			NODE(ps, n)->a = head;
 			head = n;
 		} else {
-			NODE(ps, n)->a = *link;
-			*link = n;
+			NODE(ps, n)->a = NODE(ps, last)->b;
+			NODE(ps, last)->b = n;
 		}
 		NODE(ps, n)->b = b;
-		link = &NODE(ps, n)->b;
+		last = n;
 	}
 	return head;
 }

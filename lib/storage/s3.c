@@ -422,6 +422,12 @@ static int s3_put_multipart(struct kc_store_ctx *ctx, const char *entry_dir, con
 
 			if ((rc = s3_call(ctx, what, "POST", object, q, 1, &b, NULL, &rs, err)) != 0)
 				goto keep;
+			if (rs.status == 404 && attempt > 0) {
+				/* An earlier Complete did finish (its answer said otherwise or
+				 * was lost): the upload id is gone. The HEAD below decides. */
+				kc_http_resp_free(&rs);
+				break;
+			}
 			if (rs.status != 200) {
 				rc = s3_fail(ctx, what, &rs, err);
 				goto abort;

@@ -160,7 +160,7 @@ static inline struct kc_kfl_prog *t_compile(const char *f)
 	struct kc_err err = { { 0 } };
 	int rc = kc_kfl_compile_at(f, T_NOW_MS, &p, &err, NULL, NULL);
 	if (rc != 0) {
-		fprintf(stderr, "FAIL compile [%s]: %s\n", f, err.msg);
+		fprintf(stderr, "FAIL compile [%.200s]: %s\n", f, err.msg);
 		g_fail++;
 		return NULL;
 	}

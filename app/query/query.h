@@ -1,0 +1,48 @@
+/**
+ * @file
+ * kflcap-query: the KFL engine without EAL or hugepages. main.c parses the
+ * options into struct kq_opts and runs one mode; each mode lives in its own
+ * file (mode_check.c, mode_items.c; a pcap mode `-r FILE` slots in the same
+ * way: add a KQ_MODE_*, its option, and a kq_mode_*() file).
+ *
+ * Exit status of every mode: KQ_EXIT_OK, KQ_EXIT_FAIL (invalid filter, I/O
+ * error), KQ_EXIT_USAGE (bad command line).
+ */
+#ifndef KC_QUERY_H
+#define KC_QUERY_H
+
+#include <stdio.h>
+
+#include "kc_kfl.h"
+
+enum kq_exit {
+	KQ_EXIT_OK = 0,
+	KQ_EXIT_FAIL = 1,
+	KQ_EXIT_USAGE = 2,
+};
+
+enum kq_mode {
+	KQ_MODE_NONE = 0,
+	KQ_MODE_CHECK, /**< --check EXPR */
+	KQ_MODE_ITEMS, /**< --kfl EXPR --items FILE */
+};
+
+struct kq_opts {
+	enum kq_mode mode;
+	const char *kfl;   /**< filter text ("" = everything) */
+	const char *input; /**< --items FILE, "-" = stdin */
+	int quiet;         /**< --quiet: no summary on stderr */
+};
+
+/** Compile o->kfl, printing the error to @p err on failure.
+ *  @return the program, or NULL (error printed). */
+struct kc_kfl_prog *kq_compile(const char *text, FILE *err);
+
+/** --check: print the normalised filter (exit 0) or the error (exit 1). */
+int kq_mode_check(const struct kq_opts *o, FILE *out, FILE *err);
+
+/** --items: print each JSON line of o->input that matches, one per line;
+ *  malformed lines are counted and reported on @p err. */
+int kq_mode_items(const struct kq_opts *o, FILE *out, FILE *err);
+
+#endif /* KC_QUERY_H */
