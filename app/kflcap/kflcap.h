@@ -46,6 +46,7 @@ struct kc_opts {
 	uint32_t retain_max_bytes;     /**< per stream */
 	uint32_t retain_mbuf_share;    /**< percent of the mbuf pool retention may hold */
 	uint32_t item_msgs;            /**< item messages per worker (item log hand-off) */
+	int ring_full_wait;            /**< -1 auto (wait when every input is a file), 0 drop, 1 wait */
 };
 
 /** An item on its way to the management lcore (item log, manifest). */
@@ -126,6 +127,7 @@ struct kc_app {
 	uint64_t tsc_hz, tsc0, wall0_us;
 	struct kc_writer *writer;
 	atomic_bool drain;        /**< workers: stop RX, flush, finish */
+	bool lossless;            /**< full rings make workers wait (file replay), not drop */
 	struct rte_mempool *item_pool; /**< struct kc_item_msg, NULL without item hand-off */
 	_Atomic(struct kc_engine_filter *) filter;
 	FILE *items_fp;
@@ -163,6 +165,8 @@ void kc_writer_destroy(struct kc_writer *w);
 const struct kc_writer_stats *kc_writer_stats(const struct kc_writer *w);
 
 /* mgmt.c */
+/** Drain every worker ring once (packets and items). */
+unsigned kc_mgmt_drain(struct kc_app *app);
 void kc_mgmt_run(struct kc_app *app);
 void kc_print_summary(struct kc_app *app, FILE *f);
 

@@ -176,6 +176,7 @@ int main(int argc, char **argv)
 			rte_exit(EXIT_FAILURE, "kflcap: worker set-up failed\n");
 	if (kc_ports_setup(&app) != 0)
 		rte_exit(EXIT_FAILURE, "kflcap: port set-up failed\n");
+	app.lossless = app.opts.ring_full_wait == 1 || (app.opts.ring_full_wait == -1 && !app.have_live_port);
 	printf("kflcap %s: %u worker%s%s, writing to %s/live\n", KC_VERSION, app.n_workers,
 	       app.n_workers == 1 ? "" : "s", app.workers[0]->lcore == rte_lcore_id() ? " (single lcore)" : "",
 	       app.opts.out_dir);

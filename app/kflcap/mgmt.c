@@ -75,6 +75,11 @@ static unsigned drain_items(struct kc_app *app)
 	return total;
 }
 
+unsigned kc_mgmt_drain(struct kc_app *app)
+{
+	return drain_rings(app) + drain_items(app);
+}
+
 static bool inputs_done(const struct kc_app *app)
 {
 	unsigned i;

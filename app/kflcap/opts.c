@@ -29,6 +29,7 @@ enum {
 	OPT_RETAIN_PKTS,
 	OPT_RETAIN_BYTES,
 	OPT_RETAIN_SHARE,
+	OPT_RING_FULL,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -54,6 +55,7 @@ static const struct option long_opts[] = {
 	{"retain-max-packets", required_argument, NULL, OPT_RETAIN_PKTS},
 	{"retain-max-bytes", required_argument, NULL, OPT_RETAIN_BYTES},
 	{"retain-mbuf-share", required_argument, NULL, OPT_RETAIN_SHARE},
+	{"ring-full", required_argument, NULL, OPT_RING_FULL},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -83,6 +85,8 @@ void kc_opts_usage(const char *prog)
 	       "  --timeout-tcp-established S  idle timeout of established TCP flows (default %u)\n"
 	       "  --timeout-tcp-closed S       idle timeout after FIN/FIN or RST (default %u)\n"
 	       "  --timeout-udp S              idle timeout of UDP flows (default %u)\n"
+	       "  --ring-full drop|wait        when the management lcore falls behind: drop and count (live\n"
+	       "                               default) or wait (default when every input is a pcap file)\n"
 	       "  --max-open-files N           stream files kept open at once (default 512)\n"
 	       "  --defrag-max N               IP datagrams in reassembly per worker (default 64)\n"
 	       "  --status-interval S          one status line every S seconds, 0 = off (default 5 on a terminal)\n"
@@ -130,6 +134,7 @@ static void set_defaults(struct kc_opts *o)
 	o->retain_max_bytes = 4u << 20;
 	o->retain_mbuf_share = 50;
 	o->item_msgs = 1023;
+	o->ring_full_wait = -1;
 	/* The seed's knob; --kfl overrides it. */
 	if (getenv("RECORDING_KFL") != NULL) {
 		snprintf(o->kfl, sizeof(o->kfl), "%s", getenv("RECORDING_KFL"));
@@ -221,6 +226,16 @@ int kc_opts_parse(int argc, char **argv, struct kc_opts *o)
 			break;
 		case OPT_RETAIN_SHARE:
 			rc = get_u32("retain-mbuf-share", optarg, 1, 90, &o->retain_mbuf_share);
+			break;
+		case OPT_RING_FULL:
+			if (strcmp(optarg, "drop") == 0) {
+				o->ring_full_wait = 0;
+			} else if (strcmp(optarg, "wait") == 0) {
+				o->ring_full_wait = 1;
+			} else {
+				fprintf(stderr, "kflcap: --ring-full '%s': expected drop or wait\n", optarg);
+				return -1;
+			}
 			break;
 		case OPT_HELP:
 			kc_opts_usage(prog);

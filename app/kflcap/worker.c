@@ -42,6 +42,16 @@ static void flush_out(struct kc_worker *w)
 	if (w->n_out == 0)
 		return;
 	sent = rte_ring_sp_enqueue_burst(w->to_mgmt, (void **)w->out, w->n_out, NULL);
+	/* Replaying files, nothing is lost by slowing down: wait for the
+	 * management lcore (or, on a single lcore, do its work now). Live
+	 * capture never waits: the NIC would drop instead, uncounted by us. */
+	while (sent < w->n_out && w->app->lossless && !atomic_load_explicit(&kc_quit, memory_order_relaxed)) {
+		if (w->lcore == rte_get_main_lcore())
+			kc_mgmt_drain(w->app);
+		else
+			rte_pause();
+		sent += rte_ring_sp_enqueue_burst(w->to_mgmt, (void **)&w->out[sent], w->n_out - sent, NULL);
+	}
 	if (sent < w->n_out) {
 		/* A full ring never blocks a worker: drop and count. */
 		w->st.ring_drop += w->n_out - sent;
@@ -121,14 +131,26 @@ static void on_item(void *ctx, const struct kc_item *item, bool matched, uint32_
 
 	if (w->items == NULL || (w->app->items_fp == NULL && !matched))
 		return;
-	if (rte_mempool_get(w->app->item_pool, (void **)&msg) != 0) {
-		w->st.item_drop++;
-		return;
+	while (rte_mempool_get(w->app->item_pool, (void **)&msg) != 0) {
+		if (!w->app->lossless || atomic_load_explicit(&kc_quit, memory_order_relaxed)) {
+			w->st.item_drop++;
+			return;
+		}
+		if (w->lcore == rte_get_main_lcore())
+			kc_mgmt_drain(w->app);
+		else
+			rte_pause();
 	}
 	msg->version = version;
 	msg->matched = matched;
 	/* Only the used part of the arena travels. */
 	memcpy(&msg->item, item, offsetof(struct kc_item, arena) + item->arena_used);
+	while (w->app->lossless && rte_ring_full(w->items) && !atomic_load_explicit(&kc_quit, memory_order_relaxed)) {
+		if (w->lcore == rte_get_main_lcore())
+			kc_mgmt_drain(w->app);
+		else
+			rte_pause();
+	}
 	if (rte_ring_sp_enqueue(w->items, msg) != 0) {
 		w->st.item_drop++;
 		rte_mempool_put(w->app->item_pool, msg);

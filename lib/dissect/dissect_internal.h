@@ -97,6 +97,7 @@ struct h1_dir {
 	uint8_t line_start;  /* RESYNC: the next byte starts a line */
 	uint8_t msgs;        /* messages parsed (saturating): 0 = not HTTP yet */
 	int8_t last_hdr;     /* index of the last stored header, -1 none */
+	int8_t cur_q;        /* C2S: queue slot of the request being parsed, -1 none */
 	uint16_t status;     /* S2C: status code of the response being parsed */
 	uint64_t remaining;  /* BODY_CL / CHUNK_DATA bytes left */
 	uint64_t body_wire;  /* body payload bytes (dechunked, still encoded) */

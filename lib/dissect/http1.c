@@ -137,6 +137,7 @@ static void dir_reset_msg(struct h1_dir *d)
 	d->rsrc = RS_NONE;
 	d->qflags = 0;
 	d->last_hdr = -1;
+	d->cur_q = -1;
 	d->status = 0;
 	d->remaining = 0;
 	d->body_wire = 0;
@@ -177,9 +178,15 @@ struct reqline {
 
 static int tchar(uint8_t ch)
 {
-	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+	if ((unsigned)(ch - 'a') < 26u || (unsigned)(ch - 'A') < 26u || (unsigned)(ch - '0') < 10u)
 		return 1;
-	return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+	switch (ch) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /* "HTTP/1.x" exactly (RFC 9112 2.3); HTTP/2.0 is not this dissector's. */
@@ -534,6 +541,28 @@ static void add_cookie(struct kc_dissect_core *c, struct kc_item *it, const uint
 	(*cnt)++;
 }
 
+/* Header names the dissector acts on. */
+enum {
+	HK_OTHER = 0, HK_HOST, HK_COOKIE, HK_UPGRADE, HK_SET_COOKIE, HK_CONTENT_TYPE,
+	HK_CONTENT_LENGTH, HK_CONTENT_ENCODING, HK_TRANSFER_ENCODING,
+};
+
+/* Classify by length first: most header lines then need no comparison. */
+static int hdr_kind(const uint8_t *n, size_t l)
+{
+	switch (l) {
+	case 4: return ieq(n, l, "host") ? HK_HOST : HK_OTHER;
+	case 6: return ieq(n, l, "cookie") ? HK_COOKIE : HK_OTHER;
+	case 7: return ieq(n, l, "upgrade") ? HK_UPGRADE : HK_OTHER;
+	case 10: return ieq(n, l, "set-cookie") ? HK_SET_COOKIE : HK_OTHER;
+	case 12: return ieq(n, l, "content-type") ? HK_CONTENT_TYPE : HK_OTHER;
+	case 14: return ieq(n, l, "content-length") ? HK_CONTENT_LENGTH : HK_OTHER;
+	case 16: return ieq(n, l, "content-encoding") ? HK_CONTENT_ENCODING : HK_OTHER;
+	case 17: return ieq(n, l, "transfer-encoding") ? HK_TRANSFER_ENCODING : HK_OTHER;
+	default: return HK_OTHER;
+	}
+}
+
 /* One header field line (no CRLF). Framing headers are interpreted even when
  * the item is not stored, so the stream stays in sync. */
 static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
@@ -543,6 +572,7 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 	const uint8_t *colon, *name, *val;
 	size_t nl, vl;
 	int resp = dir == KC_DIR_S2C;
+	int kind;
 
 	if (d->mflags & M_INTERIM)
 		return 0;
@@ -574,7 +604,8 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 	vl = n - (size_t)(val - l);
 	trim(&val, &vl);
 
-	if (ieq(name, nl, "content-length")) {
+	kind = hdr_kind(name, nl);
+	if (kind == HK_CONTENT_LENGTH) {
 		uint64_t v = 0;
 
 		if (vl == 0 || vl > 19)
@@ -590,15 +621,15 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 			return -1;
 		d->mflags |= M_CL;
 		d->remaining = v;
-	} else if (ieq(name, nl, "transfer-encoding")) {
+	} else if (kind == HK_TRANSFER_ENCODING) {
 		if (last_token_is(val, vl, "chunked"))
 			d->mflags |= M_CHUNKED;
-	} else if (ieq(name, nl, "content-encoding")) {
+	} else if (kind == HK_CONTENT_ENCODING) {
 		if (ieq(val, vl, "gzip") || ieq(val, vl, "x-gzip"))
 			d->enc = ENC_GZIP;
 		else if (ieq(val, vl, "deflate"))
 			d->enc = ENC_DEFLATE;
-	} else if (!resp && ieq(name, nl, "upgrade")) {
+	} else if (!resp && kind == HK_UPGRADE) {
 		d->qflags |= has_token(val, vl, "h2c") ? QF_UP_H2C : QF_UP_ANY;
 	}
 
@@ -621,14 +652,14 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 		(void)kc_item_put(it, val, vl, &kv->value);
 		d->last_hdr = (int8_t)*cnt;
 		(*cnt)++;
-		if (ieq(name, nl, "content-type")) {
+		if (kind == HK_CONTENT_TYPE) {
 			if (resp)
 				h->resp_mime = kv->value;
 			else
 				h->req_mime = kv->value;
-		} else if (!resp && ieq(name, nl, "host")) {
+		} else if (!resp && kind == HK_HOST) {
 			h->host = kv->value;
-		} else if (!resp && ieq(name, nl, "cookie")) {
+		} else if (!resp && kind == HK_COOKIE) {
 			size_t i = 0;
 
 			while (i < vl) {
@@ -639,7 +670,7 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 				add_cookie(c, it, val + i, j - i, 0);
 				i = j + 1;
 			}
-		} else if (resp && ieq(name, nl, "set-cookie")) {
+		} else if (resp && kind == HK_SET_COOKIE) {
 			const uint8_t *semi = memchr(val, ';', vl);
 
 			add_cookie(c, it, val, semi ? (size_t)(semi - val) : vl, 1);
@@ -660,18 +691,11 @@ static void headers_done(struct kc_dissect_core *c, struct kc_dissect_flow *f, e
 	if (dir == KC_DIR_C2S) {
 		if (it != NULL)
 			it->u.http.req_headers_size = (int32_t)d->hdr_bytes;
-		if (h->qlen > 0 && d->it != NULL) {
-			/* The request being parsed is the queue's tail. */
-			unsigned tail = (h->qhead + h->qlen - 1u) % KC_DISSECT_HTTP_PIPELINE_MAX;
-
-			if (h->q[tail].it == d->it)
-				h->q[tail].flags |= d->qflags;
-		} else if (h->qlen > 0 && d->qflags) {
-			unsigned tail = (h->qhead + h->qlen - 1u) % KC_DISSECT_HTTP_PIPELINE_MAX;
-
-			if (h->q[tail].it == NULL)
-				h->q[tail].flags |= d->qflags;
-		}
+		/* Upgrade flags go to this request's queue entry, if queued.
+		 * The slot cannot have been reused: only this direction
+		 * enqueues, and it is still inside this request. */
+		if (d->cur_q >= 0)
+			h->q[d->cur_q].flags |= d->qflags;
 		if (d->mflags & M_CHUNKED) {
 			d->state = H1_CHUNK_SIZE;
 			body_begin(c, d);
@@ -753,6 +777,7 @@ static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 	struct h1_dir *d = &h->d[KC_DIR_C2S];
 	struct reqline r;
 	struct kc_item *it = NULL;
+	int8_t cur_q = -1;
 
 	if (parse_request_line(l, n, &r) != 0)
 		return -1;
@@ -766,6 +791,7 @@ static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 	} else {
 		unsigned slot = (h->qhead + h->qlen) % KC_DISSECT_HTTP_PIPELINE_MAX;
 
+		cur_q = (int8_t)slot;
 		it = item_new(c, f);
 		h->q[slot].it = it;
 		h->q[slot].ts_us = ts_us;
@@ -782,6 +808,7 @@ static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 		fill_request(c, it, &r);
 	}
 	d->it = it;
+	d->cur_q = cur_q;
 	d->ts_us = ts_us;
 	d->state = H1_HEADERS;
 	return 0;
@@ -905,7 +932,12 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 			return res(KC_PARSE_OK, len);
 
 		case H1_BLOCKED:
-			return res(KC_PARSE_NEED_MORE, off);
+			/* The server may decline the upgrade (any non-101
+			 * answer): then the held bytes are parsed as HTTP/1. */
+			if (any_h2c_pending(h))
+				return res(KC_PARSE_NEED_MORE, off);
+			d->state = H1_START;
+			continue;
 
 		case H1_BODY_CL:
 		case H1_CHUNK_DATA: {

@@ -108,8 +108,17 @@ enum dns_name_rc dns_name_decode(const uint8_t *msg, size_t len, size_t *pos, ch
 			o++;
 		}
 		first = false;
-		for (size_t i = 0; i < c; i++)
-			o = put_label_byte(out, cap, o, msg[p + 1 + i]);
+		for (size_t i = 0; i < c; i++) {
+			uint8_t b = msg[p + 1 + i];
+
+			/* Fast path: a plain byte goes straight in. */
+			if (b > 0x20 && b < 0x7f && b != '.' && b != '\\' && out != NULL &&
+			    o < cap) {
+				out[o++] = (char)b;
+				continue;
+			}
+			o = put_label_byte(out, cap, o, b);
+		}
 		p += (size_t)c + 1;
 	}
 	*pos = end != 0 ? end : p;

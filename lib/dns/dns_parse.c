@@ -3,9 +3,6 @@
  * One DNS message → the DNS part of an item: header, questions, and resource
  * records rendered as text (RFC 1035 4.1, 3.3; RFC 3596; RFC 2782; RFC 3597).
  */
-#include <arpa/inet.h>
-#include <stdio.h>
-
 #include "dns_internal.h"
 
 enum { T_A = 1, T_NS = 2, T_CNAME = 5, T_SOA = 6, T_PTR = 12, T_MX = 15, T_TXT = 16,
@@ -28,12 +25,77 @@ static void tb_add(struct tb *t, const char *s, size_t n)
 	t->len += n;
 }
 
+/* Decimal without printf: this runs per record on the worker. */
 static void tb_u32(struct tb *t, uint32_t v, bool space)
 {
-	char tmp[16];
-	int n = snprintf(tmp, sizeof(tmp), space ? " %u" : "%u", (unsigned)v);
+	char tmp[12];
+	size_t i = sizeof(tmp);
 
-	tb_add(t, tmp, (size_t)n);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	if (space)
+		tmp[--i] = ' ';
+	tb_add(t, tmp + i, sizeof(tmp) - i);
+}
+
+static void tb_ipv4(struct tb *t, const uint8_t *a)
+{
+	for (int i = 0; i < 4; i++) {
+		if (i > 0)
+			tb_add(t, ".", 1);
+		tb_u32(t, a[i], false);
+	}
+}
+
+/* RFC 5952 4: lower-case hex without leading zeros, the longest run of two or
+ * more zero groups (the first on a tie) shortened to "::"; the same text as
+ * glibc's inet_ntop, without its printf. */
+static void tb_ipv6(struct tb *t, const uint8_t *a)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint16_t g[8];
+	int best = -1, best_len = 0;
+
+	for (int i = 0; i < 8; i++)
+		g[i] = (uint16_t)(a[2 * i] << 8 | a[2 * i + 1]);
+	for (int i = 0; i < 8;) {
+		int j = i;
+
+		while (j < 8 && g[j] == 0)
+			j++;
+		if (j - i > best_len && j - i >= 2) {
+			best = i;
+			best_len = j - i;
+		}
+		i = j > i ? j : i + 1;
+	}
+	/* IPv4-compatible and -mapped forms as inet_ntop and Wireshark write
+	 * them: "::1.2.3.4", "::ffff:1.2.3.4". */
+	if (best == 0 && (best_len == 6 || (best_len == 5 && g[5] == 0xffff))) {
+		tb_add(t, best_len == 6 ? "::" : "::ffff:", best_len == 6 ? 2 : 7);
+		tb_ipv4(t, a + 12);
+		return;
+	}
+	for (int i = 0; i < 8; i++) {
+		if (i == best) {
+			tb_add(t, "::", 2);
+			i += best_len - 1;
+			continue;
+		}
+		if (i > 0 && i != best + best_len)
+			tb_add(t, ":", 1);
+		char tmp[4];
+		size_t n = 0;
+		int shift = 12;
+
+		while (shift > 0 && ((g[i] >> shift) & 15) == 0)
+			shift -= 4;
+		for (; shift >= 0; shift -= 4)
+			tmp[n++] = hex[(g[i] >> shift) & 15];
+		tb_add(t, tmp, n);
+	}
 }
 
 /* Decode a name that belongs to an RDATA field: it may point anywhere before
@@ -66,8 +128,10 @@ static void render_generic(const uint8_t *rd, size_t rdlen, struct tb *t)
 	}
 }
 
-/* TXT (RFC 1035 3.3.14): one or more <character-string>s, joined by a space;
- * bytes outside printable ASCII as "\DDD". */
+/* TXT (RFC 1035 3.3.14): one or more <character-string>s, separated by one
+ * NUL byte (lib/item's renderer splits on it into the "txts" array); bytes
+ * outside printable ASCII as "\DDD" and '\' as "\\", so no string holds a
+ * NUL of its own. */
 static bool render_txt(const uint8_t *rd, size_t rdlen, struct tb *t)
 {
 	size_t p = 0;
@@ -80,7 +144,7 @@ static bool render_txt(const uint8_t *rd, size_t rdlen, struct tb *t)
 		if (p + n > rdlen)
 			return false;
 		if (p > 1)
-			tb_add(t, " ", 1);
+			tb_add(t, "", 1); /* the NUL separator */
 		for (size_t i = 0; i < n; i++) {
 			uint8_t c = rd[p + i];
 
@@ -113,21 +177,18 @@ static enum dns_name_rc render_rdata(const uint8_t *msg, size_t rd_off, size_t r
 	size_t end = rd_off + rdlen;
 	size_t p = rd_off;
 	enum dns_name_rc rc;
-	char ip[INET6_ADDRSTRLEN];
 
 	*bad_rdata = false;
 	switch (type) {
 	case T_A:
 		if (rdlen != 4)
 			goto bad;
-		inet_ntop(AF_INET, rd, ip, sizeof(ip));
-		tb_add(t, ip, strlen(ip));
+		tb_ipv4(t, rd);
 		return DNS_NAME_OK;
 	case T_AAAA:
 		if (rdlen != 16)
 			goto bad;
-		inet_ntop(AF_INET6, rd, ip, sizeof(ip));
-		tb_add(t, ip, strlen(ip));
+		tb_ipv6(t, rd);
 		return DNS_NAME_OK;
 	case T_NS:
 	case T_CNAME:

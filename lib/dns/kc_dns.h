@@ -6,8 +6,8 @@
  *
  * Pairing: queries are kept per flow by message id in a bounded table of
  * KC_DNS_PENDING_MAX slots (32: RFC 7766 6.2.1.1 pipelining puts 20 queries
- * in one segment in real captures). A response takes the query with the same id and
- * yields one item (request side from the query: time, size, opcode; response
+ * in one segment in real captures). A response takes the query with the same
+ * id and yields one item (request side from the query: time, size, opcode; response
  * side from the answer: flags, rcode, questions, records). A response with no
  * pending query yields a response-only item. A query that is never answered is
  * emitted with KC_ITEM_F_TIMEOUT by kc_dns_flow_expire() or
@@ -21,11 +21,16 @@
  *  - CNAME, NS, PTR: the target name; MX: "pref exchange";
  *    SRV: "priority weight port target";
  *    SOA: "mname rname serial refresh retry expire minimum";
- *  - TXT: the character-strings joined by one space, unquoted;
+ *  - TXT: the character-strings, unquoted, separated by one NUL byte (the
+ *    JSON renderer splits them into "txts"); inside them bytes outside
+ *    printable ASCII are "\DDD" and '\' is "\\";
  *  - everything else, OPT (EDNS0, type 41) included: RFC 3597 generic text
  *    "\# <len> <hex>" ("\# 0" when empty). OPT is kept as a normal additional
  *    record: class is the UDP payload size and ttl the extended rcode/flags
  *    word, as on the wire.
+ * Rendered RDATA is cut at 1024 bytes (KC_ITEM_F_TRUNCATED). An item keeps
+ * KC_ITEM_MAX_DNS_Q questions and KC_ITEM_MAX_DNS_RR records (answers first);
+ * more are counted in dns.section_overflow.
  * Names are rendered without the trailing dot ("www.example.com"); the root
  * is ".". Bytes outside printable ASCII, '.' inside a label and '\\' are
  * escaped as in RFC 1035 master files ("\DDD", "\.", "\\").
@@ -39,7 +44,10 @@
  * absent (empty view) and parsing goes on; any other fault stops the parse.
  * Either way the item keeps what parsed (KC_ITEM_F_TRUNCATED set) and the
  * fault is counted by reason in struct kc_dns_stats. Only a message shorter
- * than the 12-byte header is dropped whole.
+ * than the 12-byte header is dropped whole (dns.bad_header).
+ *
+ * TCP: a message is at most 65535 bytes, so the dispatcher's per-direction
+ * bound should allow 65537 bytes for every message to complete.
  *
  * Display strings for types, classes, rcodes and opcodes are in lib/item
  * (kc_item_names.h), shared with the JSON renderer.
@@ -47,6 +55,8 @@
  * Thread safety: none needed. A struct kc_dns_flow belongs to the worker that
  * owns the flow; stats are single-writer (one struct per worker). No function
  * allocates memory, locks, or makes system calls; all run on the hot path.
+ * Items are built in a scratch struct kc_item on the stack (about 12 KiB of
+ * stack per call).
  */
 #ifndef KC_DNS_H
 #define KC_DNS_H

@@ -218,6 +218,7 @@ struct kc_http2_flow *kc_http2_flow_init_upgrade(void *mem, size_t len,
 	/* RFC 7540 3.2: "The HTTP/1.1 request that is sent prior to upgrade
 	 * is assigned a stream identifier of 1 ... half-closed (local)". */
 	s = h2_stream_new(f, 1, NULL, NULL, NULL, st);
+	f->max_c2s_sid = 1;
 	if (s == NULL)
 		return f; /* cannot happen: the table is empty */
 	s->flags |= S_REQ_END;
@@ -321,7 +322,9 @@ static int header_block(struct feed_ctx *c, uint32_t sid, uint32_t promised, uin
 
 	if (promised != 0) {
 		/* RFC 9113 8.4: the promised request, sent by the server. */
-		s = c->d == KC_DIR_S2C ? h2_stream_new(f, promised, c->info, c->emit, c->ctx, c->st) : NULL;
+		s = NULL;
+		if (c->d == KC_DIR_S2C)
+			s = h2_stream_new(f, promised, c->info, c->emit, c->ctx, c->st);
 		resp = 0;
 		if (s != NULL) {
 			s->req_ts = c->ts;
@@ -330,8 +333,15 @@ static int header_block(struct feed_ctx *c, uint32_t sid, uint32_t promised, uin
 	} else {
 		s = h2_stream_find(f, sid);
 		resp = c->d == KC_DIR_S2C;
-		if (s == NULL && !resp && (sid & 1u))
+		/* A response may be fed before its request: the dispatcher orders
+		 * bytes within a direction, not across them. On a connection seen
+		 * from its start, a client stream above every one opened so far
+		 * is such a request still to come (ids only grow, 5.1.1). */
+		if (s == NULL && (sid & 1u) &&
+		    (!resp || (!f->joined && sid > f->max_c2s_sid)))
 			s = h2_stream_new(f, sid, c->info, c->emit, c->ctx, c->st);
+		if (!resp && (sid & 1u) && sid > f->max_c2s_sid)
+			f->max_c2s_sid = sid;
 		if (s == NULL)
 			c->st->frames_untracked++;
 		if (s != NULL) {

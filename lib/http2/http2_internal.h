@@ -106,6 +106,7 @@ struct kc_http2_flow {
 	uint32_t store_used;
 	uint32_t last_rec;    /* offset of the store's last record, NO_REC none */
 	uint32_t item_index;
+	uint32_t max_c2s_sid; /* highest stream the client opened (5.1.1: ids only grow) */
 	struct h2_dir dir[2];
 	struct h2_stream streams[KC_HTTP2_MAX_STREAMS];
 	uint8_t hb[KC_HTTP2_HB_SIZE];

@@ -199,6 +199,7 @@ struct decode_ctx {
 	struct kc_http2_flow *f;
 	struct h2_stream *s;
 	int resp;
+	int skip;   /* an informational (1xx) response block: not kept */
 	struct kc_http2_stats *st;
 };
 
@@ -243,15 +244,20 @@ static int on_field(void *arg, const uint8_t *name, size_t nlen, const uint8_t *
 	struct h2_stream *s = c->s;
 	int32_t v;
 
-	if (s == NULL)
+	if (s == NULL || c->skip)
 		return 0;
 	if (flags & KC_HPACK_F_TRUNCATED)
 		s->flags |= S_TRUNC;
 	if (c->resp && ieq(name, nlen, ":status")) {
-		/* keep the final status: a 1xx may precede it (RFC 9113 8.1) */
-		if (parse_small_int(value, vlen, 999, &v) == 0 &&
-		    (s->status == 0 || s->status < 200))
+		if (parse_small_int(value, vlen, 999, &v) == 0) {
+			/* RFC 9113 8.1: 1xx blocks precede the final response;
+			 * the item keeps the final one only. */
+			if (v >= 100 && v < 200 && v != 101) {
+				c->skip = 1;
+				return 0;
+			}
 			s->status = (int16_t)v;
+		}
 	} else if (ieq(name, nlen, "content-type")) {
 		if (vlen >= 16 && memcmp(value, "application/grpc", 16) == 0)
 			s->flags |= S_GRPC;

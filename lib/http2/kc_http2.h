@@ -8,7 +8,15 @@
  * HPACK decoder per direction (kc_hpack.h) and builds one item per stream:
  * request headers, response headers, trailers and a prefix of each body. The
  * item is emitted when both sides ended the stream (END_STREAM each way), on
- * RST_STREAM, or by kc_http2_close() with KC_ITEM_F_TIMEOUT.
+ * the server's RST_STREAM, or by kc_http2_close() with KC_ITEM_F_TIMEOUT. A
+ * client RST_STREAM (a cancel) crosses the server's response on the wire, so
+ * that stream waits for the server's END_STREAM or RST_STREAM, for its slot
+ * to be needed by a new stream, or for close (no TIMEOUT flag then).
+ *
+ * Cross-direction order. The dispatcher keeps each direction in order but may
+ * feed a response before its request; on a connection seen from its start a
+ * response HEADERS for a client stream id above all opened so far opens the
+ * stream, and the request fills it in when it comes.
  *
  * Items. proto is KC_ITEM_GRPC when the request or response content-type
  * starts with "application/grpc", else KC_ITEM_HTTP2. u.http: version
@@ -237,8 +245,10 @@ struct kc_parse_res kc_http2_feed(struct kc_http2_flow *f, enum kc_dir dir,
 
 /**
  * End of the connection (FIN, RST, idle timeout or eviction): emit every
- * tracked stream that has request or response headers, with
- * KC_ITEM_F_TIMEOUT, in stream-id order. The flow may not be fed afterwards.
+ * tracked stream that has request or response headers (and decoded without
+ * pre-join references), in stream-id order, with KC_ITEM_F_TIMEOUT unless a
+ * RST_STREAM had ended it. Nothing is emitted when the HPACK state was lost.
+ * The flow may not be fed afterwards (kc_http2_feed() returns ERROR).
  * Thread safety: the flow's worker only.
  * @param ts_us  unused for timing (items keep their own times); reserved.
  * Other parameters as kc_http2_feed().

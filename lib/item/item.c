@@ -74,9 +74,15 @@ int kc_item_append(struct kc_item *it, struct kc_str *s, const void *data, size_
 /* RFC 7230 section 3.2.6 tchar; Go's validHeaderFieldByte is the same set. */
 static int is_tchar(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+	if ((unsigned)(c - 'a') < 26u || (unsigned)(c - 'A') < 26u || (unsigned)(c - '0') < 10u)
 		return 1;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 void kc_item_canon_header(char *name, size_t len)

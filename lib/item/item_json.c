@@ -657,17 +657,77 @@ cJSON *kc_item_to_cjson(const struct kc_item *it)
 	return kc_item_to_cjson_opts(it, NULL);
 }
 
-cJSON *kc_item_to_cjson_opts(const struct kc_item *it, const struct kc_item_json_opts *opts)
+static void clamp(struct kc_str *v)
 {
-	struct jctx c = { .it = it };
+	if (v->off >= KC_ITEM_ARENA_SIZE)
+		*v = (struct kc_str){ 0, 0 };
+	else if ((size_t)v->off + v->len > KC_ITEM_ARENA_SIZE)
+		v->len = (uint16_t)(KC_ITEM_ARENA_SIZE - v->off);
+}
+
+static void clamp_kv(struct kc_kv *kv, uint8_t *n, unsigned max)
+{
+	if (*n > max)
+		*n = (uint8_t)max;
+	for (unsigned i = 0; i < *n; i++) {
+		clamp(&kv[i].name);
+		clamp(&kv[i].value);
+	}
+}
+
+/* The renderer trusts nothing it did not build: views are clamped to the
+ * arena and counts to their tables, so an item from a buggy (or fuzzed)
+ * producer renders garbage at worst, never reads out of bounds. */
+static void sanitize(struct kc_item *it)
+{
+	if (it->proto == KC_ITEM_HTTP || it->proto == KC_ITEM_HTTP2 || it->proto == KC_ITEM_GRPC) {
+		struct kc_item_http *h = &it->u.http;
+		struct kc_str *v[] = { &h->method, &h->url, &h->path, &h->version, &h->host,
+				       &h->status_text, &h->req_mime, &h->resp_mime, &h->req_body,
+				       &h->resp_body, &h->grpc_service, &h->grpc_method };
+
+		for (size_t i = 0; i < KC_ARRAY_SIZE(v); i++)
+			clamp(v[i]);
+		clamp_kv(h->req_headers, &h->n_req_headers, KC_ITEM_MAX_HEADERS);
+		clamp_kv(h->resp_headers, &h->n_resp_headers, KC_ITEM_MAX_HEADERS);
+		clamp_kv(h->req_cookies, &h->n_req_cookies, KC_ITEM_MAX_PARAMS);
+		clamp_kv(h->resp_cookies, &h->n_resp_cookies, KC_ITEM_MAX_PARAMS);
+		clamp_kv(h->query, &h->n_query, KC_ITEM_MAX_PARAMS);
+	} else if (it->proto == KC_ITEM_DNS) {
+		struct kc_item_dns *d = &it->u.dns;
+
+		for (unsigned i = 0; i < KC_ITEM_MAX_DNS_Q; i++)
+			clamp(&d->questions[i].name);
+		for (unsigned i = 0; i < KC_ITEM_MAX_DNS_RR; i++) {
+			clamp(&d->rrs[i].name);
+			clamp(&d->rrs[i].data);
+		}
+	} else if (it->proto == KC_ITEM_TLS) {
+		struct kc_item_tls *t = &it->u.tls;
+
+		clamp(&t->sni);
+		clamp(&t->alpn_chosen);
+		for (unsigned i = 0; i < KC_ITEM_MAX_ALPN; i++)
+			clamp(&t->alpn[i]);
+	}
+}
+
+cJSON *kc_item_to_cjson_opts(const struct kc_item *item, const struct kc_item_json_opts *opts)
+{
+	struct jctx c = { 0 };
+	struct kc_item *it = malloc(sizeof(*it));
 	cJSON *root;
 	char buf[96];
-	const char *l4 = it->l4 == 17 ? "udp" : "tcp";
+	const char *l4;
 
 	c.scratch = malloc(SCRATCH_SIZE);
 	root = cJSON_CreateObject();
-	if (c.scratch == NULL || root == NULL)
+	if (it == NULL || c.scratch == NULL || root == NULL)
 		goto oom;
+	memcpy(it, item, sizeof(*it));
+	sanitize(it);
+	c.it = it;
+	l4 = it->l4 == 17 ? "udp" : "tcp";
 	snprintf(buf, sizeof(buf), "%u/%" PRIu64 "_%s-%u", it->worker, it->stream_id, l4,
 		 it->index);
 	add_cstr(&c, root, "id", buf);
@@ -707,10 +767,12 @@ cJSON *kc_item_to_cjson_opts(const struct kc_item *it, const struct kc_item_json
 	if (c.oom)
 		goto oom;
 	free(c.scratch);
+	free(it);
 	return root;
 oom:
 	cJSON_Delete(root);
 	free(c.scratch);
+	free(it);
 	errno = ENOMEM;
 	return NULL;
 }

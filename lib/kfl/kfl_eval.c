@@ -113,11 +113,22 @@ struct vset {
 	uint32_t n, cap;
 };
 
+/* Sets start small and double inside the scratch (the old copy is left
+ * behind: the arena is reset per evaluation), up to KFL_MAX_MATCHES. */
 static bool vset_add(struct kfl_ctx *x, struct vset *s, const struct kfl_val *v)
 {
 	if (s->n == s->cap) {
-		x->s->st.overflows++;
-		return false;
+		uint32_t nc = s->cap ? s->cap * 2 : 8;
+		struct kfl_val *nv = nc <= KFL_MAX_MATCHES ? kfl_alloc(x, nc * sizeof(*nv)) : NULL;
+		if (nv == NULL) {
+			if (nc > KFL_MAX_MATCHES)
+				x->s->st.overflows++; /* kfl_alloc counts its own */
+			return false;
+		}
+		if (s->n)
+			memcpy(nv, s->v, s->n * sizeof(*nv));
+		s->v = nv;
+		s->cap = nc;
 	}
 	s->v[s->n++] = *v;
 	return true;
@@ -165,16 +176,11 @@ static int sel_multi(struct kfl_ctx *x, const struct kfl_sel *sel, struct kfl_va
 {
 	struct vset a = { 0 }, b = { 0 };
 
-	a.v = kfl_alloc(x, KFL_MAX_MATCHES * sizeof(*a.v));
-	b.v = kfl_alloc(x, KFL_MAX_MATCHES * sizeof(*b.v));
-	if (a.v == NULL || b.v == NULL)
-		return SEL_MISSING;
-	a.cap = b.cap = KFL_MAX_MATCHES;
-	a.v[a.n++] = *cur;
+	if (!vset_add(x, &a, cur))
+		return after_doc ? SEL_DOCFAIL : SEL_MISSING;
 
 	for (; i < sel->nsteps; i++) {
 		const struct kfl_step *st = &sel->steps[i];
-		b.n = 0;
 		if (st->type == S_JSON || st->type == S_XML)
 			after_doc = true;
 		for (uint32_t k = 0; k < a.n; k++) {
@@ -193,9 +199,10 @@ static int sel_multi(struct kfl_ctx *x, const struct kfl_sel *sel, struct kfl_va
 				vset_add(x, &b, &r);
 			}
 		}
-		struct vset t = a;
+		/* the next step's results start a fresh set; the old one's
+		 * space is simply left in the arena */
 		a = b;
-		b = t;
+		b = (struct vset){ 0 };
 		if (a.n == 0)
 			return after_doc ? SEL_DOCFAIL : SEL_MISSING;
 	}
@@ -466,11 +473,13 @@ static int ev_chain(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
 	struct kfl_val v;
 
 	/* a and (b or (c ...)): the right operand is the rest of the chain */
+	size_t mark = x->s->used;
 	while (nodes[ni].type == N_AND || nodes[ni].type == N_OR) {
 		const struct kfl_node *n = &nodes[ni];
 		if (ev(x, n->a, &v) == COLLAPSE)
 			return COLLAPSE;
 		bool t = kfl_truthy(&v);
+		x->s->used = mark; /* only the truth value is kept */
 		if (n->type == N_AND && !t) {
 			*out = kfl_v_bool(false);
 			return 0;
@@ -555,8 +564,12 @@ static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
 			return 0;
 		default: return COLLAPSE;
 		}
-	case N_CALL:
-		return ev_call(x, n, out);
+	case N_CALL: {
+		size_t mark = x->s->used; /* helpers return booleans */
+		int r = ev_call(x, n, out);
+		x->s->used = mark;
+		return r;
+	}
 	case N_NOT:
 		if (ev(x, n->a, out) == COLLAPSE)
 			return COLLAPSE;
@@ -569,7 +582,10 @@ static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
 		if (out->t == KFL_FLOAT) /* - negates floats only */
 			out->u.f = -out->u.f;
 		return 0;
-	case N_CMP:
+	case N_CMP: {
+		/* The result is a boolean: whatever the operands put in the
+		 * scratch is released, so usage follows nesting, not length. */
+		size_t mark = x->s->used;
 		if (ev(x, n->a, &a) == COLLAPSE || ev(x, n->b, &b) == COLLAPSE)
 			return COLLAPSE;
 		switch (n->op) {
@@ -577,7 +593,9 @@ static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
 		case C_NE: *out = kfl_v_bool(!kfl_equal(&a, &b, x)); break;
 		default: *out = kfl_v_bool(kfl_order(&a, &b, n->op, x)); break;
 		}
+		x->s->used = mark;
 		return 0;
+	}
 	case N_AND:
 	case N_OR:
 		return ev_chain(x, ni, out);

@@ -97,7 +97,8 @@ static void note_open(struct merge *m, size_t idx)
 		size_t victim = m->openq[m->openq_head];
 
 		if (m->heads[victim].rd != NULL)
-			pcapio_reader_suspend(m->heads[victim].rd);
+			pcapio_reader_suspend(m->heads[victim].rd, m->heads[victim].live ?
+					      &m->heads[victim].rec : NULL);
 		m->openq[m->openq_head] = idx;
 		m->openq_head = (m->openq_head + 1) % m->openq_cap;
 		return;
@@ -115,7 +116,7 @@ static void drop_input(struct merge *m, size_t i, int rc)
 	h->live = false;
 	/* keep the reader object: the FIFO may still name it; suspend frees the fd */
 	if (h->rd != NULL)
-		pcapio_reader_suspend(h->rd);
+		pcapio_reader_suspend(h->rd, NULL);
 }
 
 /* Read the next record of input i into its head. */
@@ -140,7 +141,7 @@ static void advance(struct merge *m, size_t i)
 		m->in[i].truncated_tail = true;
 		m->st->truncated_inputs++;
 	}
-	pcapio_reader_suspend(h->rd);
+	pcapio_reader_suspend(h->rd, NULL);
 }
 
 static int put32(struct sink *s, uint32_t v)

@@ -21,6 +21,9 @@ struct kc_pcap_reader {
 	uint64_t good;     /* offset after the last complete record returned */
 	uint8_t *buf;
 	size_t cap, len, pos;
+	size_t pref;       /* buffer size to read with */
+	size_t rec_off;    /* buf offset of the last record returned */
+	bool has_rec;      /* rec_off is valid (a record is out with the caller) */
 	char path[];       /* kept to reopen after suspend */
 };
 
@@ -49,13 +52,14 @@ static int fill(struct kc_pcap_reader *r, size_t need)
 		r->len -= r->pos;
 		r->pos = 0;
 	}
-	if (need > r->cap) {
-		uint8_t *nb = realloc(r->buf, need);
+	if (need > r->cap || r->cap < r->pref) {
+		size_t nc = KC_MAX(need, r->pref);
+		uint8_t *nb = realloc(r->buf, nc);
 
 		if (nb == NULL)
 			return -ENOMEM;
 		r->buf = nb;
-		r->cap = need;
+		r->cap = nc;
 	}
 	while (r->len < need) {
 		ssize_t n;
@@ -97,7 +101,7 @@ struct kc_pcap_reader *pcapio_reader_open(const char *path, size_t bufsize, int 
 		goto out;
 	}
 	memcpy(r->path, path, plen + 1);
-	r->cap = bufsize < 4096 ? 4096 : bufsize;
+	r->pref = r->cap = bufsize < 4096 ? 4096 : bufsize;
 	r->buf = malloc(r->cap);
 	if (r->buf == NULL) {
 		rc = kc_err_set(err, -ENOMEM, "%s: out of memory", path);
@@ -157,6 +161,7 @@ int kc_pcap_reader_next(struct kc_pcap_reader *r, struct kc_pcap_rec *rec)
 	uint32_t sec, frac, caplen;
 	int rc;
 
+	r->has_rec = false; /* the previous record may move from here on */
 	if (r->truncated)
 		return 0;
 	rc = fill(r, KC_PCAP_REC_HDR_LEN);
@@ -182,6 +187,8 @@ int kc_pcap_reader_next(struct kc_pcap_reader *r, struct kc_pcap_rec *rec)
 	rec->caplen = caplen;
 	rec->origlen = rd32(r, h + 12);
 	rec->data = h + KC_PCAP_REC_HDR_LEN;
+	r->rec_off = r->pos;
+	r->has_rec = true;
 	r->pos += KC_PCAP_REC_HDR_LEN + caplen;
 	r->good += KC_PCAP_REC_HDR_LEN + caplen;
 	return 1;
@@ -207,12 +214,32 @@ bool kc_pcap_reader_is_ns(const struct kc_pcap_reader *r)
 	return r->ns;
 }
 
-void pcapio_reader_suspend(struct kc_pcap_reader *r)
+void pcapio_reader_suspend(struct kc_pcap_reader *r, struct kc_pcap_rec *cur)
 {
+	size_t keep = r->has_rec ? r->pos - r->rec_off : 0;
+	uint8_t *nb = NULL;
+
 	if (r->fd >= 0) {
 		close(r->fd);
 		r->fd = -1;
 	}
+	/* Give back read-ahead: rewind the file offset over unread bytes and
+	 * keep only the record the caller still holds, so a merge of many
+	 * suspended inputs costs about one packet of memory each. */
+	if (keep > 0) {
+		nb = malloc(keep);
+		if (nb == NULL)
+			return; /* keep the big buffer: correct, just larger */
+		memcpy(nb, r->buf + r->rec_off, keep);
+		if (cur != NULL)
+			cur->data = nb + KC_PCAP_REC_HDR_LEN;
+	}
+	r->off -= r->len - r->pos;
+	r->eof = false;
+	free(r->buf);
+	r->buf = nb;
+	r->cap = r->len = r->pos = keep;
+	r->rec_off = 0;
 }
 
 bool pcapio_reader_is_open(const struct kc_pcap_reader *r)

@@ -12,8 +12,9 @@
  * (consuming only whole records that precede the hello) until every record
  * holding the hello is present, then parses the hello in place across the
  * record boundaries. A hello longer than KC_TLS_MAX_HS_MSG is given up
- * (tls.hs_too_big). The caller's per-direction buffer bound must therefore
- * allow KC_TLS_MAX_HS_MSG plus record headers for the hello to be seen.
+ * (tls.hs_too_big), and so is a hello still incomplete when
+ * KC_TLS_MAX_PRESENTED bytes are presented (tiny-record evasion). The
+ * caller's per-direction buffer bound should allow KC_TLS_MAX_PRESENTED.
  *
  * End of parsing (agreed with lib/dissect): once a direction's hello is read
  * (or the direction was given up for a counted reason such as an alert or an
@@ -50,6 +51,11 @@
 
 /** Largest handshake message (hello) accepted, bytes after its header. */
 #define KC_TLS_MAX_HS_MSG (64u * 1024)
+/** Most bytes a direction may hold un-consumed while a hello is incomplete:
+ *  a 64 KiB hello plus 16 KiB of record headers (a hello cut into records of
+ *  at least ~20 bytes). Past it the direction is given up (tls.hs_too_big).
+ *  The dispatcher's per-direction bound should be at least this. */
+#define KC_TLS_MAX_PRESENTED (KC_TLS_MAX_HS_MSG + 16u * 1024)
 /** Largest record payload accepted: 2^14 plus the 2048 of TLSCiphertext
  *  expansion (RFC 5246 6.2.3). */
 #define KC_TLS_MAX_RECORD (16384u + 2048u)
@@ -70,7 +76,8 @@ struct kc_tls_stats {
 	uint64_t ech;               /**< ClientHello carried encrypted_client_hello */
 	uint64_t sslv2_hello;       /**< SSLv2-compatible ClientHello: not parsed */
 	uint64_t not_tls;           /**< record header not TLS: gave up */
-	uint64_t hs_too_big;        /**< hello longer than KC_TLS_MAX_HS_MSG */
+	uint64_t hs_too_big;        /**< hello over KC_TLS_MAX_HS_MSG, or incomplete at
+	                                 KC_TLS_MAX_PRESENTED bytes */
 	uint64_t bad_hello;         /**< hello malformed (length fields inconsistent) */
 	uint64_t bad_hs_framing;    /**< non-handshake record inside a hello, empty fragment */
 	uint64_t alert_before_hello;/**< alert record before the direction's hello */

@@ -169,6 +169,12 @@ static struct kc_parse_res hello_at(struct kc_tls_flow *f, enum kc_dir dir, cons
 		/* Hint: the rest of this message plus one record header. */
 		size_t missing = r.vlen - probe.vpos;
 
+		if (len - off >= KC_TLS_MAX_PRESENTED) {
+			st->hs_too_big++;
+			f->dir_state[dir] = KC_TLS_GAVE_UP;
+			maybe_emit(f, info, emit, ctx, st);
+			return res(KC_PARSE_OK, len, 0);
+		}
 		return res(KC_PARSE_NEED_MORE, off, KC_MAX(probe.need, missing));
 	}
 	if (probe.err != RD_OK) {

@@ -4,6 +4,7 @@
 // node:crypto. See docs/object-storage.md §1-2 and §4 for the rules it copies.
 //
 //   node gcs-server.js --pubkey sa.pub [--bucket NAME]... [--email ISS] [--kid KID]
+//                      [--tls-key KEY.pem --tls-cert CERT.pem]   (https)
 //
 // Prints "listening <port>" on stdout once ready (port chosen by the OS).
 // Token URL: http://127.0.0.1:<port>/token. Objects live in memory.
@@ -30,6 +31,7 @@
 'use strict';
 
 const http = require('node:http');
+const https = require('node:https');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 
@@ -45,6 +47,8 @@ for (let i = 0; i < args.length; i++) {
   else if (k === '--bucket') { opt.buckets.push(v); i++; }
   else if (k === '--email') { opt.email = v; i++; }
   else if (k === '--kid') { opt.kid = v; i++; }
+  else if (k === '--tls-key') { opt.tlsKey = fs.readFileSync(v); i++; }
+  else if (k === '--tls-cert') { opt.tlsCert = fs.readFileSync(v); i++; }
   else { process.stderr.write(`gcs-server: unknown option ${k}\n`); process.exit(2); }
 }
 if (!opt.pubkey) { process.stderr.write('gcs-server: --pubkey is required\n'); process.exit(2); }
@@ -62,6 +66,7 @@ let faults = [];
 let chunkDelay = 0;
 const issued = [];
 let port = 0;
+const scheme = opt.tlsKey ? 'https' : 'http';
 let generation = Date.now() * 1000;
 const stats = { requests: 0, byKind: {}, tokenIssued: 0, tokenRejected: 0, status: {} };
 
@@ -144,7 +149,7 @@ function tokenEndpoint(req, res, body) {
   if (claims.exp - claims.iat > 3600 || claims.exp < now - 60 || claims.iat > now + 60) {
     return bad('Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.');
   }
-  if (claims.aud !== `http://127.0.0.1:${port}/token`) return bad('Invalid JWT: aud');
+  if (claims.aud !== `${scheme}://127.0.0.1:${port}/token`) return bad('Invalid JWT: aud');
   if (opt.email && claims.iss !== opt.email) return bad('Invalid JWT: iss');
   const scopes = String(claims.scope || '').split(' ');
   if (!scopes.some((s) => /devstorage\.(read_write|full_control)$|cloud-platform$/.test(s))) {
@@ -334,7 +339,7 @@ function handle(req, res, body, kind, url, fault) {
       const id = crypto.randomBytes(16).toString('hex');
       const len = req.headers['x-upload-content-length'];
       sessions.set(id, { id, bucket, meta, ifGen, data: Buffer.alloc(0), total: len !== undefined ? Number(len) : null, done: false });
-      const loc = `http://127.0.0.1:${port}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(meta.name)}&upload_id=${id}`;
+      const loc = `${scheme}://127.0.0.1:${port}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(meta.name)}&upload_id=${id}`;
       return send(res, 200, '', { Location: loc });
     }
     return gerror(res, 400, 'Unknown uploadType', 'invalid');
@@ -396,7 +401,7 @@ function admin(req, res, url, body) {
   return send(res, 404, 'no such admin call');
 }
 
-const server = http.createServer((req, res) => {
+const onRequest = (req, res) => {
   const url = new URL(req.url, `http://127.0.0.1:${port}`);
   if (url.pathname.startsWith('/_admin/')) {
     const chunks = [];
@@ -446,7 +451,8 @@ const server = http.createServer((req, res) => {
     const go = () => { try { handle(req, res, body, kind, url, fault); } catch (e) { gerror(res, 500, 'internal: ' + e.message, 'backendError'); } };
     if (chunkDelay > 0 && kind === 'chunk') setTimeout(go, chunkDelay); else go();
   });
-});
+};
+const server = opt.tlsKey ? https.createServer({ key: opt.tlsKey, cert: opt.tlsCert }, onRequest) : http.createServer(onRequest);
 server.keepAliveTimeout = 5000;
 server.listen(0, '127.0.0.1', () => {
   port = server.address().port;

@@ -31,7 +31,7 @@ st_init() {
 st_npm() {
 	if [ ! -d "$ST_DIR/node_modules/@google-cloud/storage" ] || [ ! -d "$ST_DIR/node_modules/s3rver" ]; then
 		command -v npm >/dev/null 2>&1 || st_skip "npm is not installed"
-		(cd "$ST_DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1) || {
+		npm ci --prefix "$ST_DIR" --no-audit --no-fund >/dev/null 2>&1 || {
 			echo "npm ci failed"; exit 1; }
 	fi
 }

@@ -537,8 +537,47 @@ static void test_upgrades(void)
 	kc_dissect_core_destroy(c);
 }
 
+static void test_early_response_and_forms(void)
+{
+	struct kc_dissect_core *c = t_core(4096);
+	struct kc_dissect_flow *f = open_flow(c, 80);
+
+	/* The server refuses before the body is complete (413): one item
+	 * with what the request had; the rest of its body is skipped. */
+	feed(c, f, C2S, "POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123", 1);
+	feed(c, f, S2C, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n", 2);
+	CHECK_EQ_U(S.n, 1);
+	CHECK_EQ_U(S.items[0].u.http.status, 413);
+	CHECK_STR(&S.items[0], S.items[0].u.http.req_body, "0123");
+	CHECK_EQ_U(S.items[0].u.http.req_body_size, 4);
+	feed(c, f, C2S, "456789", 3);
+	/* absolute-form target (proxy), encoded path, TE list ending in chunked */
+	feed(c, f, C2S, "GET http://example.com/a%20b/c?q=%7e HTTP/1.1\r\n"
+			"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 4);
+	feed(c, f, S2C, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 5);
+	CHECK_EQ_U(S.n, 2);
+	CHECK_STR(&S.items[1], S.items[1].u.http.url, "http://example.com/a%20b/c?q=%7e");
+	CHECK_STR(&S.items[1], S.items[1].u.http.path, "/a b/c");
+	CHECK_STR(&S.items[1], S.items[1].u.http.query[0].value, "~");
+	CHECK_EQ_U(S.items[1].u.http.req_body_size, 0);
+	CHECK_EQ_U(S.items[1].u.http.status, 200);
+	/* conflicting Content-Length values: framing error, resync at the
+	 * next line that is a request line */
+	feed(c, f, C2S, "POST /x HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!\r\n"
+			"GET /y HTTP/1.1\r\n\r\n", 6);
+	feed(c, f, S2C, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+			"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 7);
+	CHECK_EQ_U(kc_dissect_stats(c)->http.err_content_length, 1);
+	CHECK_EQ_U(S.n, 4);
+	CHECK(S.items[2].flags & KC_ITEM_F_GAP);
+	CHECK_STR(&S.items[3], S.items[3].u.http.path, "/y");
+	kc_dissect_flow_close(c, f, 8);
+	kc_dissect_core_destroy(c);
+}
+
 int main(void)
 {
+	test_early_response_and_forms();
 	test_simple();
 	test_every_split();
 	test_pipelined_chunked();

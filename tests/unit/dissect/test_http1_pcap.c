@@ -39,6 +39,13 @@ static int n_conns;
 static void item_cb(void *ctx, const struct kc_item *it)
 {
 	(void)ctx;
+	/* KC_DUMP_ITEMS=1 prints every item as JSON (debugging aid). */
+	if (getenv("KC_DUMP_ITEMS") != NULL) {
+		char *js = t_json(it);
+
+		printf("%s\n", js != NULL ? js : "(render failed)");
+		free(js);
+	}
 	if (it->proto != KC_ITEM_HTTP)
 		return;
 	if ((it->flags & KC_ITEM_F_REQUEST) && n_got_req < MAX_ROWS)

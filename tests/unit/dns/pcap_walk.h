@@ -1,7 +1,7 @@
 /*
  * Test-only packet walker for the lib/dns and lib/tls capture tests: reads a
- * pcap with libpcap, decodes Ethernet (+VLAN), IPv4/IPv6 (fragments skipped
- * and counted), UDP and TCP, and follows TCP in order per direction (a small
+ * pcap with libpcap, decodes Ethernet (+VLAN), IPv4 (fragments skipped and
+ * counted), IPv6 (fragments reassembled, RFC 8200 4.5), UDP and TCP, and follows TCP in order per direction (a small
  * stand-in for lib/reasm: retransmitted bytes trimmed, out-of-order segments
  * held until the gap fills, at most WALK_OOO_MAX per direction).
  */
@@ -60,7 +60,23 @@ typedef void (*walk_tcp_fn)(void *ctx, struct walk_flow *f, enum kc_dir dir, con
 typedef void (*walk_pkt_fn)(void *ctx, struct walk_flow *f, enum kc_dir dir,
 			    const struct walk_pkt *p);
 
+/* IPv6 fragments of one datagram (RFC 8200 4.5), test-sized. */
+#define WALK_FRAGS 8
+struct walk_frag {
+	bool used;
+	uint32_t ident;
+	uint8_t src[16], dst[16];
+	uint8_t nh;               /* upper-layer protocol */
+	size_t total;             /* known once the last fragment came; else 0 */
+	unsigned n;
+	size_t off[WALK_FRAGS], len[WALK_FRAGS];
+	uint8_t *data[WALK_FRAGS];
+};
+
 struct walker {
+	struct walk_frag frags[4];
+	uint8_t reasm[65536];     /* last reassembled payload */
+	unsigned frags_reassembled;
 	struct walk_flow flows[WALK_FLOWS];
 	unsigned n_flows;
 	unsigned frags_skipped, ooo_dropped;
@@ -69,7 +85,74 @@ struct walker {
 	void *ctx;
 };
 
-static bool walk_decode(const uint8_t *d, size_t caplen, struct walk_pkt *p)
+/* Add one fragment; when the datagram is whole, copy it to w->reasm and
+ * return its length (else 0). */
+static size_t walk_frag_add(struct walker *w, const uint8_t *ip6, uint32_t ident, uint8_t nh,
+			    size_t off, bool more, const uint8_t *d, size_t n, uint8_t *nh_out)
+{
+	struct walk_frag *fr = NULL;
+
+	for (unsigned i = 0; i < 4 && fr == NULL; i++)
+		if (w->frags[i].used && w->frags[i].ident == ident &&
+		    !memcmp(w->frags[i].src, ip6 + 8, 16))
+			fr = &w->frags[i];
+	for (unsigned i = 0; i < 4 && fr == NULL; i++)
+		if (!w->frags[i].used) {
+			fr = &w->frags[i];
+			memset(fr, 0, sizeof(*fr));
+			fr->used = true;
+			fr->ident = ident;
+			memcpy(fr->src, ip6 + 8, 16);
+			memcpy(fr->dst, ip6 + 24, 16);
+		}
+	if (fr == NULL || fr->n == WALK_FRAGS || off + n > sizeof(w->reasm))
+		return 0;
+	if (off == 0)
+		fr->nh = nh;
+	if (!more)
+		fr->total = off + n;
+	fr->off[fr->n] = off;
+	fr->len[fr->n] = n;
+	fr->data[fr->n] = malloc(n ? n : 1);
+	memcpy(fr->data[fr->n], d, n);
+	fr->n++;
+	if (fr->total == 0)
+		return 0;
+	/* Whole when the pieces cover [0, total) without holes. */
+	size_t covered = 0;
+
+	for (bool grew = true; grew;) {
+		grew = false;
+		for (unsigned i = 0; i < fr->n; i++)
+			if (fr->off[i] <= covered && fr->off[i] + fr->len[i] > covered) {
+				covered = fr->off[i] + fr->len[i];
+				grew = true;
+			}
+	}
+	if (covered < fr->total)
+		return 0;
+	for (unsigned i = 0; i < fr->n; i++) {
+		memcpy(w->reasm + fr->off[i], fr->data[i], fr->len[i]);
+		free(fr->data[i]);
+	}
+	size_t total = fr->total;
+
+	*nh_out = fr->nh;
+	fr->used = false;
+	w->frags_reassembled++;
+	return total;
+}
+
+static void walk_frags_free(struct walker *w)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		for (unsigned k = 0; w->frags[i].used && k < w->frags[i].n; k++)
+			free(w->frags[i].data[k]);
+		w->frags[i].used = false;
+	}
+}
+
+static bool walk_decode(struct walker *w, const uint8_t *d, size_t caplen, struct walk_pkt *p)
 {
 	size_t off = 12;
 	uint16_t et;
@@ -119,16 +202,31 @@ static bool walk_decode(const uint8_t *d, size_t caplen, struct walk_pkt *p)
 			nh = ip[o];
 			o += (size_t)(ip[o + 1] + 1) * 8;
 		}
-		if (nh == 44)
-			return p->l4 = 255, false;
 		if (o > 40 + plen)
 			return false;
 		p->family = 6;
-		p->l4 = nh;
 		memcpy(p->src, ip + 8, 16);
 		memcpy(p->dst, ip + 24, 16);
-		d = ip + o;
-		caplen = 40 + plen - o;
+		if (nh == 44) {
+			if (o + 8 > 40 + plen)
+				return false;
+			const uint8_t *fh = ip + o;
+			size_t foff = (size_t)((fh[2] << 8 | fh[3]) & 0xfff8);
+			uint32_t ident = (uint32_t)fh[4] << 24 | (uint32_t)fh[5] << 16 |
+					 (uint32_t)fh[6] << 8 | fh[7];
+			size_t whole = walk_frag_add(w, ip, ident, fh[0], foff, fh[3] & 1, fh + 8,
+						     40 + plen - o - 8, &nh);
+
+			if (whole == 0)
+				return p->l4 = 255, false; /* held (or dropped) fragment */
+			p->l4 = nh;
+			d = w->reasm;
+			caplen = whole;
+		} else {
+			p->l4 = nh;
+			d = ip + o;
+			caplen = 40 + plen - o;
+		}
 	} else {
 		return false;
 	}
@@ -272,7 +370,7 @@ static int walk_pcap(struct walker *w, const char *path)
 		memset(&p, 0, sizeof(p));
 		p.frame = ++frame;
 		p.ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-		if (!walk_decode(data, h->caplen, &p)) {
+		if (!walk_decode(w, data, h->caplen, &p)) {
 			if (p.l4 == 255)
 				w->frags_skipped++;
 			continue;
@@ -302,6 +400,7 @@ static int walk_pcap(struct walker *w, const char *path)
 			walk_tcp_data(w, f, dir, seq, p.payload, p.len, &p);
 	}
 	pcap_close(pc);
+	walk_frags_free(w);
 	for (unsigned i = 0; i < w->n_flows; i++)
 		for (int d = 0; d < 2; d++)
 			for (unsigned k = 0; k < w->flows[i].dir[d].n_ooo; k++)

@@ -292,7 +292,11 @@ static void test_all_types(void)
 	CHECK_STR(&it, d->rrs[3].name, "1.0.0.10.in-addr.arpa");
 	CHECK_STR(&it, d->rrs[3].data, "host.example.com");
 	CHECK_STR(&it, d->rrs[4].data, "10 mail.example.com");
-	CHECK_STR(&it, d->rrs[5].data, "v=spf1  a\\\\b\\001z");
+	/* TXT: strings separated by NUL, escapes inside */
+	static const char txt[] = "v=spf1 \0a\\\\b\\001z";
+
+	CHECK_EQ(d->rrs[5].data.len, sizeof(txt) - 1);
+	CHECK(memcmp(kc_item_str(&it, d->rrs[5].data), txt, sizeof(txt) - 1) == 0);
 	CHECK_STR(&it, d->rrs[6].name, "_sip._tcp.example.com");
 	CHECK_STR(&it, d->rrs[6].data, "1 2 5060 sip.example.com");
 	CHECK_STR(&it, d->rrs[7].data, "\\# 3 0102ab");
@@ -523,6 +527,47 @@ static void test_compression_abuse(void)
 	question(&m, "a", 1);
 	CHECK_EQ(kc_dns_parse_message(m.b, m.n, &it, &st), -EBADMSG);
 	CHECK_EQ(st.name_truncated, 1);
+}
+
+/* AAAA text equals inet_ntop's for zero runs in every position. */
+static void test_ipv6_text(void)
+{
+	struct mb m;
+	static struct kc_item it;
+	unsigned bad = 0;
+
+	for (unsigned mask = 0; mask < 256; mask++) {
+		for (unsigned variant = 0; variant < 3; variant++) {
+			uint8_t a[16];
+			char want[INET6_ADDRSTRLEN];
+			size_t at;
+
+			for (int g = 0; g < 8; g++) {
+				uint16_t v = (mask >> g) & 1 ? 0 : (uint16_t)(0x1000 * variant + g * 0x11 + 1);
+
+				a[2 * g] = (uint8_t)(v >> 8);
+				a[2 * g + 1] = (uint8_t)v;
+			}
+			if (variant == 2 && mask == 0x1f) { /* ::ffff:a.b.c.d */
+				a[10] = a[11] = 0xff;
+			}
+			inet_ntop(AF_INET6, a, want, sizeof(want));
+			hdr(&m, 1, 0x8180, 0, 1, 0, 0);
+			name(&m, "v6");
+			at = rr_fixed(&m, 28, 1, 1);
+			raw(&m, a, 16);
+			rr_end(&m, at);
+			if (kc_dns_parse_message(m.b, m.n, &it, NULL) != 0 ||
+			    it.u.dns.rrs[0].data.len != strlen(want) ||
+			    memcmp(kc_item_str(&it, it.u.dns.rrs[0].data), want, strlen(want)) != 0) {
+				fprintf(stderr, "AAAA: got %.*s want %s\n",
+					(int)it.u.dns.rrs[0].data.len,
+					kc_item_str(&it, it.u.dns.rrs[0].data), want);
+				bad++;
+			}
+		}
+	}
+	CHECK_EQ(bad, 0);
 }
 
 static void test_overflow_sections(void)
@@ -815,6 +860,7 @@ int main(void)
 	test_udp_pair();
 	test_all_types();
 	test_compression_abuse();
+	test_ipv6_text();
 	test_overflow_sections();
 	test_pairing_and_timeouts();
 	test_probe_and_not_dns();

@@ -463,7 +463,7 @@ static void test_cap(void)
 {
 	struct kc_hpack_dec d;
 	struct collect c;
-	static uint8_t blk[2048];
+	static uint8_t blk[8192];
 	size_t n = 0;
 
 	kc_hpack_dec_init(&d, 4096);

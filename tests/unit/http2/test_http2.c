@@ -494,6 +494,45 @@ static void test_rst_and_close(void)
 	buf_free(&blk);
 }
 
+/* An informational 100 response before the final one is not kept. */
+static void test_continue(void)
+{
+	struct pump p;
+	struct buf c = { 0 }, s = { 0 }, blk = { 0 };
+
+	pump_init(&p, KC_HTTP2_MODE_PRIOR);
+	preface(&c);
+	frame(&s, 0x4, 0, 0, NULL, 0);
+	req_block(&blk, "POST", "/upload", "h");
+	hp_lit(&blk, "expect", "100-continue");
+	headers(&c, 1, 0, &blk);
+	data(&c, 1, 1, "file");
+	blk.len = 0;
+	hp_lit_iname(&blk, 8, "100");
+	headers(&s, 1, 0, &blk);
+	blk.len = 0;
+	hp_idx(&blk, 8);
+	hp_lit(&blk, "server", "x");
+	headers(&s, 1, 1, &blk);
+	pump_feed(&p, 0, c.p, c.len, 1);
+	pump_feed(&p, 1, s.p, s.len, 2);
+	CHECK(p.sink.n == 1);
+	if (p.sink.n == 1) {
+		const struct kc_item *it = &p.sink.items[0];
+
+		CHECK(it->u.http.status == 200);
+		CHECK(it->u.http.n_resp_headers == 2);
+		CHECK(strcmp(H(it, 1, ":status"), "200") == 0);
+		CHECK(strcmp(H(it, 1, "Server"), "x") == 0);
+		CHECK(strcmp(H(it, 0, "Expect"), "100-continue") == 0);
+		CHECK(strcmp(V(it, it->u.http.req_body), "file") == 0);
+	}
+	pump_free(&p);
+	buf_free(&c);
+	buf_free(&s);
+	buf_free(&blk);
+}
+
 /* PUSH_PROMISE: the promised request comes from the server's block. */
 static void test_push(void)
 {
@@ -707,6 +746,70 @@ static void test_limits(void)
 	buf_free(&blk);
 }
 
+/* The field store is shared: when it is full, fields are dropped and the
+ * items flagged; a split header block beyond the assembly buffer loses the
+ * HPACK state. */
+static void test_store_and_hb_limits(void)
+{
+	struct pump p;
+	struct buf c = { 0 }, s = { 0 }, blk = { 0 };
+	static char big[3001];
+	unsigned truncated = 0;
+
+	memset(big, 'v', 1000);
+	big[1000] = '\0';
+	pump_init(&p, KC_HTTP2_MODE_PRIOR);
+	preface(&c);
+	frame(&s, 0x4, 0, 0, NULL, 0);
+	for (uint32_t i = 0; i < 10; i++) {
+		blk.len = 0;
+		req_block(&blk, "GET", "/big", "h");
+		hp_lit(&blk, "x-big", big);
+		headers(&c, 1 + 2 * i, 1, &blk);
+	}
+	blk.len = 0;
+	hp_idx(&blk, 8);
+	for (uint32_t i = 0; i < 10; i++)
+		headers(&s, 1 + 2 * i, 1, &blk);
+	pump_feed(&p, 0, c.p, c.len, 1);
+	pump_feed(&p, 1, s.p, s.len, 2);
+	CHECK(p.error == 0);
+	CHECK(p.sink.n == 10);
+	for (unsigned i = 0; i < p.sink.n && i < 10; i++) {
+		const struct kc_item *it = &p.sink.items[i];
+
+		if (it->flags & KC_ITEM_F_TRUNCATED) {
+			truncated++;
+			CHECK(strcmp(H(it, 0, "X-Big"), "") == 0);
+		} else {
+			CHECK(strlen(H(it, 0, "X-Big")) == 1000);
+		}
+		CHECK(it->u.http.status == 200);
+	}
+	/* 8 KiB hold seven 1 KiB headers with the pseudo-headers */
+	CHECK(truncated == 3);
+	CHECK(p.st.store_full == 3 && p.st.items_truncated == 3);
+	pump_free(&p);
+
+	pump_init(&p, KC_HTTP2_MODE_PRIOR);
+	c.len = 0;
+	preface(&c);
+	memset(big, 'w', 3000);
+	big[3000] = '\0';
+	blk.len = 0;
+	req_block(&blk, "GET", "/huge", "h");
+	hp_lit(&blk, "x-huge", big);
+	hp_lit(&blk, "x-huge2", big);
+	frame(&c, 0x1, 0x0, 1, blk.p, 3000);
+	frame(&c, 0x9, 0x4, 1, blk.p + 3000, blk.len - 3000);
+	pump_feed(&p, 0, c.p, c.len, 1);
+	CHECK(p.error == 1 && p.st.hb_overflow == 1);
+	pump_free(&p);
+	buf_free(&c);
+	buf_free(&s);
+	buf_free(&blk);
+}
+
 /* A malformed block loses the HPACK state: error, no more items. */
 static void test_hpack_error(void)
 {
@@ -832,6 +935,18 @@ static void test_every_split(void)
 		}
 	}
 	CHECK(all_same);
+	/* the dispatcher may feed a whole direction before the other: the
+	 * server's bytes first still give the same items */
+	pump_init(&p, KC_HTTP2_MODE_PRIOR);
+	pump_feed(&p, 1, s.p, s.len, 2);
+	CHECK(p.sink.n == 0);
+	pump_feed(&p, 0, c.p, c.len, 1);
+	got.len = 0;
+	items_digest(&p.sink, &got);
+	CHECK(p.error == 0);
+	CHECK(got.len == ref.len && memcmp(got.p, ref.p, ref.len) == 0);
+	CHECK(p.st.frames_untracked == 0);
+	pump_free(&p);
 	/* and byte by byte */
 	pump_init(&p, KC_HTTP2_MODE_PRIOR);
 	for (size_t k = 0; k < c.len; k++)
@@ -885,10 +1000,12 @@ int main(void)
 	test_continuation_padding();
 	test_grpc();
 	test_rst_and_close();
+	test_continue();
 	test_push();
 	test_midstream();
 	test_upgrade();
 	test_limits();
+	test_store_and_hb_limits();
 	test_hpack_error();
 	test_every_split();
 	printf("flow size %zu bytes\n", kc_http2_flow_size());

@@ -494,7 +494,8 @@ static void run_file(const char *dir, const char *name, unsigned want_items, int
 			continue;
 		matched++;
 		if (!(it->flags & KC_ITEM_F_RESPONSE))
-			fprintf(stderr, "no response: tcp %d stream %u flags 0x%x\n", got[i].tcp_stream, h->h2_stream_id, it->flags);
+			fprintf(stderr, "no response: tcp %d stream %u flags 0x%x\n",
+				got[i].tcp_stream, h->h2_stream_id, it->flags);
 		CHECK(it->flags & KC_ITEM_F_RESPONSE);
 		CHECK(!(it->flags & KC_ITEM_F_TRUNCATED));
 		if (t->has_req) {

@@ -554,13 +554,25 @@ static void scratch(void)
 	struct kc_kfl_prog *p = t_compile("js.json().x.y[1] == 20");
 	cJSON *j = cJSON_Parse(X);
 	CHECK(s && p && j && kc_kfl_eval_json(p, j, s), "json() fits 4 KiB");
-	/* a .* step needs 2 x 512 values: more than a 4 KiB arena holds */
+	/* a .* step over 400 elements needs more than a 4 KiB arena holds: the
+	 * matches collected so far are used and the overflow is counted */
 	kc_kfl_prog_free(p);
-	p = t_compile("o.* == \"v\"");
+	cJSON_Delete(j);
+	char big[4000];
+	size_t k = (size_t)sprintf(big, "{\"big\":[");
+	for (int i = 0; i < 400; i++)
+		k += (size_t)sprintf(big + k, "%s%d", i ? "," : "", i == 399 ? 1 : 0);
+	sprintf(big + k, "]}");
+	j = cJSON_Parse(big);
+	p = t_compile("big.* == 1");
 	uint64_t before = kc_kfl_scratch_stats(s)->overflows;
-	CHECK(p && !kc_kfl_eval_json(p, j, s), "overflow is missing");
+	CHECK(p && j && !kc_kfl_eval_json(p, j, s), "overflow truncates the match set");
 	CHECK(kc_kfl_scratch_stats(s)->overflows > before, "overflow counted");
 	CHECK(kc_kfl_scratch_stats(s)->evals == 2, "evals counted");
+	struct kc_kfl_scratch *s2 = kc_kfl_scratch_create(0);
+	CHECK(s2 && kc_kfl_eval_json(p, j, s2) && kc_kfl_scratch_stats(s2)->overflows == 0,
+	      "64 KiB holds 400 matches");
+	kc_kfl_scratch_free(s2);
 	kc_kfl_prog_free(p);
 	cJSON_Delete(j);
 	kc_kfl_scratch_free(s);

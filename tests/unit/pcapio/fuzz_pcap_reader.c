@@ -32,6 +32,18 @@ static char dir[64];
 
 static bool ethernet;
 
+static void cleanup(void)
+{
+	static const char *const names[] = { "in.pcap", "out", "out.tmp" };
+	char p[128];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
 static long read_all(const char *path, bool *torn)
 {
 	struct kc_pcap_reader *r = kc_pcap_reader_open(path, NULL);
@@ -66,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(dir, sizeof(dir), "/tmp/kc-fuzz-pcap-XXXXXX");
 		if (mkdtemp(dir) == NULL)
 			abort();
+		atexit(cleanup);
 	}
 	flags = data[0];
 	snprintf(in, sizeof(in), "%s/in.pcap", dir);

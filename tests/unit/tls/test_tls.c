@@ -8,7 +8,7 @@
 #include "test_common.h"
 
 struct buf {
-	uint8_t b[80000];
+	uint8_t b[200000];
 	size_t n;
 };
 
@@ -186,7 +186,7 @@ static struct kc_flow_info flow_info(void)
 
 /* Dispatcher stand-in for one direction. */
 struct stream {
-	uint8_t buf[80000];
+	uint8_t buf[200000];
 	size_t len;
 	unsigned errors;
 	struct kc_parse_res last;
@@ -469,6 +469,25 @@ static void test_bad_input(void)
 	kc_tls_flow_init(&f);
 	feed(&sc, &f, KC_DIR_C2S, (const uint8_t *)"\x16\x03\x01\x00\x04\x01\x01\x00\x01", 9, 1,
 	     &cap, &st);
+	CHECK_EQ(sc.last.status, KC_PARSE_OK);
+	CHECK_EQ(sc.len, 0);
+	CHECK_EQ(st.hs_too_big, 1);
+
+	/* A 40000-byte hello cut into 1-byte records: incomplete when
+	 * KC_TLS_MAX_PRESENTED bytes are held, so given up. */
+	memset(&st, 0, sizeof(st));
+	memset(&sc, 0, sizeof(sc));
+	ch.n = c2s.n = 0;
+	raw(&ch, "\x01\x00\x9c\x40", 4);
+	memset(ch.b + 4, 0, 15000);
+	ch.n += 15000;
+	records(&c2s, &ch, 1, 22);
+	CHECK(c2s.n >= KC_TLS_MAX_PRESENTED);
+	kc_tls_flow_init(&f);
+	feed(&sc, &f, KC_DIR_C2S, c2s.b, KC_TLS_MAX_PRESENTED - 1, 1, &cap, &st);
+	CHECK_EQ(sc.last.status, KC_PARSE_NEED_MORE);
+	CHECK_EQ(st.hs_too_big, 0);
+	feed(&sc, &f, KC_DIR_C2S, c2s.b + KC_TLS_MAX_PRESENTED - 1, 1, 1, &cap, &st);
 	CHECK_EQ(sc.last.status, KC_PARSE_OK);
 	CHECK_EQ(sc.len, 0);
 	CHECK_EQ(st.hs_too_big, 1);
