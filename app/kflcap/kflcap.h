@@ -108,6 +108,8 @@ struct kc_worker {
 	struct rte_mbuf *out[KC_APP_BURST * 4]; /**< records waiting for to_mgmt */
 	uint16_t n_free;
 	struct rte_mbuf *to_free[KC_APP_BURST * 4]; /**< released by the engine, freed per burst */
+	uint64_t last_rx_tsc;      /**< TSC of the last packet received */
+	uint64_t last_tick_tsc;
 	struct kc_worker_stats st;
 	uint8_t scratch[65536 + 128];
 } __rte_cache_aligned;
@@ -136,6 +138,20 @@ struct kc_app {
 
 extern atomic_bool kc_quit;
 
+/** mbufs that rings (worker to management, fan-out) and RX descriptors can
+ *  not hold at their fullest: what retention may take a share of. */
+static inline uint64_t kc_app_mbuf_headroom(const struct kc_app *app)
+{
+	return (uint64_t)app->n_workers * app->opts.ring_size * 2 + (uint64_t)app->n_workers * 2048 + 4096;
+}
+
+static inline uint64_t kc_app_mbuf_spare(const struct kc_app *app)
+{
+	uint64_t h = kc_app_mbuf_headroom(app);
+
+	return app->opts.mbufs > h ? app->opts.mbufs - h : 0;
+}
+
 /* opts.c */
 int kc_opts_parse(int argc, char **argv, struct kc_opts *o);
 void kc_opts_usage(const char *prog);
@@ -149,6 +165,8 @@ int kc_worker_init(struct kc_app *app, struct kc_worker *w);
 int kc_worker_main(void *arg);
 /** One iteration of the worker loop; returns packets received. */
 unsigned kc_worker_poll(struct kc_worker *w);
+/** Periodic engine work (expiry) at TSC @p tsc. */
+void kc_worker_tick(struct kc_worker *w, uint64_t tsc);
 /** Flush the engine and hand remaining records to the management ring. */
 void kc_worker_finish(struct kc_worker *w);
 

@@ -159,6 +159,12 @@ int main(int argc, char **argv)
 		setvbuf(app.items_fp, NULL, _IOFBF, 1 << 20);
 	}
 	setup_workers(&app);
+	if (app.opts.kfl_set && kc_app_mbuf_spare(&app) < 1024)
+		rte_exit(EXIT_FAILURE, "kflcap: --mbufs %u leaves no room to retain packets before a match: the rings "
+			 "(--ring-size %u, %u workers) may hold %llu; use --mbufs %llu or more, or a smaller --ring-size\n",
+			 app.opts.mbufs, app.opts.ring_size, app.n_workers,
+			 (unsigned long long)kc_app_mbuf_headroom(&app),
+			 (unsigned long long)kc_app_mbuf_headroom(&app) + 8192);
 	if (app.opts.kfl_set || app.items_fp != NULL) {
 		app.item_pool = rte_mempool_create("kc_items", app.opts.item_msgs * app.n_workers,
 						   sizeof(struct kc_item_msg), 64, 0, NULL, NULL, NULL, NULL,

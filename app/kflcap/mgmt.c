@@ -266,11 +266,12 @@ void kc_mgmt_run(struct kc_app *app)
 {
 	struct kc_worker *solo = app->workers[0]->lcore == rte_lcore_id() ? app->workers[0] : NULL;
 	uint64_t hz = rte_get_tsc_hz(), next_status, next_tick;
-	uint64_t last_tsc = rte_rdtsc();
 	unsigned idle = 0;
 
 	next_status = rte_rdtsc() + hz * (app->opts.status_interval_s ? app->opts.status_interval_s : 1);
 	next_tick = rte_rdtsc() + hz / 1000;
+	if (solo != NULL)
+		solo->last_rx_tsc = solo->last_tick_tsc = rte_rdtsc();
 	for (;;) {
 		unsigned n = 0;
 		uint64_t tsc;
@@ -291,10 +292,7 @@ void kc_mgmt_run(struct kc_app *app)
 		n += drain_items(app);
 		tsc = rte_rdtsc();
 		if (solo != NULL && tsc >= next_tick) {
-			uint64_t now = kc_engine_now(solo->eng) + (n == 0 ? (tsc - last_tsc) * 1000000u / hz : 0);
-
-			kc_engine_tick(solo->eng, now);
-			last_tsc = tsc;
+			kc_worker_tick(solo, tsc);
 			next_tick = tsc + hz / 1000;
 		}
 		if (!atomic_load(&app->drain) && (atomic_load(&kc_quit) || inputs_done(app))) {

@@ -79,7 +79,7 @@ void kc_opts_usage(const char *prog)
 	       "  --config FILE                JSON configuration file\n"
 	       "  --rxq N                      RX queues per RSS-capable port (default: one per worker)\n"
 	       "  --mbufs N                    mbufs in the packet pool (default 65535)\n"
-	       "  --ring-size N                worker-to-management ring entries, power of 2 (default 16384)\n"
+	       "  --ring-size N                worker-to-management ring entries, power of 2 (default 4096)\n"
 	       "  --flow-table-size N          flows per worker (default %u)\n"
 	       "  --timeout-tcp-opening S      idle timeout of TCP flows in handshake (default %u)\n"
 	       "  --timeout-tcp-established S  idle timeout of established TCP flows (default %u)\n"
@@ -120,7 +120,7 @@ static void set_defaults(struct kc_opts *o)
 	memset(o, 0, sizeof(*o));
 	snprintf(o->out_dir, sizeof(o->out_dir), "./kflcap-out");
 	o->mbufs = 65535;
-	o->ring_size = 16384;
+	o->ring_size = 4096;
 	o->flow_table_size = KC_FLOW_DEFAULT_CAPACITY;
 	o->timeout_s[KC_FLOW_T_OPENING] = KC_FLOW_DEFAULT_TIMEOUT_OPENING_S;
 	o->timeout_s[KC_FLOW_T_ESTABLISHED] = KC_FLOW_DEFAULT_TIMEOUT_ESTABLISHED_S;

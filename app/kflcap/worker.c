@@ -186,9 +186,11 @@ int kc_worker_init(struct kc_app *app, struct kc_worker *w)
 	ec.retain.window_us = (uint64_t)app->opts.retain_seconds * 1000000u;
 	ec.retain.max_pkts_stream = app->opts.retain_max_packets;
 	ec.retain.max_bytes_stream = app->opts.retain_max_bytes;
-	/* Retained mbufs may hold only their share of the pool, so RX never starves. */
+	/* Retained mbufs may hold only their share of what the rings and RX
+	 * descriptors leave of the pool, so RX never starves (net_pcap even
+	 * loses the packet it read when no mbuf is free). */
 	ec.retain.max_pkts_core = app->opts.kfl_set ?
-		(uint32_t)((uint64_t)app->opts.mbufs * app->opts.retain_mbuf_share / 100 / app->n_workers) : 0;
+		(uint32_t)(kc_app_mbuf_spare(app) * app->opts.retain_mbuf_share / 100 / app->n_workers) : 0;
 	w->app = app;
 	w->eng = kc_engine_create(&ec, &ops, w);
 	if (w->eng == NULL) {
@@ -308,6 +310,7 @@ unsigned kc_worker_poll(struct kc_worker *w)
 
 	n = rte_ring_sc_dequeue_burst(w->fanin, (void **)m, KC_APP_BURST, NULL);
 	if (n > 0) {
+		w->last_rx_tsc = tsc;
 		process(w, m, n, 0, true);
 		total += n;
 	}
@@ -324,6 +327,7 @@ unsigned kc_worker_poll(struct kc_worker *w)
 			continue;
 		}
 		rq->empty_polls = 0;
+		w->last_rx_tsc = tsc;
 		total += n;
 		if (w->app->fanout)
 			fan_out(w, m, n, tsc);
@@ -359,19 +363,16 @@ void kc_worker_finish(struct kc_worker *w)
 	atomic_store(&w->finished, true);
 }
 
-/* Advance the engine's clock when traffic pauses, so idle flows still end:
- * packet time is the clock (replays run faster than real time), and the TSC
- * carries it forward through silence. */
-static void tick(struct kc_worker *w, uint64_t *last_tsc, uint64_t *last_now)
+/* The engine's clock is packet time (replays run faster than real time). When
+ * no packet has arrived for a second, real time carries it forward so idle
+ * flows still end; while packets flow, only they move it. */
+void kc_worker_tick(struct kc_worker *w, uint64_t tsc)
 {
-	uint64_t tsc = rte_rdtsc();
 	uint64_t now = kc_engine_now(w->eng);
 
-	if (now == *last_now)
-		now += (tsc - *last_tsc) * 1000000u / w->app->tsc_hz;
-	else
-		*last_tsc = tsc;
-	*last_now = kc_engine_now(w->eng);
+	if (tsc - w->last_rx_tsc > w->app->tsc_hz)
+		now += (tsc - w->last_tick_tsc) * 1000000u / w->app->tsc_hz;
+	w->last_tick_tsc = tsc;
 	kc_engine_tick(w->eng, now);
 	flush_out(w);
 }
@@ -381,7 +382,9 @@ int kc_worker_main(void *arg)
 	struct kc_worker *w = arg;
 	struct kc_app *app = w->app;
 	uint64_t tick_cycles = app->tsc_hz / (1000000 / TICK_US);
-	uint64_t next_tick = rte_rdtsc() + tick_cycles, last_tsc = rte_rdtsc(), last_now = 0;
+	uint64_t next_tick = rte_rdtsc() + tick_cycles;
+
+	w->last_rx_tsc = w->last_tick_tsc = rte_rdtsc();
 
 	while (!atomic_load_explicit(&app->drain, memory_order_relaxed)) {
 		uint64_t tsc;
@@ -391,7 +394,7 @@ int kc_worker_main(void *arg)
 			atomic_store(&w->rx_done, true);
 		tsc = rte_rdtsc();
 		if (tsc >= next_tick) {
-			tick(w, &last_tsc, &last_now);
+			kc_worker_tick(w, tsc);
 			next_tick = tsc + tick_cycles;
 		}
 	}

@@ -1231,7 +1231,7 @@ unsigned h1_expire(struct kc_dissect_core *c, struct kc_dissect_flow *f, uint64_
 			break;
 		/* A response in progress or a request still arriving is not
 		 * abandoned: it is alive. */
-		if (h->d[KC_DIR_S2C].rsrc == RS_QUEUE || (e->it && h->d[KC_DIR_C2S].it == e->it))
+		if (h->d[KC_DIR_S2C].rsrc == RS_QUEUE || h->d[KC_DIR_C2S].cur_q == (int)h->qhead)
 			break;
 		if (e->it != NULL) {
 			e->it->flags |= KC_ITEM_F_TIMEOUT;

@@ -132,13 +132,11 @@ struct kc_http2_flow *kc_http2_flow_init(void *mem, size_t len, enum kc_http2_mo
 	f->last_rec = NO_REC;
 	for (int d = 0; d < 2; d++) {
 		kc_hpack_dec_init(&f->dir[d].hpack, KC_HPACK_DEFAULT_TABLE_SIZE);
-		f->dir[d].phase = PH_HEAD;
+		f->dir[d].phase = PH_SYNC;
 	}
 	if (mode == KC_HTTP2_MODE_MIDSTREAM) {
 		kc_hpack_dec_set_partial(&f->dir[KC_DIR_C2S].hpack);
 		kc_hpack_dec_set_partial(&f->dir[KC_DIR_S2C].hpack);
-		f->dir[KC_DIR_C2S].started = 1;
-		f->dir[KC_DIR_S2C].started = 1;
 		f->joined = 1;
 		if (stats != NULL)
 			stats->midstream_joins++;
@@ -499,13 +497,6 @@ static long frame_step(struct feed_ctx *c, const uint8_t *p, size_t avail, uint3
 		return 0;
 	}
 	c->st->frames++;
-	if (!dir->started) {
-		dir->started = 1;
-		/* 3.4: "The server connection preface consists of a potentially
-		 * empty SETTINGS frame that MUST be the first frame". */
-		if (c->d == KC_DIR_S2C && !(type == FT_SETTINGS && !(flags & FF_ACK)))
-			join_midway(f, c->d, c->st);
-	}
 	/* 6.10: a split header block is followed by CONTINUATION frames of
 	 * the same stream and nothing else. */
 	if (dir->cont_sid != 0 && (type != FT_CONTINUATION || sid != dir->cont_sid)) {
@@ -664,6 +655,37 @@ struct kc_parse_res kc_http2_feed(struct kc_http2_flow *f, enum kc_dir dir,
 			}
 			st->protocol_errors++;
 			return res(KC_PARSE_ERROR, off, 0);
+		}
+		case PH_SYNC: {
+			enum kc_http2_probe_res pr;
+
+			if (avail < FRAME_HDR_LEN)
+				return off > 0 ? res(KC_PARSE_OK, off, 0) :
+						 res(KC_PARSE_NEED_MORE, 0,
+						     (uint32_t)(FRAME_HDR_LEN - avail));
+			/* 3.4: "The server connection preface consists of a
+			 * potentially empty SETTINGS frame that MUST be the
+			 * first frame the server sends". */
+			if (c.d == KC_DIR_S2C && f->mode != KC_HTTP2_MODE_MIDSTREAM &&
+			    p[3] == FT_SETTINGS && !(p[4] & FF_ACK) && frame_plausible(p)) {
+				d->phase = PH_HEAD;
+				d->started = 1;
+				break;
+			}
+			/* Otherwise the bytes must be frames on a boundary (a
+			 * join): anything else would be parsed as garbage. */
+			pr = kc_http2_probe_frames(p, avail);
+			if (pr == KC_HTTP2_PROBE_NEED_MORE)
+				return off > 0 ? res(KC_PARSE_OK, off, 0) :
+						 res(KC_PARSE_NEED_MORE, 0, 0);
+			if (pr == KC_HTTP2_PROBE_NO) {
+				st->protocol_errors++;
+				return res(KC_PARSE_ERROR, off, 0);
+			}
+			join_midway(f, c.d, st);
+			d->phase = PH_HEAD;
+			d->started = 1;
+			break;
 		}
 		case PH_HEAD: {
 			uint32_t need = 0;

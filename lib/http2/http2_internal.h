@@ -39,6 +39,8 @@ enum {
 	PH_HEAD,        /* at a frame boundary */
 	PH_DATA,        /* inside DATA payload: data bytes left */
 	PH_SKIP,        /* skipping payload (padding, ignored frames) */
+	PH_SYNC,        /* first bytes of a direction without a preface: must
+			 * look like frames (server SETTINGS, or a join) */
 };
 
 struct h2_dir {

@@ -88,14 +88,13 @@ struct jctx {
 	int oom;
 };
 
-/* Copy @p n bytes as valid UTF-8: ill-formed sequences become U+FFFD. */
-static const char *utf8_clean(struct jctx *c, const unsigned char *s, size_t n)
+/* Copy @p n bytes to @p out (room for 3 * n + 1) as valid UTF-8: ill-formed
+ * sequences become U+FFFD. */
+static char *utf8_clean_to(char *out, const unsigned char *s, size_t n)
 {
-	char *o = c->scratch;
+	char *o = out;
 	size_t i = 0;
 
-	if (n > KC_ITEM_ARENA_SIZE)
-		n = KC_ITEM_ARENA_SIZE;
 	while (i < n) {
 		unsigned char b = s[i];
 		size_t need;
@@ -135,7 +134,22 @@ bad:
 		i++;
 	}
 	*o = '\0';
-	return c->scratch;
+	return out;
+}
+
+static const char *utf8_clean(struct jctx *c, const unsigned char *s, size_t n)
+{
+	return utf8_clean_to(c->scratch, s, KC_MIN(n, (size_t)KC_ITEM_ARENA_SIZE));
+}
+
+/* Object keys: at most KEY_MAX input bytes, cleaned like values. */
+#define KEY_MAX 255
+#define KEY_BUF (3 * KEY_MAX + 1)
+
+static const char *key_of(const struct kc_item *it, struct kc_str v, char *kbuf)
+{
+	return utf8_clean_to(kbuf, (const unsigned char *)kc_item_str(it, v),
+			     KC_MIN((size_t)v.len, (size_t)KEY_MAX));
 }
 
 static void add_item(struct jctx *c, cJSON *obj, const char *key, cJSON *v)
@@ -270,18 +284,14 @@ static void add_headers(struct jctx *c, cJSON *obj, const char *key, const struc
 		}
 		/* The key needs a NUL-terminated, clean copy of its own. */
 		{
-			char kbuf[256];
-			size_t kl = KC_MIN((size_t)kv[i].name.len, sizeof(kbuf) - 1);
-			cJSON *v;
+			char kbuf[KEY_BUF];
+			cJSON *v = cJSON_CreateString(utf8_clean(c, (const unsigned char *)join, len));
 
-			memcpy(kbuf, ni, kl);
-			kbuf[kl] = '\0';
-			v = cJSON_CreateString(utf8_clean(c, (const unsigned char *)join, len));
 			if (v == NULL) {
 				c->oom = 1;
 				break;
 			}
-			cJSON_AddItemToObject(h, kbuf, v);
+			cJSON_AddItemToObject(h, key_of(c->it, kv[i].name, kbuf), v);
 		}
 	}
 	free(join);
@@ -296,11 +306,9 @@ static void add_kv_first(struct jctx *c, cJSON *obj, const char *key, const stru
 	if (o == NULL)
 		return;
 	for (unsigned i = 0; i < n; i++) {
-		char kbuf[256];
-		size_t kl = KC_MIN((size_t)kv[i].name.len, sizeof(kbuf) - 1);
+		char kbuf[KEY_BUF];
 
-		memcpy(kbuf, kc_item_str(c->it, kv[i].name), kl);
-		kbuf[kl] = '\0';
+		key_of(c->it, kv[i].name, kbuf);
 		if (cJSON_GetObjectItemCaseSensitive(o, kbuf) != NULL)
 			continue;
 		add_view(c, o, kbuf, kv[i].value);
@@ -315,12 +323,10 @@ static void add_query(struct jctx *c, cJSON *obj, const struct kc_kv *kv, unsign
 	if (o == NULL)
 		return;
 	for (unsigned i = 0; i < n; i++) {
-		char kbuf[256];
-		size_t kl = KC_MIN((size_t)kv[i].name.len, sizeof(kbuf) - 1);
+		char kbuf[KEY_BUF];
 		cJSON *prev, *arr;
 
-		memcpy(kbuf, kc_item_str(c->it, kv[i].name), kl);
-		kbuf[kl] = '\0';
+		key_of(c->it, kv[i].name, kbuf);
 		prev = cJSON_GetObjectItemCaseSensitive(o, kbuf);
 		if (prev == NULL) {
 			add_view(c, o, kbuf, kv[i].value);

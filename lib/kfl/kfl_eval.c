@@ -467,51 +467,52 @@ int kfl_parse_redact_path(const char *s, size_t n, struct kfl_sel *out, struct k
 
 static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out);
 
-static int ev_chain(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
+/* Truth results: where only truthiness matters (the whole filter, and/or
+ * operands, groups, macros) nodes answer T_FALSE, T_TRUE or COLLAPSE and
+ * never build a value. */
+enum { T_FALSE = 0, T_TRUE = 2 };
+_Static_assert(COLLAPSE != T_FALSE && COLLAPSE != T_TRUE, "distinct truth results");
+
+static int evt(struct kfl_ctx *x, uint32_t ni);
+static inline int operand(struct kfl_ctx *x, uint32_t ni, struct kfl_val *tmp,
+			  const struct kfl_val **pp);
+static int cmp_truth(struct kfl_ctx *x, const struct kfl_node *n);
+
+/* a and (b or (c ...)): the right operand is the rest of the chain. */
+static int evt_chain(struct kfl_ctx *x, uint32_t ni)
 {
 	const struct kfl_node *nodes = x->prog->nodes;
-	struct kfl_val v;
-
-	/* a and (b or (c ...)): the right operand is the rest of the chain */
 	size_t mark = x->s->used;
+
 	while (nodes[ni].type == N_AND || nodes[ni].type == N_OR) {
 		const struct kfl_node *n = &nodes[ni];
-		if (ev(x, n->a, &v) == COLLAPSE)
+		int t = evt(x, n->a);
+		if (t == COLLAPSE)
 			return COLLAPSE;
-		bool t = kfl_truthy(&v);
 		x->s->used = mark; /* only the truth value is kept */
-		if (n->type == N_AND && !t) {
-			*out = kfl_v_bool(false);
-			return 0;
-		}
-		if (n->type == N_OR && t) {
-			*out = kfl_v_bool(true);
-			return 0;
-		}
+		if (n->type == N_AND ? t == T_FALSE : t == T_TRUE)
+			return t;
 		ni = n->b;
 	}
-	if (ev(x, ni, &v) == COLLAPSE)
-		return COLLAPSE;
-	*out = kfl_v_bool(kfl_truthy(&v));
-	return 0;
+	return evt(x, ni);
 }
 
-static int ev_call(struct kfl_ctx *x, const struct kfl_node *n, struct kfl_val *out)
+/* A helper call, as a truth value (every helper returns a boolean). */
+static int call_truth(struct kfl_ctx *x, const struct kfl_node *n)
 {
-	struct kfl_val recv, arg;
+	struct kfl_val recv, argv;
+	const struct kfl_val *arg;
 	char rb[32], ab[32];
 	const char *rp, *ap;
 	size_t rl, al;
 
 	switch (n->op) {
 	case H_LIMIT:
-		*out = kfl_v_bool(true);
-		return 0;
+		return T_TRUE;
 	case H_REDACT:
 		if (x->mut_doc != NULL)
 			redact_node(n, x->mut_doc);
-		*out = kfl_v_bool(true);
-		return 0;
+		return T_TRUE;
 	case H_STARTS:
 	case H_ENDS:
 	case H_CONTAINS:
@@ -519,20 +520,18 @@ static int ev_call(struct kfl_ctx *x, const struct kfl_node *n, struct kfl_val *
 	default:
 		return COLLAPSE; /* unknown helper: like a missing field */
 	}
-	if (ev(x, n->args[0], &arg) == COLLAPSE)
+	if (operand(x, n->args[0], &argv, &arg) == COLLAPSE)
 		return COLLAPSE;
 	if (n->has_recv) {
 		/* a missing receiver makes a string helper false (kfl.md 7,
 		 * recommended divergence), it does not collapse */
-		if (sel_eval(x, &n->sel, &recv) != SEL_FOUND) {
-			*out = kfl_v_bool(false);
-			return 0;
-		}
+		if (sel_eval(x, &n->sel, &recv) != SEL_FOUND)
+			return T_FALSE;
 	} else {
 		root_val(x, &recv);
 	}
 	kfl_text(&recv, rb, &rp, &rl);
-	kfl_text(&arg, ab, &ap, &al);
+	kfl_text(arg, ab, &ap, &al);
 	bool r;
 	if (al > rl)
 		r = false;
@@ -542,14 +541,37 @@ static int ev_call(struct kfl_ctx *x, const struct kfl_node *n, struct kfl_val *
 		r = memcmp(rp + rl - al, ap, al) == 0;
 	else
 		r = al == 0 || memmem(rp, rl, ap, al) != NULL;
-	*out = kfl_v_bool(r);
-	return 0;
+	return r ? T_TRUE : T_FALSE;
+}
+
+/* An operand of a comparison: constants are used in place (no copy),
+ * selectors skip a level of dispatch. *pp points at the value. */
+static inline int operand(struct kfl_ctx *x, uint32_t ni, struct kfl_val *tmp,
+			  const struct kfl_val **pp)
+{
+	const struct kfl_node *n = &x->prog->nodes[ni];
+
+	if (n->type == N_CONST) {
+		*pp = &n->cv;
+		return 0;
+	}
+	*pp = tmp;
+	if (n->type == N_SEL) {
+		int r = sel_eval(x, &n->sel, tmp);
+		if (kc_likely(r == SEL_FOUND))
+			return 0;
+		if (r == SEL_DOCFAIL) {
+			*tmp = kfl_v_bool(false);
+			return 0;
+		}
+		return COLLAPSE;
+	}
+	return ev(x, ni, tmp);
 }
 
 static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
 {
 	const struct kfl_node *n = &x->prog->nodes[ni];
-	struct kfl_val a, b;
 
 	switch (n->type) {
 	case N_CONST:
@@ -566,9 +588,12 @@ static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
 		}
 	case N_CALL: {
 		size_t mark = x->s->used; /* helpers return booleans */
-		int r = ev_call(x, n, out);
+		int t = call_truth(x, n);
 		x->s->used = mark;
-		return r;
+		if (t == COLLAPSE)
+			return COLLAPSE;
+		*out = kfl_v_bool(t == T_TRUE);
+		return 0;
 	}
 	case N_NOT:
 		if (ev(x, n->a, out) == COLLAPSE)
@@ -579,26 +604,28 @@ static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
 	case N_NEG:
 		if (ev(x, n->a, out) == COLLAPSE)
 			return COLLAPSE;
-		if (out->t == KFL_FLOAT) /* - negates floats only */
+		if (out->t == KFL_FLOAT) { /* - negates floats only */
 			out->u.f = -out->u.f;
+			out->ftxt = NULL; /* the literal's cached text no longer applies */
+		}
 		return 0;
 	case N_CMP: {
 		/* The result is a boolean: whatever the operands put in the
 		 * scratch is released, so usage follows nesting, not length. */
-		size_t mark = x->s->used;
-		if (ev(x, n->a, &a) == COLLAPSE || ev(x, n->b, &b) == COLLAPSE)
+		int t = cmp_truth(x, n);
+		if (t == COLLAPSE)
 			return COLLAPSE;
-		switch (n->op) {
-		case C_EQ: *out = kfl_v_bool(kfl_equal(&a, &b, x)); break;
-		case C_NE: *out = kfl_v_bool(!kfl_equal(&a, &b, x)); break;
-		default: *out = kfl_v_bool(kfl_order(&a, &b, n->op, x)); break;
-		}
-		x->s->used = mark;
+		*out = kfl_v_bool(t == T_TRUE);
 		return 0;
 	}
 	case N_AND:
-	case N_OR:
-		return ev_chain(x, ni, out);
+	case N_OR: {
+		int t = evt_chain(x, ni);
+		if (t == COLLAPSE)
+			return COLLAPSE;
+		*out = kfl_v_bool(t == T_TRUE);
+		return 0;
+	}
 	case N_GROUP:
 	case N_MACRO:
 		if (ev(x, n->a, out) == COLLAPSE)
@@ -609,17 +636,62 @@ static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
 	}
 }
 
+static int cmp_truth(struct kfl_ctx *x, const struct kfl_node *n)
+{
+	size_t mark = x->s->used;
+	struct kfl_val a, b;
+	const struct kfl_val *pa, *pb;
+	bool r;
+
+	if (operand(x, n->a, &a, &pa) == COLLAPSE || operand(x, n->b, &b, &pb) == COLLAPSE)
+		return COLLAPSE;
+	switch (n->op) {
+	case C_EQ: r = kfl_equal(pa, pb, x); break;
+	case C_NE: r = !kfl_equal(pa, pb, x); break;
+	default: r = kfl_order(pa, pb, n->op, x); break;
+	}
+	x->s->used = mark;
+	return r ? T_TRUE : T_FALSE;
+}
+
+static int evt(struct kfl_ctx *x, uint32_t ni)
+{
+	const struct kfl_node *n = &x->prog->nodes[ni];
+	struct kfl_val v;
+	int t;
+
+	switch (n->type) {
+	case N_CMP:
+		return cmp_truth(x, n);
+	case N_AND:
+	case N_OR:
+		return evt_chain(x, ni);
+	case N_GROUP:
+	case N_MACRO:
+		t = evt(x, n->a);
+		return t == COLLAPSE ? T_FALSE : t;
+	case N_CONST:
+		return kfl_truthy(&n->cv) ? T_TRUE : T_FALSE;
+	case N_CALL: {
+		size_t mark = x->s->used;
+		t = call_truth(x, n);
+		x->s->used = mark;
+		return t;
+	}
+	default:
+		if (ev(x, ni, &v) == COLLAPSE)
+			return COLLAPSE;
+		return kfl_truthy(&v) ? T_TRUE : T_FALSE;
+	}
+}
+
 static bool run(const struct kc_kfl_prog *prog, struct kfl_ctx *x)
 {
-	struct kfl_val v;
-
 	x->s->used = 0;
 	x->s->st.evals++;
 	if (prog->root == 0)
 		return true;
-	if (ev(x, prog->root, &v) == COLLAPSE)
-		return false;
-	return kfl_truthy(&v);
+	return evt(x, prog->root) == T_TRUE; /* a collapse is false */
 }
 
 bool kc_kfl_eval_item(const struct kc_kfl_prog *prog, const struct kc_item *item,

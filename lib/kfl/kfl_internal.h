@@ -61,7 +61,10 @@ struct kfl_val {
 		const char *s;
 		const void *p;
 	} u;
-	const struct kfl_ops *ops; /**< for KFL_ARR / KFL_OBJ */
+	union {
+		const struct kfl_ops *ops; /**< for KFL_ARR / KFL_OBJ */
+		const char *ftxt;          /**< KFL_FLOAT constants: text(), made at compile time */
+	};
 };
 
 /* ------------------------------------------------------------------------ */
@@ -218,7 +221,18 @@ struct kc_kfl_prog {
 /** text(v) as in kfl.md section 5; @p buf (32 bytes) backs numbers. */
 void kfl_text(const struct kfl_val *v, char buf[32], const char **p, size_t *len);
 double kfl_num(const struct kfl_val *v);
-bool kfl_truthy(const struct kfl_val *v);
+/** Truthiness (kfl.md section 5); inline: it runs once per operand. */
+static inline bool kfl_truthy(const struct kfl_val *v)
+{
+	switch (v->t) {
+	case KFL_BOOL: return v->u.b;
+	case KFL_STR: return v->len > 0;
+	case KFL_INT: return v->u.i > 0;
+	case KFL_FLOAT: return v->u.f > 0;
+	case KFL_ARR: return v->ops->count(v, NULL) > 0;
+	default: return false; /* null, objects (even non-empty), regexes */
+	}
+}
 /** a == b with kfl.md section 6 rules. */
 bool kfl_equal(const struct kfl_val *a, const struct kfl_val *b, struct kfl_ctx *x);
 /** a op b for ordering ops. */

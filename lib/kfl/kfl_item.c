@@ -576,8 +576,26 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 	case K_INDEX: *out = kfl_v_int(it->index); return 0;
 	case K_STREAM: return fmt(x, out, 32, "%" PRIu64 "_%s", it->stream_id, l4_name(it));
 	case K_WORKER: return fmt(x, out, 8, "%u", it->worker);
-	case K_PROTO_NAME: *out = cs(kc_item_proto_name(it->proto)); return 0;
-	case K_PROTO_ABBR: *out = cs(kc_item_proto_abbr(it->proto)); return 0;
+	case K_PROTO_NAME:
+	case K_PROTO_ABBR: {
+		/* kc_item_proto_name/abbr's strings, with their lengths, so the
+		 * hottest field (every protocol macro) costs no strlen */
+		static const struct kfl_val names[KC_ITEM_PROTO_MAX][2] = {
+#define PN(p, nm, ab) [p] = { { .t = KFL_STR, .len = sizeof(nm) - 1, .u.s = nm }, \
+			      { .t = KFL_STR, .len = sizeof(ab) - 1, .u.s = ab } }
+			PN(KC_ITEM_TCP, "tcp", "TCP"),     PN(KC_ITEM_UDP, "udp", "UDP"),
+			PN(KC_ITEM_HTTP, "http", "HTTP"),  PN(KC_ITEM_HTTP2, "http", "HTTP/2"),
+			PN(KC_ITEM_GRPC, "http", "gRPC"),  PN(KC_ITEM_DNS, "dns", "DNS"),
+			PN(KC_ITEM_TLS, "tls", "TLS"),
+#undef PN
+		};
+		if (kc_likely(it->proto < KC_ITEM_PROTO_MAX && names[it->proto][0].len))
+			*out = names[it->proto][kind == K_PROTO_ABBR];
+		else
+			*out = cs(kind == K_PROTO_NAME ? kc_item_proto_name(it->proto) :
+				  kc_item_proto_abbr(it->proto));
+		return 0;
+	}
 	case K_PROTO_VERSION:
 		switch (it->proto) {
 		case KC_ITEM_HTTP: {

@@ -792,7 +792,17 @@ static uint32_t parse_primary(struct parser *ps)
 	switch (t->type) {
 	case T_NUMBER: {
 		struct kfl_val v = { .t = KFL_FLOAT };
+		char txt[32];
+		const char *tp;
+		size_t tl;
 		v.u.f = t->num;
+		/* text() of a literal never changes: print it once, here */
+		kfl_text(&v, txt, &tp, &tl);
+		v.ftxt = kfl_prog_strdup(ps->p, tp, tl);
+		if (v.ftxt == NULL) {
+			perr(ps, -ENOMEM, t->off, "out of memory");
+			return 0;
+		}
 		uint32_t n = mk_const(ps, t->off, v);
 		if (n) {
 			NODE(ps, n)->src = ps->raw + t->off;

@@ -33,10 +33,26 @@ void kfl_text(const struct kfl_val *v, char buf[32], const char **p, size_t *len
 		*p = v->u.s;
 		*len = v->len;
 		return;
-	case KFL_INT:
-		n = snprintf(buf, 32, "%lld", (long long)v->u.i);
-		break;
+	case KFL_INT: {
+		/* by hand: snprintf costs more than the rest of a comparison */
+		uint64_t u = v->u.i < 0 ? 0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
+		char *e = buf + 31, *q = e;
+		do {
+			*--q = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		if (v->u.i < 0)
+			*--q = '-';
+		*p = q;
+		*len = (size_t)(e - q);
+		return;
+	}
 	case KFL_FLOAT:
+		if (v->ftxt != NULL) {
+			*p = v->ftxt;
+			*len = strlen(v->ftxt);
+			return;
+		}
 		/* Go's %g with 6 digits: number literals print like this, which
 		 * is why `timestamp == 1678675066172` is false (kfl.md 6). */
 		if (isnan(v->u.f)) {
@@ -99,18 +115,6 @@ double kfl_num(const struct kfl_val *v)
 static uint32_t vcount(const struct kfl_val *v, struct kfl_ctx *x)
 {
 	return v->ops->count(v, x);
-}
-
-bool kfl_truthy(const struct kfl_val *v)
-{
-	switch (v->t) {
-	case KFL_STR: return v->len > 0;
-	case KFL_INT: return v->u.i > 0;
-	case KFL_FLOAT: return v->u.f > 0;
-	case KFL_BOOL: return v->u.b;
-	case KFL_ARR: return v->ops->count(v, NULL) > 0;
-	default: return false; /* null, objects (even non-empty), regexes */
-	}
 }
 
 static bool text_eq(const struct kfl_val *a, const struct kfl_val *b)
@@ -207,8 +211,27 @@ static int any_eq_fn(void *arg, const char *key, size_t klen, const struct kfl_v
 	return 0;
 }
 
+/* int == float by text, without printing: %.6g writes an integral float
+ * below 1e6 as its digits ("-0" for negative zero) and anything else with a
+ * '.' or an exponent, which an integer's text never has. */
+static bool int_float_eq(int64_t i, double f)
+{
+	if (!(f == f) || f != (double)(int64_t)f || f >= 1e6 || f <= -1e6)
+		return false;
+	if (f == 0 && signbit(f))
+		return false;
+	return (int64_t)f == i;
+}
+
 bool kfl_equal(const struct kfl_val *a, const struct kfl_val *b, struct kfl_ctx *x)
 {
+	/* common cases first: both strings, int against a number literal */
+	if (a->t == KFL_STR && b->t == KFL_STR)
+		return a->len == b->len && memcmp(a->u.s, b->u.s, a->len) == 0;
+	if (a->t == KFL_INT && b->t == KFL_FLOAT)
+		return int_float_eq(a->u.i, b->u.f);
+	if (a->t == KFL_FLOAT && b->t == KFL_INT)
+		return int_float_eq(b->u.i, a->u.f);
 	if (a->t == KFL_REGEX)
 		return re_match(a, b);
 	if (a->t == KFL_ARR) {

@@ -71,16 +71,23 @@ struct kc_names_pair {
 	const char *name;     /**< NUL-terminated, owned by the copy */
 };
 
+/** Free @p n and everything it holds; NULL is allowed. No concurrent call. */
+void kc_names_destroy(struct kc_names *n);
+
 /**
  * Create an empty history.
  * @param max_entries Addresses kept (>= 1), e.g. KC_NAMES_DEFAULT_MAX_ENTRIES.
  * @param max_history Change records kept (>= 1).
  * @return The object, or NULL with errno EINVAL (a zero bound) or ENOMEM.
  */
-struct kc_names *kc_names_create(uint32_t max_entries, uint32_t max_history);
+struct kc_names *kc_names_create(uint32_t max_entries, uint32_t max_history)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+	__attribute__((malloc, malloc(kc_names_destroy, 1)))
+#else
+	__attribute__((malloc))
+#endif
+	;
 
-/** Free @p n and everything it holds; NULL is allowed. No concurrent call. */
-void kc_names_destroy(struct kc_names *n);
 
 /**
  * Learn from one DNS item (see the file comment for what is taken).

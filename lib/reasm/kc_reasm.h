@@ -27,8 +27,10 @@
  *    missing ones were received by the peer and will never be resent;
  *    (b) holding a segment would exceed the direction's bound (dir_limit);
  *    (c) the core memcap refuses a chunk (memcap); (d) kc_reasm_flush.
- *    In (b) and (c) the segment itself is then delivered zero-copy after the
- *    gap: nothing needs to be stored, so a full pool never loses later data.
+ *    In (b) and (c), under the default KC_REASM_POLICY_GAP, the segment itself
+ *    is then delivered zero-copy after the gap: nothing needs to be stored,
+ *    so a full pool never loses later data. KC_REASM_POLICY_DROP refuses the
+ *    segment instead and keeps waiting.
  *  - Sequence numbers are compared modulo 2^32 (RFC 9293 3.4); a segment more
  *    than KC_REASM_MAX_WINDOW ahead of the next expected byte is dropped and
  *    counted (out_of_window).
@@ -94,6 +96,21 @@
 #define KC_REASM_TCP_PSH 0x08u
 #define KC_REASM_TCP_ACK 0x10u
 
+/**
+ * What to do when an out-of-order segment cannot be held because a limit
+ * (the direction's bound or the core memcap) said no (style.md rule 10).
+ */
+enum kc_reasm_policy {
+	/** Default. Stop waiting: skip the hole(s) before the segment, report
+	 *  them as gap_before, deliver the segment now (zero copy). Keeps the
+	 *  newest data; a late retransmission of the hole is then old. */
+	KC_REASM_POLICY_GAP = 0,
+	/** Refuse the segment's unstored bytes (counted in policy_drop_bytes)
+	 *  and keep waiting for the hole; the refused bytes become a gap later
+	 *  (ACK or flush) unless they are sent again. */
+	KC_REASM_POLICY_DROP = 1,
+};
+
 /** Configuration of one core context. Fill with kc_reasm_cfg_default first. */
 struct kc_reasm_cfg {
 	uint32_t chunk_size;    /**< bytes per pool chunk, [64, 65536] */
@@ -102,6 +119,8 @@ struct kc_reasm_cfg {
 	                             0 = the whole pool; must not exceed the pool */
 	uint32_t max_dir_bytes; /**< held bytes per direction, [1, 2^30] */
 	uint32_t max_dir_segs;  /**< held chunks per direction, [1, 65535] */
+	uint8_t dir_limit_policy; /**< enum kc_reasm_policy when max_dir_* is hit */
+	uint8_t memcap_policy;    /**< enum kc_reasm_policy when the memcap refuses */
 };
 
 /**
@@ -128,6 +147,7 @@ struct kc_reasm_stats {
 	uint64_t gap_flush;          /**< ... skipped by kc_reasm_flush (incl. trailing gap) */
 	uint64_t memcap_drops;       /**< segments that could not be (fully) held: memcap */
 	uint64_t dir_limit_drops;    /**< segments that hit the per-direction bound */
+	uint64_t policy_drop_bytes;  /**< bytes refused under KC_REASM_POLICY_DROP */
 	uint64_t out_of_window;      /**< segments dropped: > KC_REASM_MAX_WINDOW ahead */
 	uint64_t keepalives;         /**< keep-alive segments ignored */
 	uint64_t zero_window_probes; /**< zero-window probes ignored */

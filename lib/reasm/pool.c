@@ -14,6 +14,8 @@ void kc_reasm_cfg_default(struct kc_reasm_cfg *cfg)
 	cfg->memcap_bytes = 0;
 	cfg->max_dir_bytes = KC_REASM_DEFAULT_MAX_DIR_BYTES;
 	cfg->max_dir_segs = KC_REASM_DEFAULT_MAX_DIR_SEGS;
+	cfg->dir_limit_policy = KC_REASM_POLICY_GAP;
+	cfg->memcap_policy = KC_REASM_POLICY_GAP;
 }
 
 static int check_cfg(const struct kc_reasm_cfg *cfg, struct kc_err *err)
@@ -41,6 +43,12 @@ static int check_cfg(const struct kc_reasm_cfg *cfg, struct kc_err *err)
 	if (cfg->max_dir_segs < 1 || cfg->max_dir_segs > KC_REASM_MAX_DIR_SEGS_LIMIT)
 		return kc_err_set(err, -EINVAL, "reasm max_dir_segs %u: outside [1, %u]",
 				  cfg->max_dir_segs, KC_REASM_MAX_DIR_SEGS_LIMIT);
+	if (cfg->dir_limit_policy > KC_REASM_POLICY_DROP)
+		return kc_err_set(err, -EINVAL, "reasm dir_limit_policy %u: unknown",
+				  cfg->dir_limit_policy);
+	if (cfg->memcap_policy > KC_REASM_POLICY_DROP)
+		return kc_err_set(err, -EINVAL, "reasm memcap_policy %u: unknown",
+				  cfg->memcap_policy);
 	return 0;
 }
 
@@ -70,6 +78,8 @@ struct kc_reasm_core *kc_reasm_core_create(const struct kc_reasm_cfg *cfg, struc
 	core->n_chunks = cfg->n_chunks;
 	core->max_dir_bytes = cfg->max_dir_bytes;
 	core->max_dir_segs = cfg->max_dir_segs;
+	core->dir_limit_policy = cfg->dir_limit_policy;
+	core->memcap_policy = cfg->memcap_policy;
 	core->memcap.cap = cfg->memcap_bytes != 0 ? cfg->memcap_bytes
 						  : (uint64_t)cfg->chunk_size * cfg->n_chunks;
 	/* Free list in index order, so a fresh pool hands out chunk 0 first. */

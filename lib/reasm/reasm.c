@@ -198,10 +198,11 @@ static void merge(struct run *r, uint32_t seq, const uint8_t *data, uint32_t len
 
 /*
  * Walk the held list for an out-of-order segment [seq, seq + len), seq after
- * next_seq. With store == 0: count the bytes and chunks it would add and
- * compare the bytes it shares with held chunks. With store != 0: copy the new
- * pieces into chunks and link them in. Returns the sequence number where
- * storing stopped (seq + len when everything new was stored).
+ * next_seq. With store == 0: count the bytes and chunks it would add. With
+ * store != 0: copy the new pieces into chunks and link them in. When dup is
+ * not NULL, bytes shared with held chunks are counted and compared. Returns
+ * the sequence number where storing stopped (seq + len when everything new
+ * was stored).
  */
 static uint32_t walk(struct run *r, uint32_t seq, const uint8_t *data, uint32_t len, int store,
 		     uint32_t *new_bytes, uint32_t *new_chunks, uint32_t *dup, int *conflict)
@@ -222,7 +223,7 @@ static uint32_t walk(struct run *r, uint32_t seq, const uint8_t *data, uint32_t 
 			uint32_t cend = c->seq + c->len;
 			uint32_t ov = (SEQ_LT(cend, end) ? cend : end) - s;
 
-			if (!store) {
+			if (dup != NULL) {
 				if (memcmp(chunk_data(core, *link) + (s - c->seq), data + (s - seq), ov))
 					*conflict = 1;
 				*dup += ov;
@@ -266,47 +267,78 @@ static void hold(struct run *r, uint32_t seq, const uint8_t *data, uint32_t len)
 	struct kc_reasm_dir *d = r->dir;
 	struct kc_reasm_stats *st = &core->stats;
 	uint32_t new_bytes = 0, new_chunks = 0, dup = 0, stop, held_before;
+	/* Held chunks inside the segment's range can split its new bytes into
+	 * one more piece each: bound the pieces by all held chunks. */
+	uint32_t worst = (len + core->chunk_size - 1) / core->chunk_size + d->held_segs;
 	int conflict = 0;
 
-	walk(r, seq, data, len, 0, &new_bytes, &new_chunks, &dup, &conflict);
-	st->overlaps_conflict += conflict;
-	st->overlap_bytes += dup;
-	if (new_bytes == 0) {
-		st->retransmissions++;
-		return;
-	}
-	if (dup != 0)
-		st->overlaps++;
-
-	if ((uint64_t)d->held_bytes + new_bytes > core->max_dir_bytes ||
-	    (uint64_t)d->held_segs + new_chunks > core->max_dir_segs) {
-		/* Bound hit: stop waiting for the oldest holes before this
-		 * segment; if that does not make room, stop waiting for the
-		 * segment's own hole and deliver it now, zero copy. */
-		st->dir_limit_drops++;
-		while (d->head != 0 && SEQ_LT(chunk_at(core, d->head)->seq, seq) &&
-		       ((uint64_t)d->held_bytes + new_bytes > core->max_dir_bytes ||
-			(uint64_t)d->held_segs + new_chunks > core->max_dir_segs))
-			skip_first_hole(r, GAP_DIR_LIMIT);
-		if (SEQ_LEQ(seq, d->next_seq) ||
-		    (uint64_t)d->held_bytes + new_bytes > core->max_dir_bytes ||
-		    (uint64_t)d->held_segs + new_chunks > core->max_dir_segs) {
-			skip_until(r, seq, GAP_DIR_LIMIT);
-			merge(r, seq, data, len, 1);
+	if ((uint64_t)d->held_bytes + len <= core->max_dir_bytes &&
+	    (uint64_t)d->held_segs + worst <= core->max_dir_segs) {
+		/* Fits even if every byte is new: one walk stores and compares. */
+		held_before = d->held_bytes;
+		stop = walk(r, seq, data, len, 1, NULL, NULL, &dup, &conflict);
+		new_bytes = d->held_bytes - held_before;
+		st->overlaps_conflict += conflict;
+		st->overlap_bytes += dup;
+		if (new_bytes == 0 && stop == seq + len) {
+			st->retransmissions++;
 			return;
 		}
+		if (dup != 0)
+			st->overlaps++;
+	} else {
+		walk(r, seq, data, len, 0, &new_bytes, &new_chunks, &dup, &conflict);
+		st->overlaps_conflict += conflict;
+		st->overlap_bytes += dup;
+		if (new_bytes == 0) {
+			st->retransmissions++;
+			return;
+		}
+		if (dup != 0)
+			st->overlaps++;
+		if ((uint64_t)d->held_bytes + new_bytes > core->max_dir_bytes ||
+		    (uint64_t)d->held_segs + new_chunks > core->max_dir_segs) {
+			/* Bound hit: stop waiting for the oldest holes before
+			 * this segment; if that does not make room, stop
+			 * waiting for the segment's own hole and deliver it
+			 * now, zero copy. */
+			st->dir_limit_drops++;
+			if (core->dir_limit_policy == KC_REASM_POLICY_DROP) {
+				st->policy_drop_bytes += new_bytes;
+				return;
+			}
+			while (d->head != 0 && SEQ_LT(chunk_at(core, d->head)->seq, seq) &&
+			       ((uint64_t)d->held_bytes + new_bytes > core->max_dir_bytes ||
+				(uint64_t)d->held_segs + new_chunks > core->max_dir_segs))
+				skip_first_hole(r, GAP_DIR_LIMIT);
+			if (SEQ_LEQ(seq, d->next_seq) ||
+			    (uint64_t)d->held_bytes + new_bytes > core->max_dir_bytes ||
+			    (uint64_t)d->held_segs + new_chunks > core->max_dir_segs) {
+				skip_until(r, seq, GAP_DIR_LIMIT);
+				merge(r, seq, data, len, 1);
+				return;
+			}
+		}
+		held_before = d->held_bytes;
+		stop = walk(r, seq, data, len, 1, NULL, NULL, NULL, NULL);
+		new_bytes = d->held_bytes - held_before;
 	}
-
-	held_before = d->held_bytes;
-	stop = walk(r, seq, data, len, 1, NULL, NULL, NULL, NULL);
-	if (d->held_bytes != held_before) {
+	if (new_bytes != 0) {
 		st->segments_ooo++;
-		st->bytes_ooo += d->held_bytes - held_before;
+		st->bytes_ooo += new_bytes;
 	}
 	if (stop != seq + len) {
 		/* The memcap said no part way: what was stored stays held; the
 		 * rest is delivered now after giving up on the holes before it. */
 		st->memcap_drops++;
+		if (core->memcap_policy == KC_REASM_POLICY_DROP) {
+			uint32_t refused = 0, nc = 0;
+
+			walk(r, stop, data + (stop - seq), seq + len - stop, 0, &refused, &nc, NULL,
+			     NULL);
+			st->policy_drop_bytes += refused;
+			return;
+		}
 		skip_until(r, stop, GAP_MEMCAP);
 		merge(r, stop, data + (stop - seq), seq + len - stop, 1);
 	}

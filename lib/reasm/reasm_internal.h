@@ -47,6 +47,8 @@ struct kc_reasm_core {
 	uint32_t n_chunks;
 	uint32_t max_dir_bytes;
 	uint32_t max_dir_segs;
+	uint8_t dir_limit_policy; /* enum kc_reasm_policy */
+	uint8_t memcap_policy;
 	struct kc_memcap memcap;
 	/* Counters on their own cache line (style.md rule 12). */
 	alignas(KC_CACHE_LINE) struct kc_reasm_stats stats;

@@ -9,7 +9,8 @@
  *     OUT/live/<stream>.pcap         stream files the writer appends to
  *     OUT/live/<stream>.meta.json    sidecar, rewritten by the writer at each close
  *     OUT/live/.started              unix time the interval began (job writes it)
- *     OUT/rotating/<ts>/             a live folder moved aside at time <ts>
+ *     OUT/rotating/<ts>-<rnd>/       a live folder moved aside at time <ts>
+ *                                    (random suffix: a name is never reused)
  *     SPOOL/.tmp-<ts>/               an entry being built (never read by storage)
  *     SPOOL/<ts>/                    a complete entry:
  *         <ts>.pcap | <ts>.pcap.gz | <ts>.pcapng | <ts>.pcapng.gz
@@ -23,7 +24,7 @@
  *     OUT/rotating/<x>/ already listed as a source by a complete spool entry
  *     is deleted (crash after commit), the others are merged again below.
  *  2. Rotation handshake (see struct kc_snapshot_ops): rotate_begin(); rename
- *     OUT/live -> OUT/rotating/<ts>; mkdir OUT/live and write its .started;
+ *     OUT/live -> OUT/rotating/<ts>-<rnd>; mkdir OUT/live and write its .started;
  *     rotate_end(). Packets are never lost at the switch: between begin and
  *     end the writer writes nothing (packets wait in its rings), and each
  *     stream continues in OUT/live/<stream>.pcap under the same name.
@@ -31,9 +32,9 @@
  *     leftovers) into SPOOL/.tmp-<ts>/<ts>.<ext>, time-ordered (lib/pcapio).
  *  4. Write manifest.json and name_resolution_history.json (through the
  *     write_names callback), then READY; every file is fsynced.
- *  5. Spool quota: if the entry does not fit, apply the policy (refuse-new:
- *     discard this entry; drop-oldest: delete the oldest complete entries);
- *     both are counted.
+ *  5. Spool quota (ops.admit, or the built-in check): if the entry does not
+ *     fit, apply the policy (refuse-new: discard this entry; drop-oldest:
+ *     delete the oldest complete entries); both are counted.
  *  6. Commit: rename SPOOL/.tmp-<ts> -> SPOOL/<ts>, fsync SPOOL.
  *  7. Delete the merged OUT/rotating/<x>/ directories.
  *
@@ -67,6 +68,17 @@
 #define KC_SNAPSHOT_NAMES "name_resolution_history.json"
 #define KC_SNAPSHOT_META_SUFFIX ".meta.json"
 #define KC_SNAPSHOT_MANIFEST_VERSION 1
+
+/** Points a snapshot passes, in order (for kc_snapshot_ops.progress). */
+enum kc_snapshot_step {
+	KC_SNAPSHOT_STEP_RECOVERED = 1, /**< step 1 done */
+	KC_SNAPSHOT_STEP_ROTATED,       /**< step 2 done (after rotate_end) */
+	KC_SNAPSHOT_STEP_MERGED,        /**< capture written in SPOOL/.tmp-<ts> */
+	KC_SNAPSHOT_STEP_DESCRIBED,     /**< manifest and names written */
+	KC_SNAPSHOT_STEP_READY,         /**< READY written and fsynced */
+	KC_SNAPSHOT_STEP_COMMITTED,     /**< renamed into the spool */
+	KC_SNAPSHOT_STEP_CLEANED,       /**< rotating folders removed */
+};
 
 /**
  * Callbacks into the rest of kflcap. Every member may be NULL. All are called
@@ -127,6 +139,22 @@ struct kc_snapshot_ops {
 
 	/** Notified after an entry was committed to the spool (wake storage). */
 	void (*spooled)(void *ctx, const char *entry_dir);
+
+	/**
+	 * Spool quota, when the spool's owner enforces it (kc_uploader_admit()
+	 * in lib/storage knows which entry it is uploading and never drops
+	 * that one). Called after the entry is complete in SPOOL/.tmp-<ts>
+	 * (a dot directory) and before it is committed, with its exact size
+	 * in bytes. Return 0 to commit, -ENOSPC to refuse (the entry and its
+	 * streams are discarded and counted in refused_quota), another
+	 * negative errno to fail the run (streams kept for the next run).
+	 * NULL: the job applies params.spool_quota_bytes / quota_policy itself.
+	 */
+	int (*admit)(void *ctx, uint64_t bytes, struct kc_err *err);
+
+	/** Called as each step completes (logging, tests that simulate a
+	 *  crash at an exact point). */
+	void (*progress)(void *ctx, enum kc_snapshot_step step);
 };
 
 /** Snapshot settings; strings are copied by kc_snapshot_create(). */

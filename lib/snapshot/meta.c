@@ -119,3 +119,83 @@ cJSON *snap_meta_read(const char *path)
 	}
 	return o;
 }
+
+/*
+ * 5-tuple of a stream from its first packet, for the manifest (the sidecar
+ * may be missing after a crash). Ethernet, up to two VLAN tags, IPv4 or IPv6
+ * (skipping hop-by-hop, routing, destination-options and first-fragment
+ * headers), then TCP/UDP ports. Returns NULL when the packet is not that.
+ */
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+cJSON *snap_flow_from_packet(const uint8_t *p, size_t len)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	size_t off = 14, l4;
+	uint16_t et;
+	uint8_t proto;
+	int vlans = 0;
+	cJSON *o;
+
+	if (len < 14)
+		return NULL;
+	et = be16(p + 12);
+	while ((et == 0x8100 || et == 0x88a8) && vlans < 2 && len >= off + 4) {
+		et = be16(p + off + 2);
+		off += 4;
+		vlans++;
+	}
+	if (et == 0x0800) {
+		size_t ihl;
+
+		if (len < off + 20 || (p[off] >> 4) != 4)
+			return NULL;
+		ihl = (size_t)(p[off] & 0x0f) * 4;
+		if (ihl < 20 || len < off + ihl)
+			return NULL;
+		proto = p[off + 9];
+		inet_ntop(AF_INET, p + off + 12, src, sizeof(src));
+		inet_ntop(AF_INET, p + off + 16, dst, sizeof(dst));
+		/* a non-first fragment carries no ports */
+		l4 = (be16(p + off + 6) & 0x1fff) ? len : off + ihl;
+	} else if (et == 0x86dd) {
+		if (len < off + 40 || (p[off] >> 4) != 6)
+			return NULL;
+		proto = p[off + 6];
+		inet_ntop(AF_INET6, p + off + 8, src, sizeof(src));
+		inet_ntop(AF_INET6, p + off + 24, dst, sizeof(dst));
+		l4 = off + 40;
+		for (int i = 0; i < 4 && l4 + 8 <= len; i++) {
+			if (proto == 0 || proto == 43 || proto == 60) {
+				proto = p[l4];
+				l4 += ((size_t)p[l4 + 1] + 1) * 8;
+			} else if (proto == 44) {
+				bool first = (be16(p + l4 + 2) & 0xfff8) == 0;
+
+				proto = p[l4];
+				l4 = first ? l4 + 8 : len; /* later fragments: no ports */
+			} else {
+				break;
+			}
+		}
+	} else {
+		return NULL;
+	}
+	o = cJSON_CreateObject();
+	if (o == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "proto", proto == 6 ? "tcp" : proto == 17 ? "udp" : "other");
+	cJSON_AddNumberToObject(o, "ip_proto", proto);
+	cJSON_AddStringToObject(o, "src", src);
+	cJSON_AddStringToObject(o, "dst", dst);
+	if ((proto == 6 || proto == 17) && l4 + 4 <= len) {
+		cJSON_AddNumberToObject(o, "sport", be16(p + l4));
+		cJSON_AddNumberToObject(o, "dport", be16(p + l4 + 2));
+	}
+	if (vlans > 0)
+		cJSON_AddNumberToObject(o, "vlan", be16(p + 14) & 0x0fff);
+	return o;
+}

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 struct run {
 	uint64_t ts;
 	char ts_s[24];
+	char rot_name[64];          /* OUT/rotating/<ts>-<random>: never reused */
 	char *tmp_dir;              /* SPOOL/.tmp-<ts> */
 	char *entry_dir;            /* SPOOL/<ts> */
 	char *capture_name;         /* <ts>.pcap[.gz] | <ts>.pcapng[.gz] */
@@ -28,6 +30,12 @@ struct run {
 	cJSON **in_meta;            /* sidecar of each input, or NULL */
 	struct kc_pcap_merge_stats mst;
 };
+
+static void step(struct kc_snapshot *s, enum kc_snapshot_step st)
+{
+	if (s->ops.progress != NULL)
+		s->ops.progress(s->ops.ctx, st);
+}
 
 static void set_error(struct kc_snapshot *s, const char *msg)
 {
@@ -258,7 +266,7 @@ static int rotate(struct kc_snapshot *s, struct run *r, struct kc_err *err)
 	char *dst;
 	int rc;
 
-	if (asprintf(&dst, "%s/%s", s->rot_dir, r->ts_s) < 0)
+	if (asprintf(&dst, "%s/%s", s->rot_dir, r->rot_name) < 0)
 		return kc_err_set(err, -ENOMEM, "snapshot: out of memory");
 	if (s->ops.rotate_begin != NULL) {
 		rc = s->ops.rotate_begin(s->ops.ctx);
@@ -446,7 +454,7 @@ static cJSON *manifest(struct kc_snapshot *s, struct run *r)
 	rec = cJSON_AddArrayToObject(m, "recovered");
 	for (size_t i = 0; i < r->n_src; i++) {
 		cJSON_AddItemToArray(srcs, cJSON_CreateString(r->src_names[i]));
-		if (strcmp(r->src_names[i], r->ts_s) != 0)
+		if (strcmp(r->src_names[i], r->rot_name) != 0)
 			cJSON_AddItemToArray(rec, cJSON_CreateString(r->src_names[i]));
 	}
 	streams = cJSON_AddArrayToObject(m, "streams");
@@ -471,6 +479,21 @@ static cJSON *manifest(struct kc_snapshot *s, struct run *r)
 		cJSON_AddBoolToObject(o, "truncated", cJSON_IsTrue(tr) || in->truncated_tail ||
 				      in->error != 0);
 		cJSON_AddBoolToObject(o, "torn_tail", in->truncated_tail);
+		{
+			/* the 5-tuple from the first packet: present even without a
+			 * sidecar (crash leftovers) */
+			struct kc_pcap_reader *rd = kc_pcap_reader_open(in->path, NULL);
+			struct kc_pcap_rec rc1;
+			cJSON *flow = NULL;
+
+			if (rd != NULL && kc_pcap_reader_next(rd, &rc1) == 1)
+				flow = snap_flow_from_packet(rc1.data, rc1.caplen);
+			kc_pcap_reader_close(rd);
+			if (flow != NULL)
+				cJSON_AddItemToObject(o, "flow", flow);
+			else
+				cJSON_AddNullToObject(o, "flow");
+		}
 		if (in->error != 0)
 			cJSON_AddStringToObject(o, "read_error", strerror(-in->error));
 		if (r->in_meta[i] != NULL) {
@@ -506,11 +529,21 @@ static int apply_quota(struct kc_snapshot *s, struct run *r, struct kc_err *err)
 	size_t n;
 	int rc;
 
-	if (s->p.spool_quota_bytes == 0)
+	if (s->ops.admit == NULL && s->p.spool_quota_bytes == 0)
 		return 0;
 	rc = snap_du(r->tmp_dir, &need);
-	if (rc == 0)
-		rc = snap_list(s->spool_dir, &names, &n);
+	if (rc < 0)
+		return kc_err_set(err, rc, "snapshot: size of %s: %s", r->tmp_dir, strerror(-rc));
+	if (s->ops.admit != NULL) {
+		rc = s->ops.admit(s->ops.ctx, need, err);
+		if (rc == -ENOSPC) {
+			pthread_mutex_lock(&s->lock);
+			s->st.refused_quota++;
+			pthread_mutex_unlock(&s->lock);
+		}
+		return rc;
+	}
+	rc = snap_list(s->spool_dir, &names, &n);
 	if (rc < 0)
 		return kc_err_set(err, rc, "snapshot: spool size: %s", strerror(-rc));
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -603,6 +636,7 @@ static int build(struct kc_snapshot *s, struct run *r, struct kc_err *err)
 		s->ops.names_free(s->ops.ctx, names, n_names);
 	if (rc < 0)
 		return rc;
+	step(s, KC_SNAPSHOT_STEP_MERGED);
 
 	man = manifest(s, r);
 	if (man == NULL || asprintf(&p, "%s/" KC_SNAPSHOT_MANIFEST, r->tmp_dir) < 0) {
@@ -634,6 +668,7 @@ static int build(struct kc_snapshot *s, struct run *r, struct kc_err *err)
 		return rc;
 	}
 	free(p);
+	step(s, KC_SNAPSHOT_STEP_DESCRIBED);
 
 	/* READY last: its presence means every file it lists is complete */
 	len = snprintf(ready, sizeof(ready), "%s\n%s\n%s\n", r->capture_name,
@@ -647,6 +682,7 @@ static int build(struct kc_snapshot *s, struct run *r, struct kc_err *err)
 	if (rc < 0)
 		return kc_err_set(err, rc, "snapshot: write READY in %s: %s", r->tmp_dir,
 				  strerror(-rc));
+	step(s, KC_SNAPSHOT_STEP_READY);
 	rc = apply_quota(s, r, err);
 	if (rc < 0)
 		return rc;
@@ -656,6 +692,7 @@ static int build(struct kc_snapshot *s, struct run *r, struct kc_err *err)
 	rc = snap_fsync_path(s->spool_dir);
 	if (rc < 0)
 		return kc_err_set(err, rc, "snapshot: fsync %s: %s", s->spool_dir, strerror(-rc));
+	step(s, KC_SNAPSHOT_STEP_COMMITTED);
 	return 0;
 }
 
@@ -669,15 +706,24 @@ static int run_locked(struct kc_snapshot *s, char *entry, size_t entry_cap, stru
 	rc = recover(s, err);
 	if (rc < 0)
 		goto fail;
-	/* <ts> must be new in both rotating/ and the spool */
+	step(s, KC_SNAPSHOT_STEP_RECOVERED);
+	/* <ts> must be new in the spool. The rotating folder gets a random
+	 * suffix: recovery recognises committed folders by name (manifest
+	 * "sources"), so a folder name must never be used twice. */
 	for (r.ts = (uint64_t)time(NULL);; r.ts++) {
-		char a[4096], b[4096];
+		char b[4096];
 
 		snprintf(r.ts_s, sizeof(r.ts_s), "%" PRIu64, r.ts);
-		snprintf(a, sizeof(a), "%s/%s", s->rot_dir, r.ts_s);
 		snprintf(b, sizeof(b), "%s/%s", s->spool_dir, r.ts_s);
-		if (!snap_exists(a) && !snap_exists(b))
+		if (!snap_exists(b))
 			break;
+	}
+	{
+		uint64_t rnd;
+
+		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			rnd = kc_wall_us() ^ ((uint64_t)getpid() << 40) ^ kc_now_us();
+		snprintf(r.rot_name, sizeof(r.rot_name), "%s-%016" PRIx64, r.ts_s, rnd);
 	}
 	if (asprintf(&r.tmp_dir, "%s/.tmp-%s", s->spool_dir, r.ts_s) < 0 ||
 	    asprintf(&r.entry_dir, "%s/%s", s->spool_dir, r.ts_s) < 0 ||
@@ -690,6 +736,7 @@ static int run_locked(struct kc_snapshot *s, char *entry, size_t entry_cap, stru
 	rc = rotate(s, &r, err);
 	if (rc < 0)
 		goto fail;
+	step(s, KC_SNAPSHOT_STEP_ROTATED);
 	rc = collect(s, &r, err);
 	if (rc < 0)
 		goto fail;
@@ -707,6 +754,7 @@ static int run_locked(struct kc_snapshot *s, char *entry, size_t entry_cap, stru
 	/* Step 7. A failure here only leaves rotating dirs that the next
 	 * recovery recognises as committed through the manifest. */
 	remove_sources(s, &r);
+	step(s, KC_SNAPSHOT_STEP_CLEANED);
 	pthread_mutex_lock(&s->lock);
 	s->st.snapshots++;
 	s->st.packets += r.mst.packets;
@@ -714,7 +762,7 @@ static int run_locked(struct kc_snapshot *s, char *entry, size_t entry_cap, stru
 	s->st.truncated_inputs += r.mst.truncated_inputs;
 	s->st.failed_inputs += r.mst.failed_inputs;
 	for (size_t i = 0; i < r.n_src; i++)
-		if (strcmp(r.src_names[i], r.ts_s) != 0)
+		if (strcmp(r.src_names[i], r.rot_name) != 0)
 			s->st.recovered_dirs++;
 	s->st.last_ts = r.ts;
 	s->st.last_duration_us = kc_now_us() - t0;

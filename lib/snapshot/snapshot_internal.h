@@ -37,5 +37,8 @@ bool snap_exists(const char *path);
 
 /* meta.c: read <dir>/<name>.meta.json into a cJSON object (NULL if absent/bad) */
 struct cJSON *snap_meta_read(const char *path);
+/* meta.c: {"proto","ip_proto","src","dst","sport","dport"[,"vlan"]} of an
+ * Ethernet frame, or NULL if it is not IPv4/IPv6 */
+struct cJSON *snap_flow_from_packet(const uint8_t *p, size_t len);
 
 #endif

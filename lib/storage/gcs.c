@@ -515,10 +515,11 @@ int kc_gcs_put(struct kc_store_ctx *ctx, const char *entry_dir, const char *file
 		if (rc == -ECANCELED)
 			break;
 		if (!kc_http_transient(rc, &rs)) {
-			if (rs.status == 401 || rs.status == 403 ||
+			if (rc != 0 || rs.status == 401 || rs.status == 403 ||
 			    (st == ST_NEW && rs.status == 404)) {
 				rc = kc_err_set(err, -EACCES, "gcs gs://%s: %s (%s)", ctx->url.bucket, why,
-						rs.status == 404 ? "no such bucket" : "credentials refused");
+						rc != 0 ? "TLS or endpoint configuration"
+						: rs.status == 404 ? "no such bucket" : "credentials refused");
 			} else {
 				if (rs.status == 400 && strstr(why, "ash") != NULL)
 					KC_STAT_ADD(ctx, fail_integrity, 1);

@@ -243,6 +243,12 @@ bool kc_http_transient(int rc, const struct kc_http_resp *rs)
 {
 	if (rc == -ECANCELED || rc == -ENOMEM)
 		return false;
+	/* A peer that fails verification stays wrong until someone fixes the
+	 * CA or the endpoint: report it once instead of retrying. */
+	if (rc != 0 && (rs->cc == CURLE_PEER_FAILED_VERIFICATION || rs->cc == CURLE_SSL_CACERT_BADFILE ||
+			rs->cc == CURLE_SSL_CERTPROBLEM || rs->cc == CURLE_UNSUPPORTED_PROTOCOL ||
+			rs->cc == CURLE_URL_MALFORMAT))
+		return false;
 	if (rc != 0)
 		return true; /* connection refused/reset, timeout, TLS hiccup */
 	return rs->status == 408 || rs->status == 429 || rs->status >= 500;

@@ -182,6 +182,11 @@ static int s3_call(struct kc_store_ctx *ctx, const char *what, const char *metho
 			kc_http_resp_free(rs);
 			return rc == -ENAMETOOLONG ? kc_err_set(err, -EIO, "s3 %s: name too long", what) : rc;
 		}
+		if (rc != 0 && !s3_transient(rc, rs)) {
+			kc_http_describe(rs, rc, why, sizeof(why));
+			kc_http_resp_free(rs);
+			return kc_err_set(err, -EACCES, "s3 %s: %s (TLS or endpoint configuration)", what, why);
+		}
 		if (!s3_transient(rc, rs))
 			return 0;
 		kc_http_describe(rs, rc, why, sizeof(why));

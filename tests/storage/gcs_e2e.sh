@@ -147,13 +147,19 @@ check "no bucket: clear error" grep -q "no such bucket" "$ST_TMP/up9b.out"
 
 # 10. Crash: SIGKILL the uploader mid-upload three times, restart each time.
 prep 10 3 3000000
-gcs_admin delay '{"ms":60}'
+gcs_admin delay '{"ms":100}'
 for k in 1 2 3; do
 	"$KC_STORE_TOOL" upload --spool "$ST_TMP/spool-10" --dest gs://test-bucket/snaps --gcs-key "$ST_TMP/key.json" \
 		--gcs-endpoint "$GCS_URL" --gcs-chunk 262144 --host rec1 --ip 127.0.0.1 --run-id 10 \
 		--timeout-ms 60000 >> "$ST_TMP/crash.out" 2>&1 &
 	pid=$!
-	sleep 0.$((3 + k * 2))
+	# Kill once a session is in flight (its sidecar exists), at a varying
+	# point of it; the last kill comes right after a session starts.
+	for i in $(seq 1 200); do
+		[ -n "$(find "$ST_TMP/spool-10" -name '.gcs.*' -print -quit)" ] && break
+		sleep 0.05
+	done
+	[ "$k" -lt 3 ] && sleep 0.$((k * 2))
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 done
@@ -190,7 +196,49 @@ check "quota drop-oldest: newer kept" test -e "$ST_TMP/spool-12/0003/READY"
 run_tool cfg print-config --dest gs://test-bucket/snaps --gcs-key "$ST_TMP/key.json" --gcs-endpoint "$GCS_URL"
 check "print-config: masked" grep -q "gcs_key=<set: recorder@kflcap-test.iam.gserviceaccount.com>" "$ST_TMP/cfg.out"
 
-# 14. No secret in any output: key body, every issued token, session ids.
+# 14. Bounded stop: with every chunk answer delayed 700 ms, stop(300 ms)
+#     returns within about a second, the spool and session are kept, and the
+#     next start finishes the upload.
+prep 14 1 2000000
+gcs_admin delay '{"ms":700}'
+run_tool stop14 upload --spool "$ST_TMP/spool-14" --dest gs://test-bucket/snaps --gcs-key "$ST_TMP/key.json" \
+	--gcs-endpoint "$GCS_URL" --gcs-chunk 262144 --host rec1 --ip 127.0.0.1 --run-id 14 \
+	--stop-after-ms 1000 --stop-timeout-ms 300
+gcs_admin delay '{"ms":0}'
+check "stop: entries left (exit 1)" test "$TOOL_RC" -eq 1
+check "stop: bounded (< 1500 ms)" test "$(sed -n 's/^stop_ms=//p' "$ST_TMP/stop14.out")" -lt 1500
+check "stop: spool and session kept" test -f "$ST_TMP/spool-14/0001/READY" -a -n "$(find "$ST_TMP/spool-14" -name '.gcs.*' -print -quit)"
+upload 14 up14
+check "stop: resumed to completion" test "$TOOL_RC" -eq 0
+check "stop: byte-identical" verify 14
+check "stop: exactly once" once 14
+
+# 15. TLS: peers are verified; a CA bundle (ca_file) admits a test server.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=kflcap test CA" \
+	-keyout "$ST_TMP/ca.key" -out "$ST_TMP/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$ST_TMP/tls.key" -out "$ST_TMP/tls.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' > "$ST_TMP/san.ext"
+openssl x509 -req -in "$ST_TMP/tls.csr" -CA "$ST_TMP/ca.pem" -CAkey "$ST_TMP/ca.key" -CAcreateserial \
+	-days 2 -extfile "$ST_TMP/san.ext" -out "$ST_TMP/tls.pem" 2>/dev/null
+node "$ST_DIR/gcs-server.js" --pubkey "$ST_TMP/sa.pub" --bucket test-bucket \
+	--tls-key "$ST_TMP/tls.key" --tls-cert "$ST_TMP/tls.pem" > "$ST_TMP/gcs-tls.out" 2>&1 &
+ST_PIDS+=("$!")
+for i in $(seq 1 100); do TLS_PORT=$(sed -n 's/^listening //p' "$ST_TMP/gcs-tls.out"); [ -n "$TLS_PORT" ] && break; sleep 0.05; done
+node -e 'const fs=require("fs");const k=JSON.parse(fs.readFileSync(process.argv[1]));k.token_uri=process.argv[2];fs.writeFileSync(process.argv[3],JSON.stringify(k));' \
+	"$ST_TMP/key-good.json" "https://127.0.0.1:$TLS_PORT/token" "$ST_TMP/key-tls.json"
+prep 15 1 300000
+run_tool tls1 upload --spool "$ST_TMP/spool-15" --dest gs://test-bucket/snaps --gcs-key "$ST_TMP/key-tls.json" \
+	--gcs-endpoint "https://127.0.0.1:$TLS_PORT" --host rec1 --ip 127.0.0.1 --run-id 15 \
+	--retry-max 1 --timeout-ms 1500
+check "tls: unknown CA refused" test "$TOOL_RC" -ne 0 -a -f "$ST_TMP/spool-15/0001/READY"
+check "tls: certificate error reported" grep -q -i "certificate" "$ST_TMP/tls1.out"
+run_tool tls2 upload --spool "$ST_TMP/spool-15" --dest gs://test-bucket/snaps --gcs-key "$ST_TMP/key-tls.json" \
+	--gcs-endpoint "https://127.0.0.1:$TLS_PORT" --host rec1 --ip 127.0.0.1 --run-id 15 \
+	--ca-file "$ST_TMP/ca.pem" --timeout-ms 20000
+check "tls: with ca_file: exit 0" test "$TOOL_RC" -eq 0
+check "tls: spool empty" spool_empty "$ST_TMP/spool-15"
+
+# 16. No secret in any output: key body, every issued token, session ids.
 cat "$ST_TMP/gcs.err" >> "$LOG"
 leak=0
 # Positive control: the same search finds a key line in the key file itself.

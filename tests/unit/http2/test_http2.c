@@ -621,6 +621,20 @@ static void test_midstream(void)
 	CHECK(p.sink.n == 0 && p.st.frames_untracked >= 3);
 	pump_free(&p);
 
+	/* MIDSTREAM with the server side joined inside a frame: that side is
+	 * refused (not parsed as garbage), the client side goes on */
+	pump_init(&p, KC_HTTP2_MODE_MIDSTREAM);
+	pump_feed(&p, 1, (const uint8_t *)"tail of some DATA payload......", 31, 2);
+	CHECK(p.error == 1 && p.st.protocol_errors == 1);
+	p.error = 0;
+	pump_feed(&p, 0, c.p, c.len, 1);
+	CHECK(p.error == 0);
+	pump_close(&p);
+	CHECK(p.sink.n == 2); /* /known and /ours, request only, timed out */
+	if (p.sink.n == 2)
+		CHECK(p.sink.items[0].flags == (KC_ITEM_F_REQUEST | KC_ITEM_F_TIMEOUT));
+	pump_free(&p);
+
 	/* not HTTP/2 at all */
 	pump_init(&p, KC_HTTP2_MODE_PRIOR);
 	pump_feed(&p, 0, (const uint8_t *)"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, 1);

@@ -6,7 +6,9 @@
  * Input layout:
  *   byte 0     config: bits 0-1 pick chunk size (64,128,256,2048),
  *              bits 2-4 pool chunks (2 << n), bits 5-7 dir segs (1 << n)
- *   byte 1-4   ISN of direction 0 (big endian); direction 1 uses ~ISN
+ *   byte 1-4   ISN of direction 0 (big endian); direction 1 uses ~ISN;
+ *              byte 1 bit 0 / bit 1 also select KC_REASM_POLICY_DROP for the
+ *              direction bound / the memcap (else KC_REASM_POLICY_GAP)
  *   then records, until the input ends:
  *     byte  op     bit 0: direction; bits 1-2: 0 = segment, 1 = ACK to the
  *                  other direction, 2 = flush, 3 = release
@@ -95,6 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 	cfg.n_chunks = 2u << ((buf[0] >> 2) & 7);
 	cfg.max_dir_segs = 1u << ((buf[0] >> 5) & 7);
 	cfg.max_dir_bytes = cfg.max_dir_segs * cfg.chunk_size;
+	cfg.dir_limit_policy = buf[1] & 1;
+	cfg.memcap_policy = (buf[1] >> 1) & 1;
 	core = kc_reasm_core_create(&cfg, NULL);
 	if (core == NULL)
 		abort();

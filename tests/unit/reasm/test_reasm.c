@@ -637,6 +637,24 @@ static void test_dir_limit(void)
 	CHECK(sink_is("adefghij"));
 	CHECK_EQ(kc_reasm_core_chunks_used(c), 0);
 
+	/* A small segment spanning held chunks is split into several pieces:
+	 * the chunk bound must count them (found by fuzz_reasm). */
+	kc_reasm_core_destroy(c);
+	c = mk_core(256, 64, 0, 1 << 20, 3);
+	st = kc_reasm_core_stats(c);
+	sink_reset();
+	kc_reasm_dir_init(&d);
+	push(c, &d, 0, SYN, NULL);
+	push(c, &d, 11, 0, "K");
+	push(c, &d, 21, 0, "U");
+	push(c, &d, 6, 0, "fghijXlmnopqrstXvwxy"); /* [6,26): 3 new pieces */
+	CHECK(d.held_segs <= 3);
+	CHECK_EQ(st->dir_limit_drops, 1);
+	CHECK(sink_is("fghijKlmnopqrstUvwxy"));
+	CHECK_EQ(S.gap[0], 5);
+	CHECK_EQ(st->overlaps_conflict, 1);
+	CHECK_EQ(kc_reasm_core_chunks_used(c), 0);
+
 	/* Byte bound smaller than a segment: delivered at once after a gap. */
 	kc_reasm_core_destroy(c);
 	c = mk_core(64, 64, 0, 10, 100);
@@ -650,6 +668,67 @@ static void test_dir_limit(void)
 	CHECK_EQ(S.gap[1], 3);
 	CHECK_EQ(st->dir_limit_drops, 1);
 	CHECK_EQ(kc_reasm_core_chunks_used(c), 0);
+	kc_reasm_core_destroy(c);
+}
+
+/* KC_REASM_POLICY_DROP: the segment that does not fit is refused and the
+ * direction keeps waiting for the hole. */
+static void test_drop_policy(void)
+{
+	struct kc_reasm_cfg cfg;
+	struct kc_reasm_core *c;
+	struct kc_reasm_dir d, e;
+	const struct kc_reasm_stats *st;
+
+	kc_reasm_cfg_default(&cfg);
+	cfg.chunk_size = 64;
+	cfg.n_chunks = 3;
+	cfg.max_dir_segs = 2;
+	cfg.dir_limit_policy = KC_REASM_POLICY_DROP;
+	cfg.memcap_policy = KC_REASM_POLICY_DROP;
+	c = kc_reasm_core_create(&cfg, NULL);
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	st = kc_reasm_core_stats(c);
+	sink_reset();
+	kc_reasm_dir_init(&d);
+	push(c, &d, 0, SYN, NULL);
+	push(c, &d, 1, 0, "a");
+	push(c, &d, 4, 0, "d");
+	push(c, &d, 7, 0, "g");
+	push(c, &d, 10, 0, "jk");  /* over the bound: refused */
+	CHECK(sink_is("a"));
+	CHECK_EQ(st->dir_limit_drops, 1);
+	CHECK_EQ(st->policy_drop_bytes, 2);
+	CHECK_EQ(st->gaps, 0);
+	push(c, &d, 2, 0, "bc");   /* the hole fills: waiting paid off */
+	push(c, &d, 5, 0, "ef");
+	push(c, &d, 8, 0, "hi");
+	CHECK(sink_is("abcdefghi"));
+	push(c, &d, 10, 0, "jk");  /* resent: now in order */
+	CHECK(sink_is("abcdefghijk"));
+
+	/* Memcap: 3 chunks; d holds 2, e gets 1, the next is refused. */
+	sink_reset();
+	kc_reasm_dir_init(&e);
+	push(c, &d, 20, 0, "X");
+	push(c, &d, 30, 0, "Y");
+	push(c, &e, 0, SYN, NULL);
+	push(c, &e, 5, 0, "e5");
+	push(c, &e, 9, 0, "e9xyz");
+	CHECK_EQ(st->memcap_drops, 1);
+	CHECK_EQ(st->policy_drop_bytes, 2 + 5);
+	CHECK_EQ(S.len, 0);
+	CHECK_EQ(kc_reasm_core_chunks_used(c), 3);
+	kc_reasm_flush(c, &e, 0, deliver, &S);
+	CHECK(sink_is("e5"));
+	CHECK_EQ(S.gap[0], 4);
+	kc_reasm_dir_release(c, &d);
+	kc_reasm_dir_release(c, &e);
+	CHECK_EQ(kc_reasm_core_chunks_used(c), 0);
+	cfg.memcap_policy = 7;
+	CHECK(kc_reasm_core_create(&cfg, NULL) == NULL);
 	kc_reasm_core_destroy(c);
 }
 
@@ -888,6 +967,7 @@ int main(void)
 	test_syn();
 	test_memcap_core();
 	test_dir_limit();
+	test_drop_policy();
 	test_out_of_window_and_args();
 	test_cfg();
 	test_property_permutations();

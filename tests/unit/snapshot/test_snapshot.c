@@ -307,13 +307,20 @@ static void test_basic(void)
 	CHECK_EQ(jnum(it, "first_ts_us"), 1700000000000000.0);
 	CHECK_EQ(jnum(it, "last_ts_us"), 1700000000000005.0);
 	CHECK_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(m, "sources")), 1);
-	CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(m, "sources"), 0)->valuestring, ts);
+	{
+		/* OUT/rotating/<ts>-<16 hex digits> */
+		const char *src = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "sources"), 0)->valuestring;
+
+		CHECK(strncmp(src, fmt("%s-", ts), strlen(ts) + 1) == 0);
+		CHECK_EQ(strlen(src), strlen(ts) + 17);
+		CHECK_STR(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(m, "streams"), 0),
+			       "source_file"), fmt("%s/s1.pcap", src));
+	}
 	CHECK_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(m, "recovered")), 0);
 	streams = cJSON_GetObjectItem(m, "streams");
 	CHECK_EQ(cJSON_GetArraySize(streams), 2);
 	it = cJSON_GetArrayItem(streams, 0);
 	CHECK_STR(jstr(it, "stream"), "s1");
-	CHECK_STR(jstr(it, "source_file"), fmt("%s/s1.pcap", ts));
 	CHECK_EQ(jnum(it, "packets"), 3);
 	CHECK_EQ(jnum(it, "bytes"), 3 * (14 + 20 + 8 + 10 + 4));
 	CHECK_EQ(jnum(it, "first_ts_us"), 1700000000000000.0);
@@ -333,6 +340,17 @@ static void test_basic(void)
 	it = cJSON_GetArrayItem(streams, 1);
 	CHECK_STR(jstr(it, "stream"), "s2");
 	CHECK(cJSON_IsNull(cJSON_GetObjectItem(it, "meta")));
+	{
+		/* no sidecar: the 5-tuple still comes from the first packet */
+		const cJSON *fl = cJSON_GetObjectItem(it, "flow");
+
+		CHECK_STR(jstr(fl, "proto"), "udp");
+		CHECK_STR(jstr(fl, "src"), "10.0.0.1");
+		CHECK_STR(jstr(fl, "dst"), "10.0.0.2");
+		CHECK_EQ(jnum(fl, "sport"), 53);
+		CHECK_EQ(jnum(fl, "dport"), 53);
+		CHECK(cJSON_GetObjectItem(fl, "vlan") == NULL);
+	}
 	cJSON_Delete(m);
 
 	/* the stream continues under the same name in the new live folder */
@@ -369,6 +387,53 @@ static void test_basic(void)
 		kc_snapshot_last_error(s, le, sizeof(le));
 		CHECK(strstr(le, "writer refused rotation") != NULL);
 	}
+	kc_snapshot_destroy(s);
+}
+
+/* 5-tuple from a VLAN-tagged IPv6 TCP packet behind a hop-by-hop header */
+static void test_flow_v6_vlan(void)
+{
+	char out[256], entry[512];
+	struct kc_snapshot_params p = { .format = KC_PCAP_FMT_PCAP };
+	struct kc_snapshot *s;
+	struct kc_pcap_writer *w;
+	uint8_t pkt[128] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x81, 0x00, 0x00, 0x2a, 0x86, 0xdd };
+	uint8_t *ip = pkt + 18, *hbh = ip + 40, *tcp = hbh + 8;
+	cJSON *m;
+
+	snprintf(out, sizeof(out), "%s/flow6", root);
+	s = make(out, &p, NULL);
+	if (s == NULL)
+		return;
+	ip[0] = 0x60;
+	ip[5] = 8 + 20;
+	ip[6] = 0; /* hop-by-hop options */
+	ip[7] = 64;
+	inet_pton(AF_INET6, "2001:db8::10", ip + 8);
+	inet_pton(AF_INET6, "2001:db8::20", ip + 24);
+	hbh[0] = 6; /* next: TCP */
+	tcp[0] = 0xc3; tcp[1] = 0x50; /* 50000 */
+	tcp[2] = 0x01; tcp[3] = 0xbb; /* 443 */
+	w = kc_pcap_writer_open(fmt("%s/live/v6.pcap", out), 0, 0, NULL);
+	CHECK(w != NULL);
+	if (w == NULL)
+		return;
+	CHECK_EQ(kc_pcap_writer_write(w, 1, pkt, 18 + 40 + 8 + 20, 18 + 40 + 8 + 20), 0);
+	CHECK_EQ(kc_pcap_writer_close(w), 0);
+	CHECK_EQ(kc_snapshot_run_once(s, entry, sizeof(entry), NULL), 0);
+	m = read_json(fmt("%s/manifest.json", entry));
+	{
+		const cJSON *fl = cJSON_GetObjectItem(
+			cJSON_GetArrayItem(cJSON_GetObjectItem(m, "streams"), 0), "flow");
+
+		CHECK_STR(jstr(fl, "proto"), "tcp");
+		CHECK_STR(jstr(fl, "src"), "2001:db8::10");
+		CHECK_STR(jstr(fl, "dst"), "2001:db8::20");
+		CHECK_EQ(jnum(fl, "sport"), 50000);
+		CHECK_EQ(jnum(fl, "dport"), 443);
+		CHECK_EQ(jnum(fl, "vlan"), 42);
+	}
+	cJSON_Delete(m);
 	kc_snapshot_destroy(s);
 }
 
@@ -618,6 +683,74 @@ static void test_quota(void)
 	}
 }
 
+struct admit_ctx {
+	uint64_t bytes;
+	int calls, rc;
+};
+
+static int admit_cb(void *ctx, uint64_t bytes, struct kc_err *err)
+{
+	struct admit_ctx *a = ctx;
+
+	a->calls++;
+	a->bytes = bytes;
+	return a->rc ? kc_err_set(err, a->rc, "admit: spool full") : 0;
+}
+
+static void test_admit_callback(void)
+{
+	char out[256];
+	struct admit_ctx a = { 0 };
+	struct kc_snapshot_ops ops = { .ctx = &a, .admit = admit_cb };
+	struct kc_snapshot_params p = { .format = KC_PCAP_FMT_PCAP };
+	struct kc_snapshot *s;
+	struct kc_snapshot_stats st;
+	struct kc_err err = { "" };
+	uint32_t t[] = { 1, 2, 3 };
+	char entry[512];
+	uint64_t du = 0;
+	struct stat sb;
+	const char *files[] = { "manifest.json", "name_resolution_history.json", "READY" };
+
+	snprintf(out, sizeof(out), "%s/admit", root);
+	s = make(out, &p, &ops);
+	if (s == NULL)
+		return;
+	write_stream(out, "a", t, 3, 0);
+	CHECK_EQ(kc_snapshot_run_once(s, entry, sizeof(entry), &err), 0);
+	CHECK_EQ(a.calls, 1);
+	/* exact size of the entry's files */
+	CHECK_EQ(stat(fmt("%s/%s.pcap", entry, strrchr(entry, '/') + 1), &sb), 0);
+	du = (uint64_t)sb.st_size;
+	CHECK_EQ(du, 24 + 3 * (16 + 46));
+	for (size_t i = 0; i < 3; i++) {
+		CHECK_EQ(stat(fmt("%s/%s", entry, files[i]), &sb), 0);
+		du += (uint64_t)sb.st_size;
+	}
+	CHECK_EQ(a.bytes, du);
+	/* refused by the owner of the spool: discarded and counted */
+	a.rc = -ENOSPC;
+	write_stream(out, "a", t, 3, 0);
+	CHECK_EQ(kc_snapshot_run_once(s, NULL, 0, &err), -ENOSPC);
+	CHECK_STR(err.msg, "admit: spool full");
+	CHECK_EQ(count_entries(fmt("%s/rotating", out), false), 0);
+	/* a failing admit keeps the streams for the next run */
+	a.rc = -EIO;
+	write_stream(out, "b", t, 3, 0);
+	CHECK_EQ(kc_snapshot_run_once(s, NULL, 0, &err), -EIO);
+	CHECK_EQ(count_entries(fmt("%s/rotating", out), false), 1);
+	a.rc = 0;
+	CHECK_EQ(kc_snapshot_run_once(s, entry, sizeof(entry), &err), 0);
+	CHECK_EQ(read_capture(fmt("%s/%s.pcap", entry, strrchr(entry, '/') + 1), t, 3), 3);
+	kc_snapshot_get_stats(s, &st);
+	CHECK_EQ(st.refused_quota, 1);
+	CHECK_EQ(st.failed, 1);
+	CHECK_EQ(st.snapshots, 2);
+	CHECK_EQ(st.recovered_dirs, 1);
+	CHECK_EQ(count_entries(fmt("%s/spool", out), false), 2);
+	kc_snapshot_destroy(s);
+}
+
 static void test_meta_errors(void)
 {
 	struct kc_snapshot_stream_meta m = { .name = "../evil", .family = AF_INET };
@@ -754,9 +887,70 @@ static int check_spool(const char *out, unsigned *seen, size_t nseen)
 	return entries;
 }
 
+static int crash_target;
+static void crash_at(void *ctx, enum kc_snapshot_step st)
+{
+	if ((int)st == crash_target)
+		_exit(9); /* like SIGKILL: no cleanup, no atexit */
+}
+
+/* Deterministic: die right after each step in turn; nothing is ever lost or
+ * duplicated, and no partial entry is visible. */
+static void test_crash_each_step(void)
+{
+	enum { STEPS = KC_SNAPSHOT_STEP_CLEANED, PER = 50, TOTAL = (STEPS + 1) * 2 * PER };
+	char out[256];
+	static unsigned seen[TOTAL];
+	static uint32_t tags[PER];
+	struct kc_snapshot_ops ops = { .progress = crash_at };
+	struct kc_snapshot_params p = { .format = KC_PCAP_FMT_PCAP };
+	struct kc_snapshot *s;
+
+	snprintf(out, sizeof(out), "%s/steps", root);
+	for (int st = 0; st <= STEPS; st++) {
+		pid_t pid;
+		int status;
+
+		kc_snapshot_destroy(make(out, &p, NULL));
+		for (int k = 0; k < 2; k++) {
+			for (int j = 0; j < PER; j++)
+				tags[j] = (uint32_t)((st * 2 + k) * PER + j);
+			write_stream(out, fmt("st%d-%d", st, k), tags, PER, 20);
+		}
+		crash_target = st == STEPS ? 0 : st + 1;
+		pid = fork();
+		if (pid == 0) {
+			struct kc_snapshot *c = kc_snapshot_create(&p, &ops, NULL);
+
+			_exit(c != NULL && kc_snapshot_run_once(c, NULL, 0, NULL) == 0 ? 0 : 3);
+		}
+		waitpid(pid, &status, 0);
+		CHECK(WIFEXITED(status));
+		CHECK_EQ(WEXITSTATUS(status), st == STEPS ? 0 : 9);
+		{
+			static unsigned dummy[1];
+
+			check_spool(out, dummy, 0);
+		}
+	}
+	s = make(out, &p, NULL);
+	CHECK_EQ(kc_snapshot_run_once(s, NULL, 0, NULL), 0);
+	kc_snapshot_destroy(s);
+	memset(seen, 0, sizeof(seen));
+	check_spool(out, seen, TOTAL);
+	for (int i = 0; i < TOTAL; i++)
+		if (seen[i] != 1) {
+			CHECK_EQ(seen[i], 1);
+			fprintf(stderr, "tag %d seen %u times\n", i, seen[i]);
+			break;
+		}
+	CHECK_EQ(count_entries(fmt("%s/rotating", out), false), 0);
+	CHECK_EQ(count_entries(fmt("%s/spool", out), true), 0);
+}
+
 static void test_kill_atomicity(void)
 {
-	enum { ITER = 6, STREAMS = 8, PER = 1500, TOTAL = ITER * STREAMS * PER };
+	enum { ITER = 8, STREAMS = 8, PER = 1500, TOTAL = ITER * STREAMS * PER };
 	char out[256];
 
 	snprintf(out, sizeof(out), "%s/kill", root);
@@ -775,6 +969,9 @@ static void test_kill_atomicity(void)
 		int status;
 		uint64_t t0;
 
+		/* a restart after the kill: create() restores OUT/live if the kill
+		 * fell between rename and mkdir */
+		kc_snapshot_destroy(make(out, &p, NULL));
 		for (int k = 0; k < STREAMS; k++) {
 			for (int j = 0; j < PER; j++)
 				tags[j] = (uint32_t)(((it * STREAMS + k) * PER) + j);
@@ -849,10 +1046,13 @@ int main(void)
 	test_meta_errors();
 	test_basic();
 	test_gzip();
+	test_flow_v6_vlan();
 	test_pcapng();
 	test_crash_leftovers();
 	test_quota();
+	test_admit_callback();
 	test_job_thread();
+	test_crash_each_step();
 	test_kill_atomicity();
 	if (failed == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);

@@ -16,6 +16,9 @@
  *   --ca-file F --host H --ip I --run-id R --quota-bytes N
  *   --quota-policy refuse-new|drop-oldest --retry-max N --backoff-base-ms N
  *   --backoff-cap-ms N --rescan-ms N --timeout-s N --timeout-ms N
+ *   --stop-after-ms N --stop-timeout-ms M (upload: stop the uploader after N
+ *   ms with kc_uploader_stop(M) instead of waiting for an empty spool; prints
+ *   stop_ms=<time the stop took>; exit 0 spool empty, 1 entries left)
  * Secrets may also come from the environment: KC_GCS_KEY, KC_S3_SECRET_KEY
  * (preferred: argv is visible to other users of the machine).
  * Exit 2: usage or configuration error. Counters go to stdout as
@@ -23,6 +26,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,7 +93,7 @@ int main(int argc, char **argv)
 {
 	static struct kc_store_cfg cfg;
 	const char *cmd, *spool = NULL, *url = NULL, *out = NULL, *env;
-	uint64_t bytes = 0, timeout_ms = 0, v;
+	uint64_t bytes = 0, timeout_ms = 0, v, stop_after = 0, stop_timeout = 1000;
 	struct kc_err err = { "" };
 	int rc;
 
@@ -151,6 +155,10 @@ int main(int argc, char **argv)
 				bad = -1;
 		} else if (strcmp(k, "--bytes") == 0)
 			bad = setnum(&bytes, val, k);
+		else if (strcmp(k, "--stop-after-ms") == 0)
+			bad = setnum(&stop_after, val, k);
+		else if (strcmp(k, "--stop-timeout-ms") == 0)
+			bad = setnum(&stop_timeout, val, k);
 		else if (strcmp(k, "--timeout-ms") == 0)
 			bad = setnum(&timeout_ms, val, k);
 		else if (strcmp(k, "--quota-bytes") == 0)
@@ -232,6 +240,18 @@ int main(int argc, char **argv)
 		if (u == NULL) {
 			fprintf(stderr, "kc-store-tool: %s\n", err.msg);
 			return 2;
+		}
+		if (stop_after > 0) {
+			struct timespec ts = { (time_t)(stop_after / 1000), (long)(stop_after % 1000) * 1000000 };
+			uint64_t t0;
+
+			nanosleep(&ts, NULL);
+			kc_uploader_stats(u, &st);
+			t0 = kc_now_us();
+			rc = kc_uploader_stop(u, (uint32_t)KC_MIN(stop_timeout, UINT32_MAX));
+			printf("stop_ms=%llu\n", (unsigned long long)((kc_now_us() - t0) / 1000));
+			print_stats(&st);
+			return rc == 0 ? 0 : 1;
 		}
 		rc = kc_uploader_wait_idle(u, (uint32_t)KC_MIN(timeout_ms, UINT32_MAX), &err);
 		if (rc != 0)
