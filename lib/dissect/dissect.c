@@ -34,6 +34,7 @@ void kc_dissect_cfg_default(struct kc_dissect_cfg *cfg)
 	cfg->tls_flows = KC_DISSECT_DEFAULT_FLOWS / 4;
 	cfg->h2_flows = KC_DISSECT_DEFAULT_H2_FLOWS;
 	cfg->timeout_us = KC_DISSECT_DEFAULT_TIMEOUT_US;
+	cfg->dns_timeout_us = KC_DISSECT_DEFAULT_DNS_TIMEOUT_US;
 }
 
 /* The cleanup ladder of create and the body of destroy. */
@@ -66,13 +67,15 @@ struct kc_dissect_core *kc_dissect_core_create(const struct kc_dissect_cfg *cfg,
 	if (cfg->max_flows == 0 || cfg->pending_bufs == 0 || cfg->pending_size < 256 ||
 	    cfg->http_items == 0 || cfg->http_pipeline == 0 ||
 	    cfg->http_pipeline > KC_DISSECT_HTTP_PIPELINE_MAX || cfg->timeout_us == 0 ||
+	    cfg->dns_timeout_us == 0 ||
 	    cfg->max_flows > (1u << 24)) {
 		kc_err_set(err, -EINVAL,
 			   "dissect: invalid size (flows %u, pending %u x %u B, http items %u, "
-			   "pipeline %u (1..%u), timeout %llu us)",
+			   "pipeline %u (1..%u), timeouts %llu/%llu us)",
 			   cfg->max_flows, cfg->pending_bufs, cfg->pending_size, cfg->http_items,
 			   cfg->http_pipeline, KC_DISSECT_HTTP_PIPELINE_MAX,
-			   (unsigned long long)cfg->timeout_us);
+			   (unsigned long long)cfg->timeout_us,
+			   (unsigned long long)cfg->dns_timeout_us);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -337,7 +340,15 @@ static int detect_tcp(const struct kc_dissect_flow *f, enum kc_dir dir, const ui
 #endif
 		}
 	}
-	r = h1_probe(d, n, dir);
+	{
+		/* RFC 9112 2.2: a client may send empty lines before a
+		 * request; look past a few. */
+		size_t k = 0;
+
+		while (k < n && k < 8 && (d[k] == '\r' || d[k] == '\n'))
+			k++;
+		r = k == n ? -1 : h1_probe(d + k, n - k, dir);
+	}
 	if (r == 1 && !more)
 		return KC_ITEM_HTTP;
 #ifdef KC_DISSECT_HAVE_HTTP2
@@ -728,7 +739,7 @@ unsigned kc_dissect_tick(struct kc_dissect_core *core, uint64_t now_us, unsigned
 			break;
 #ifdef KC_DISSECT_HAVE_DNS
 		case KC_ITEM_DNS:
-			emitted += kc_dns_flow_expire(f->ps, now_us, core->cfg.timeout_us,
+			emitted += kc_dns_flow_expire(f->ps, now_us, core->cfg.dns_timeout_us,
 						      KC_DNS_PENDING_MAX, &f->fi,
 						      dissect_emit_foreign, f, &core->st.dns);
 			break;

@@ -424,9 +424,9 @@ int kc_hpack_decode(struct kc_hpack_dec *d, const uint8_t *blk, size_t len,
 					name_missing = 1;
 				} else if (rc < 0) {
 					return rc;
-				} else if (indexing && name.p >= d->data &&
-					   name.p < d->data + KC_HPACK_TABLE_CAP) {
-					/* the insertion below may evict or slide it */
+				} else if (indexing && idx > KC_HPACK_STATIC_COUNT) {
+					/* a dynamic name: the insertion below may
+					 * evict or slide it */
 					memcpy(name_buf, name.p, name.len);
 					name.p = name_buf;
 				}

@@ -115,6 +115,21 @@ struct kc_http2_flow {
 	uint8_t store[KC_HTTP2_STORE_SIZE];
 };
 
+static inline uint32_t rd24(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
+}
+
+/* 31-bit stream identifier; the reserved bit is ignored (RFC 9113 4.1). */
+static inline uint32_t rd31(const uint8_t *p)
+{
+	return (((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]) &
+	       0x7fffffffu;
+}
+
+/* http2_conn.c: could this 9-byte frame header occur in a valid connection? */
+int h2_frame_plausible(const uint8_t *h);
+
 /* http2_stream.c */
 struct h2_stream *h2_stream_find(struct kc_http2_flow *f, uint32_t sid);
 /* A free slot for @p sid. When none is free, the lowest stream the client

@@ -146,7 +146,8 @@ struct kc_http2_stats {
 	uint64_t hb_busy;             /**< both directions split a block at once (state lost) */
 	uint64_t streams_overflow;    /**< streams beyond KC_HTTP2_MAX_STREAMS */
 	uint64_t store_full;          /**< fields or body bytes dropped: store full */
-	uint64_t headers_dropped;     /**< headers beyond KC_ITEM_MAX_HEADERS or arena */
+	uint64_t headers_dropped;     /**< headers, cookies or query parameters beyond
+				       *   their item arrays or the item arena */
 	uint64_t protocol_errors;     /**< bad preface, bad padding, bad frame sizes */
 	uint64_t midstream_joins;     /**< connections joined mid-way */
 	uint64_t upgrades;            /**< connections from an h2c Upgrade */

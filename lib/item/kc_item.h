@@ -82,7 +82,8 @@ struct kc_item_http {
 	int32_t status;            /**< response.status, 0 when no response */
 	int32_t req_headers_size;  /**< bytes of the request head, -1 unknown */
 	int32_t resp_headers_size;
-	int64_t req_body_size;     /**< body bytes on the wire, -1 unknown */
+	int64_t req_body_size;     /**< body bytes on the wire (HTTP/1: after de-chunking,
+	                            *   before content decoding), -1 unknown */
 	int64_t resp_body_size;
 	struct kc_str req_mime;    /**< Content-Type of the request body */
 	struct kc_str resp_mime;   /**< response.content.mimeType */

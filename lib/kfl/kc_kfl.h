@@ -49,8 +49,11 @@ struct kc_kfl_prog;
 /**
  * Per-thread evaluation workspace: a bump arena for temporary values (numbers
  * printed as text, joined headers, base64, decoded json()/xml() documents,
- * multi-match results). Reset at the start of every evaluation. When it is
- * full the value being built is treated as missing and `overflows` counts it.
+ * multi-match results). Reset at the start of every evaluation; each
+ * comparison and helper call gives back what its operands used, so the need
+ * follows the nesting of the filter, not its length. When it is full the
+ * value being built is treated as missing (a `.*`/`..` step keeps the matches
+ * it collected) and `overflows` counts it.
  */
 struct kc_kfl_scratch;
 

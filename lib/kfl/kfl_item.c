@@ -193,8 +193,92 @@ void kfl_item_root(const struct kc_item *it, struct kfl_val *out)
 	mk_coll(out, KFL_OBJ, it, K_ROOT, 0);
 }
 
+/* Length of the valid UTF-8 sequence at s[i], or 0 (item_json.c's rule). */
+static size_t utf8_seq(const unsigned char *s, size_t i, size_t n)
+{
+	unsigned char b = s[i];
+	size_t need;
+	uint32_t cp, min;
+
+	if ((b & 0xe0) == 0xc0) {
+		need = 1; cp = b & 0x1f; min = 0x80;
+	} else if ((b & 0xf0) == 0xe0) {
+		need = 2; cp = b & 0x0f; min = 0x800;
+	} else if ((b & 0xf8) == 0xf0) {
+		need = 3; cp = b & 0x07; min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (i + need >= n)
+		return 0;
+	for (size_t k = 1; k <= need; k++) {
+		if ((s[i + k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i + k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need + 1;
+}
+
+/*
+ * A string as the JSON rendering shows it: cut at the first NUL (cJSON
+ * strings are C strings) and ill-formed UTF-8 replaced by U+FFFD, exactly
+ * as item_json.c's utf8_clean_to(). ASCII text (the usual case) stays a
+ * view; only text that needs replacing is copied into the scratch.
+ */
+static struct kfl_val clean(struct kfl_ctx *x, const char *p, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	size_t i = 0;
+	bool dirty = false;
+
+	for (; i < n; i++) {
+		if (s[i] == 0)
+			break;
+		if (s[i] >= 0x80) {
+			size_t k = utf8_seq(s, i, n);
+			if (k == 0) {
+				dirty = true;
+			} else {
+				i += k - 1;
+			}
+		}
+	}
+	n = i; /* up to the first NUL */
+	if (!dirty)
+		return kfl_v_str(p, n);
+	char *o = x != NULL ? kfl_alloc(x, 3 * n + 1) : NULL;
+	if (o == NULL)
+		return kfl_v_str("", 0); /* counted by kfl_alloc */
+	size_t k = 0;
+	for (i = 0; i < n;) {
+		size_t q = s[i] < 0x80 ? 1 : utf8_seq(s, i, n);
+		if (q == 0) {
+			o[k++] = (char)0xef;
+			o[k++] = (char)0xbf;
+			o[k++] = (char)0xbd;
+			i++;
+			continue;
+		}
+		memcpy(o + k, s + i, q);
+		k += q;
+		i += q;
+	}
+	return kfl_v_str(o, k);
+}
+
 /* Arena view, clamped to the arena (a corrupt view renders as ""). */
-static struct kfl_val sv(const struct kc_item *it, struct kc_str s)
+static struct kfl_val sv(struct kfl_ctx *x, const struct kc_item *it, struct kc_str s)
+{
+	if ((uint32_t)s.off + s.len > KC_ITEM_ARENA_SIZE)
+		return kfl_v_str("", 0);
+	return clean(x, kc_item_str(it, s), s.len);
+}
+
+/* Raw bytes of a view (for splitting and base64, which the renderer does on
+ * the raw bytes). */
+static struct kfl_val raw(const struct kc_item *it, struct kc_str s)
 {
 	if ((uint32_t)s.off + s.len > KC_ITEM_ARENA_SIZE)
 		return kfl_v_str("", 0);
@@ -346,7 +430,7 @@ static uint32_t rr_keys(const struct kc_item *it, uint16_t idx, const char **nam
 /* TXT data split on NUL bytes; no parts when the data is empty. */
 static uint32_t txt_count(const struct kc_item *it, uint16_t idx)
 {
-	struct kfl_val v = sv(it, it->u.dns.rrs[idx].data);
+	struct kfl_val v = raw(it, it->u.dns.rrs[idx].data);
 	uint32_t c = v.len ? 1 : 0;
 	for (uint32_t i = 0; i < v.len; i++)
 		c += v.u.s[i] == '\0';
@@ -405,7 +489,7 @@ static int kv_join(struct kfl_ctx *x, const struct kc_item *it, const struct kc_
 			total += kv[j].value.len + 1u;
 		}
 	if (cnt == 1) {
-		*out = sv(it, kv[i].value);
+		*out = sv(x, it, kv[i].value);
 		return 0;
 	}
 	char *b = kfl_alloc(x, total);
@@ -415,13 +499,14 @@ static int kv_join(struct kfl_ctx *x, const struct kc_item *it, const struct kc_
 	for (uint32_t j = i; j < n; j++) {
 		if (!sv_eq(it, kv[j].name, name, kv[i].name.len))
 			continue;
-		struct kfl_val v = sv(it, kv[j].value);
+		struct kfl_val v = raw(it, kv[j].value);
 		if (k)
 			b[k++] = ',';
 		memcpy(b + k, v.u.s, v.len);
 		k += v.len;
 	}
-	*out = kfl_v_str(b, k);
+	/* the renderer joins the raw values, then cleans the whole */
+	*out = clean(x, b, k);
 	return 0;
 }
 
@@ -460,13 +545,13 @@ static int kv_val(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, con
 {
 	if (kind == K_HREQ_QUERY) {
 		if (kv_count_name(it, kv, n, i) == 1)
-			*out = sv(it, kv[i].value);
+			*out = sv(x, it, kv[i].value);
 		else
 			mk_coll(out, KFL_ARR, it, K_QMULTI, (uint16_t)i);
 		return 0;
 	}
 	if (kind == K_HREQ_COOKIES || kind == K_HRESP_COOKIES) {
-		*out = sv(it, kv[i].value);
+		*out = sv(x, it, kv[i].value);
 		return 0;
 	}
 	return kv_join(x, it, kv, n, i, out);
@@ -475,7 +560,8 @@ static int kv_val(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, con
 /* Path segments: strings.Split(path, "/") minus a leading "". */
 static void path_span(const struct kc_item *it, const char **p, size_t *n)
 {
-	struct kfl_val v = sv(it, it->u.http.path);
+	/* the renderer splits the raw path; each segment is then cleaned */
+	struct kfl_val v = raw(it, it->u.http.path);
 	*p = v.u.s;
 	*n = v.len;
 	if (*n > 0 && **p == '/') {
@@ -599,7 +685,10 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 	case K_PROTO_VERSION:
 		switch (it->proto) {
 		case KC_ITEM_HTTP: {
-			struct kfl_val v = sv(it, h->version);
+			struct kfl_val v = raw(it, h->version);
+			const char *nul = memchr(v.u.s, '\0', v.len);
+			if (nul != NULL) /* rendered with add_cstr: a C string */
+				v.len = (uint32_t)(nul - v.u.s);
 			if (v.len > 5 && memcmp(v.u.s, "HTTP/", 5) == 0)
 				*out = kfl_v_str(v.u.s + 5, KC_MIN(v.len - 5, 31u));
 			else
@@ -643,19 +732,19 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 	case K_REQSIZE: *out = kfl_v_int((int64_t)it->req_size); return 0;
 	case K_RESPSIZE: *out = kfl_v_int((int64_t)it->resp_size); return 0;
 
-	case K_HREQ_METHOD: *out = sv(it, h->method); return 0;
-	case K_HREQ_URL: *out = sv(it, h->url); return 0;
-	case K_HREQ_PATH: *out = sv(it, h->path); return 0;
+	case K_HREQ_METHOD: *out = sv(x, it, h->method); return 0;
+	case K_HREQ_URL: *out = sv(x, it, h->url); return 0;
+	case K_HREQ_PATH: *out = sv(x, it, h->path); return 0;
 	case K_HREQ_VERSION:
-	case K_HRESP_VERSION: *out = sv(it, h->version); return 0;
+	case K_HRESP_VERSION: *out = sv(x, it, h->version); return 0;
 	case K_HREQ_HSIZE: *out = kfl_v_int(h->req_headers_size); return 0;
 	case K_HREQ_BSIZE: *out = kfl_v_int(h->req_body_size); return 0;
-	case K_HREQ_POST_MIME: *out = sv(it, h->req_mime); return 0;
-	case K_HREQ_POST_TEXT: *out = sv(it, h->req_body); return 0;
-	case K_HREQ_GRPC_SERVICE: *out = sv(it, h->grpc_service); return 0;
-	case K_HREQ_GRPC_METHOD: *out = sv(it, h->grpc_method); return 0;
+	case K_HREQ_POST_MIME: *out = sv(x, it, h->req_mime); return 0;
+	case K_HREQ_POST_TEXT: *out = sv(x, it, h->req_body); return 0;
+	case K_HREQ_GRPC_SERVICE: *out = sv(x, it, h->grpc_service); return 0;
+	case K_HREQ_GRPC_METHOD: *out = sv(x, it, h->grpc_method); return 0;
 	case K_HRESP_STATUS: *out = kfl_v_int(h->status); return 0;
-	case K_HRESP_STATUSTEXT: *out = sv(it, h->status_text); return 0;
+	case K_HRESP_STATUSTEXT: *out = sv(x, it, h->status_text); return 0;
 	case K_HRESP_C_SIZE: {
 		uint32_t n;
 		const struct kc_kv *kv = kv_of(it, K_HRESP_HEADERS, &n);
@@ -664,10 +753,10 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 		*out = kfl_v_int(dec ? h->resp_body.len : h->resp_body_size);
 		return 0;
 	}
-	case K_HRESP_C_MIME: *out = sv(it, h->resp_mime); return 0;
+	case K_HRESP_C_MIME: *out = sv(x, it, h->resp_mime); return 0;
 	case K_HRESP_C_ENC: *out = cs("base64"); return 0;
 	case K_HRESP_C_TEXT: {
-		struct kfl_val b = sv(it, h->resp_body);
+		struct kfl_val b = raw(it, h->resp_body);
 		char *o = kfl_alloc(x, (b.len + 2) / 3 * 4 + 1);
 		if (o == NULL)
 			return -ENOSPC;
@@ -678,7 +767,7 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 		uint32_t n;
 		const struct kc_kv *kv = kv_of(it, K_HRESP_HEADERS, &n);
 		int i = kv_find(it, kv, n, "Location", 8);
-		*out = i < 0 ? cs("") : sv(it, kv[i].value);
+		*out = i < 0 ? cs("") : sv(x, it, kv[i].value);
 		return 0;
 	}
 	case K_HRESP_HSIZE: *out = kfl_v_int(h->resp_headers_size); return 0;
@@ -686,7 +775,7 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 	case K_HRESP_GRPC_STATUS: *out = kfl_v_int(h->grpc_status); return 0;
 
 	case K_DREQ_OPCODE: return name_or_num(x, kc_item_dns_opcode_name(d->opcode), d->opcode, out);
-	case K_DQ_NAME: *out = sv(it, d->questions[idx].name); return 0;
+	case K_DQ_NAME: *out = sv(x, it, d->questions[idx].name); return 0;
 	case K_DQ_TYPE:
 		return name_or_num(x, kc_item_dns_type_name(d->questions[idx].type),
 				   d->questions[idx].type, out);
@@ -694,17 +783,17 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 		return name_or_num(x, kc_item_dns_class_name(d->questions[idx].class_),
 				   d->questions[idx].class_, out);
 	case K_DRESP_CODE: return name_or_num(x, kc_item_dns_rcode_name(d->rcode), d->rcode, out);
-	case K_DRR_NAME: *out = sv(it, d->rrs[idx].name); return 0;
+	case K_DRR_NAME: *out = sv(x, it, d->rrs[idx].name); return 0;
 	case K_DRR_TYPE:
 		return name_or_num(x, kc_item_dns_type_name(d->rrs[idx].type), d->rrs[idx].type, out);
 	case K_DRR_CLASS:
 		return name_or_num(x, kc_item_dns_class_name(d->rrs[idx].class_), d->rrs[idx].class_,
 				   out);
 	case K_DRR_TTL: *out = kfl_v_int(d->rrs[idx].ttl); return 0;
-	case K_DRR_DATA: *out = sv(it, d->rrs[idx].data); return 0;
+	case K_DRR_DATA: *out = sv(x, it, d->rrs[idx].data); return 0;
 	case K_DRR_CNAME0: *out = cs(""); return 0;
 
-	case K_TREQ_SNI: *out = sv(it, t->sni); return 0;
+	case K_TREQ_SNI: *out = sv(x, it, t->sni); return 0;
 	case K_TREQ_VERSION:
 		return t->client_version && kc_item_tls_version_name(t->client_version) ?
 		       name_or_num(x, kc_item_tls_version_name(t->client_version), 0, out) :
@@ -717,7 +806,7 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 		return kc_item_tls_cipher_name(t->cipher_suite) ?
 		       name_or_num(x, kc_item_tls_cipher_name(t->cipher_suite), 0, out) :
 		       fmt(x, out, 8, "0x%04x", t->cipher_suite);
-	case K_TRESP_ALPN: *out = sv(it, t->alpn_chosen); return 0;
+	case K_TRESP_ALPN: *out = sv(x, it, t->alpn_chosen); return 0;
 	default: return -ENOENT;
 	}
 }
@@ -785,11 +874,17 @@ static int i_at(const struct kfl_val *c, uint32_t i, struct kfl_val *out, struct
 		const char *p;
 		size_t pn;
 		path_span(it, &p, &pn);
-		return split_at(p, pn, '/', i, out) ? 0 : -ENOENT;
+		if (!split_at(p, pn, '/', i, out))
+			return -ENOENT;
+		*out = clean(x, out->u.s, out->len);
+		return 0;
 	}
 	case K_DRR_TXTS: {
-		struct kfl_val v = sv(it, it->u.dns.rrs[c->idx].data);
-		return split_at(v.u.s, v.len, '\0', i, out) ? 0 : -ENOENT;
+		struct kfl_val v = raw(it, it->u.dns.rrs[c->idx].data);
+		if (!split_at(v.u.s, v.len, '\0', i, out))
+			return -ENOENT;
+		*out = clean(x, out->u.s, out->len);
+		return 0;
 	}
 	case K_DREQ_QUESTIONS:
 		mk_coll(out, KFL_OBJ, it, K_DQ, (uint16_t)i);
@@ -806,7 +901,7 @@ static int i_at(const struct kfl_val *c, uint32_t i, struct kfl_val *out, struct
 		return nm ? name_or_num(x, nm, 0, out) : fmt(x, out, 8, "0x%04x", v);
 	}
 	case K_TREQ_ALPN:
-		*out = sv(it, it->u.tls.alpn[i]);
+		*out = sv(x, it, it->u.tls.alpn[i]);
 		return 0;
 	case K_QMULTI: {
 		uint32_t kn;
@@ -815,7 +910,7 @@ static int i_at(const struct kfl_val *c, uint32_t i, struct kfl_val *out, struct
 			if (!sv_eq(it, kv[j].name, kc_item_str(it, kv[c->idx].name), kv[c->idx].name.len))
 				continue;
 			if (i-- == 0) {
-				*out = sv(it, kv[j].value);
+				*out = sv(x, it, kv[j].value);
 				return 0;
 			}
 		}
@@ -903,7 +998,9 @@ static int i_each(const struct kfl_val *c, kfl_each_fn fn, void *arg, struct kfl
 			continue;
 		if ((r = kv_val(x, it, c->kind, kv, kn, i, &v)) != 0)
 			return r;
-		struct kfl_val k = sv(it, kv[i].name);
+		/* rendered keys: at most 255 input bytes, cleaned */
+		struct kfl_val kr = raw(it, kv[i].name);
+		struct kfl_val k = clean(x, kr.u.s, KC_MIN(kr.len, 255u));
 		if ((r = fn(arg, k.u.s, k.len, &v)) != 0)
 			return r;
 	}

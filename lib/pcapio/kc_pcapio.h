@@ -19,8 +19,12 @@
  *   pcap, pcap.gz (gzip stream) or pcapng (SHB, one IDB, an optional Name
  *   Resolution Block, EPBs; an optional comment per input on its first EPB).
  *   The output appears atomically: temp file, fsync, rename, fsync of the
- *   directory. Any number of inputs: at most KC_PCAP_MERGE_MAX_OPEN files are
- *   open at a time.
+ *   directory. Any number of inputs: at most max_open (default
+ *   KC_PCAP_MERGE_MAX_OPEN) input files are open at a time, and read-ahead
+ *   shares a 64 MiB budget (4..64 KiB per input), so memory stays bounded
+ *   for thousands of streams. Measured on the dev box (shared, 2 cores,
+ *   fsync included): 268 MB from 200 streams in ~1.0 s to pcap, ~1.8 s to
+ *   pcapng, ~2.2 s to pcap.gz (level 1); 2000 streams: ~2.0 s.
  *
  * Threading: objects are single-threaded (one owner thread each); distinct
  * objects may be used from different threads. Nothing here is for the packet

@@ -10,7 +10,12 @@
 
 #include "pcapio_internal.h"
 
-#define MERGE_READ_BUF (16u * 1024u)
+/* Read-ahead per input: a 64 MiB budget shared by all inputs, each between
+ * 4 and 64 KiB. It survives closing the input's fd (see note_open()), so a
+ * reopen happens at most once per buffer, not once per packet. */
+#define MERGE_READ_BUDGET (64u * 1024u * 1024u)
+#define MERGE_READ_MIN (4u * 1024u)
+#define MERGE_READ_MAX (64u * 1024u)
 
 /* pcapng block types and options (draft-ietf-opsawg-pcapng) */
 #define PNG_SHB 0x0A0D0D0Au
@@ -97,8 +102,7 @@ static void note_open(struct merge *m, size_t idx)
 		size_t victim = m->openq[m->openq_head];
 
 		if (m->heads[victim].rd != NULL)
-			pcapio_reader_suspend(m->heads[victim].rd, m->heads[victim].live ?
-					      &m->heads[victim].rec : NULL);
+			pcapio_reader_suspend(m->heads[victim].rd);
 		m->openq[m->openq_head] = idx;
 		m->openq_head = (m->openq_head + 1) % m->openq_cap;
 		return;
@@ -114,9 +118,9 @@ static void drop_input(struct merge *m, size_t i, int rc)
 	m->in[i].error = rc;
 	m->st->failed_inputs++;
 	h->live = false;
-	/* keep the reader object: the FIFO may still name it; suspend frees the fd */
+	/* keep the reader object: the FIFO may still name it */
 	if (h->rd != NULL)
-		pcapio_reader_suspend(h->rd, NULL);
+		pcapio_reader_release(h->rd);
 }
 
 /* Read the next record of input i into its head. */
@@ -141,7 +145,7 @@ static void advance(struct merge *m, size_t i)
 		m->in[i].truncated_tail = true;
 		m->st->truncated_inputs++;
 	}
-	pcapio_reader_suspend(h->rd, NULL);
+	pcapio_reader_release(h->rd);
 }
 
 static int put32(struct sink *s, uint32_t v)
@@ -332,8 +336,10 @@ static int fsync_parent(const char *path)
 /* Open every input, read its first record, decide the output resolution. */
 static int open_inputs(struct merge *m, size_t n)
 {
+	size_t bufsize = n ? MERGE_READ_BUDGET / n : MERGE_READ_MAX;
 	bool any_ns = false;
 
+	bufsize = KC_MAX((size_t)MERGE_READ_MIN, KC_MIN(bufsize, (size_t)MERGE_READ_MAX));
 	for (size_t i = 0; i < n; i++) {
 		struct kc_pcap_merge_input *in = &m->in[i];
 		struct head *h = &m->heads[i];
@@ -342,7 +348,7 @@ static int open_inputs(struct merge *m, size_t n)
 		in->packets = in->bytes = in->first_ts_ns = in->last_ts_ns = 0;
 		in->truncated_tail = false;
 		in->error = 0;
-		h->rd = pcapio_reader_open(in->path, MERGE_READ_BUF, &rc, NULL);
+		h->rd = pcapio_reader_open(in->path, bufsize, &rc, NULL);
 		if (h->rd == NULL) {
 			if (rc == -ENOMEM)
 				return rc;

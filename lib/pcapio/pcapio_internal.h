@@ -40,10 +40,12 @@ void sink_free(struct sink *s);
 /* Reader internals for the merger. */
 struct kc_pcap_reader *pcapio_reader_open(const char *path, size_t bufsize, int *rc,
 					  struct kc_err *err);
-/* Close the fd and drop read-ahead; only the last record returned is kept
- * (moved: @cur, if not NULL, is updated to its new place). The next
- * kc_pcap_reader_next() reopens the file and continues where it was. */
-void pcapio_reader_suspend(struct kc_pcap_reader *r, struct kc_pcap_rec *cur);
+/* Close the fd, keep position and read-ahead; the next read that needs the
+ * file reopens it. The last record returned stays valid. */
+void pcapio_reader_suspend(struct kc_pcap_reader *r);
+/* Done with this reader (end of file or error): close and free the buffer.
+ * kc_pcap_reader_next() then returns 0. */
+void pcapio_reader_release(struct kc_pcap_reader *r);
 bool pcapio_reader_is_open(const struct kc_pcap_reader *r);
 
 #endif

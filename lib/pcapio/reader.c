@@ -22,8 +22,7 @@ struct kc_pcap_reader {
 	uint8_t *buf;
 	size_t cap, len, pos;
 	size_t pref;       /* buffer size to read with */
-	size_t rec_off;    /* buf offset of the last record returned */
-	bool has_rec;      /* rec_off is valid (a record is out with the caller) */
+	bool done;         /* released: reads nothing more */
 	char path[];       /* kept to reopen after suspend */
 };
 
@@ -161,8 +160,7 @@ int kc_pcap_reader_next(struct kc_pcap_reader *r, struct kc_pcap_rec *rec)
 	uint32_t sec, frac, caplen;
 	int rc;
 
-	r->has_rec = false; /* the previous record may move from here on */
-	if (r->truncated)
+	if (r->truncated || r->done)
 		return 0;
 	rc = fill(r, KC_PCAP_REC_HDR_LEN);
 	if (rc <= 0) {
@@ -187,8 +185,6 @@ int kc_pcap_reader_next(struct kc_pcap_reader *r, struct kc_pcap_rec *rec)
 	rec->caplen = caplen;
 	rec->origlen = rd32(r, h + 12);
 	rec->data = h + KC_PCAP_REC_HDR_LEN;
-	r->rec_off = r->pos;
-	r->has_rec = true;
 	r->pos += KC_PCAP_REC_HDR_LEN + caplen;
 	r->good += KC_PCAP_REC_HDR_LEN + caplen;
 	return 1;
@@ -214,32 +210,22 @@ bool kc_pcap_reader_is_ns(const struct kc_pcap_reader *r)
 	return r->ns;
 }
 
-void pcapio_reader_suspend(struct kc_pcap_reader *r, struct kc_pcap_rec *cur)
+void pcapio_reader_suspend(struct kc_pcap_reader *r)
 {
-	size_t keep = r->has_rec ? r->pos - r->rec_off : 0;
-	uint8_t *nb = NULL;
-
 	if (r->fd >= 0) {
 		close(r->fd);
 		r->fd = -1;
 	}
-	/* Give back read-ahead: rewind the file offset over unread bytes and
-	 * keep only the record the caller still holds, so a merge of many
-	 * suspended inputs costs about one packet of memory each. */
-	if (keep > 0) {
-		nb = malloc(keep);
-		if (nb == NULL)
-			return; /* keep the big buffer: correct, just larger */
-		memcpy(nb, r->buf + r->rec_off, keep);
-		if (cur != NULL)
-			cur->data = nb + KC_PCAP_REC_HDR_LEN;
-	}
-	r->off -= r->len - r->pos;
-	r->eof = false;
+}
+
+void pcapio_reader_release(struct kc_pcap_reader *r)
+{
+	pcapio_reader_suspend(r);
+	/* finished: no record is out, nothing more will be read */
 	free(r->buf);
-	r->buf = nb;
-	r->cap = r->len = r->pos = keep;
-	r->rec_off = 0;
+	r->buf = NULL;
+	r->cap = r->len = r->pos = 0;
+	r->done = true;
 }
 
 bool pcapio_reader_is_open(const struct kc_pcap_reader *r)

@@ -521,7 +521,8 @@ int kc_gcs_put(struct kc_store_ctx *ctx, const char *entry_dir, const char *file
 						rc != 0 ? "TLS or endpoint configuration"
 						: rs.status == 404 ? "no such bucket" : "credentials refused");
 			} else {
-				if (rs.status == 400 && strstr(why, "ash") != NULL)
+				/* GCS: "Provided CRC32C ... doesn't match calculated ..." */
+				if (rs.status == 400 && (strstr(why, "CRC32C") != NULL || strstr(why, "MD5") != NULL))
 					KC_STAT_ADD(ctx, fail_integrity, 1);
 				rc = kc_err_set(err, -EIO, "gcs %s: %s", object, why);
 			}

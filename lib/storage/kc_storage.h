@@ -152,6 +152,15 @@ struct kc_store_stats {
 };
 
 struct kc_uploader;
+int kc_uploader_stop(struct kc_uploader *u, uint32_t timeout_ms);
+
+/* GCC >= 11 pairs a constructor with its destructor (clang 14 lacks the
+ * two-argument form). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define KC_STORE_UPLOADER_CTOR __attribute__((malloc, malloc(kc_uploader_stop, 1)))
+#else
+#define KC_STORE_UPLOADER_CTOR
+#endif
 
 /** Once per process before any other call (curl_global_init). Thread-unsafe.
  *  @return 0 or -EIO. */
@@ -194,7 +203,7 @@ void kc_store_cfg_wipe(struct kc_store_cfg *cfg);
  *         (spool dir or key unusable) and @p err set.
  */
 struct kc_uploader *kc_uploader_start(const struct kc_store_cfg *cfg, const char *spool_dir,
-				      struct kc_err *err);
+				      struct kc_err *err) KC_STORE_UPLOADER_CTOR;
 
 /** A new entry is READY: wake the thread now (else it rescans every
  *  rescan_ms). Any thread. NULL is ignored. */
@@ -222,7 +231,9 @@ void kc_uploader_stats(struct kc_uploader *u, struct kc_store_stats *out);
 /**
  * Stop: keep uploading for up to @p timeout_ms, then abort the transfer in
  * flight (it resumes at the next start), join the thread and free @p u
- * (NULL is fine). What was not sent stays in the spool.
+ * (NULL is fine). What was not sent stays in the spool. The abort is seen
+ * by libcurl's progress callback, so it can take up to ~1 s more while a
+ * server is silent. Call from the thread that started @p u.
  * @return 0 if the spool was empty when it stopped, -EAGAIN otherwise.
  */
 int kc_uploader_stop(struct kc_uploader *u, uint32_t timeout_ms);
@@ -243,7 +254,8 @@ int kc_store_spool_usage(const char *spool_dir, uint64_t *entries, uint64_t *byt
  * Offline fetch: list every object under @p url (gs://BUCKET/PREFIX,
  * s3://BUCKET/PREFIX or file:///DIR) and download it to @p local_dir, keeping
  * the path below PREFIX (write to temp, verify crc32c / MD5 where the store
- * gives one, rename). Existing identical files are kept. Blocking; any thread.
+ * gives one, rename over any existing file). Names that would leave
+ * @p local_dir (absolute, "..", empty parts) are skipped. Blocking; any thread.
  * Credentials and endpoints come from @p cfg (its dest is ignored).
  * @return number of files fetched (>= 0), or -EINVAL (url), -EACCES
  *         (credentials), -EIO (transfer/integrity/local write), -ENOENT (bucket).

@@ -92,6 +92,16 @@ nomem:
 	return -ENOMEM;
 }
 
+/* Entry and file names become object names (and JSON strings in the GCS
+ * metadata): printable, and none of the characters GCS advises against. */
+static bool obj_name_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || strchr("\"\\#?[]*", *s) != NULL)
+			return false;
+	return true;
+}
+
 static void mark_failed(struct kc_uploader *u, const char *edir, const char *msg)
 {
 	char p[2048];
@@ -132,6 +142,11 @@ static int upload_entry(struct kc_uploader *u, const char *name)
 		if (access(done, F_OK) == 0)
 			continue; /* confirmed in an earlier run */
 		snprintf(src, sizeof(src), "%s/%s", edir, files[i]);
+		if (!obj_name_ok(name) || !obj_name_ok(files[i])) {
+			rc = kc_err_set(&err, -EIO, "spool entry %s: file name '%s' has a control or reserved character (\" \\ # ? [ ] *)",
+					name, files[i]);
+			break;
+		}
 		if (snprintf(object, sizeof(object), "%s/%s/%s", u->objdir, name, files[i]) >= (int)sizeof(object)) {
 			rc = kc_err_set(&err, -EIO, "spool entry %s: object name too long", name);
 			break;

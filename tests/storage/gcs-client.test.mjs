@@ -4,9 +4,12 @@
 // chunks, media/multipart uploads, downloads with the client's own CRC32C
 // validation, ifGenerationMatch=0, list and delete.
 //
-// The client's token fetcher (gtoken) has Google's token URL built in, so
-// the assertion here is signed with node:crypto exactly as Google specifies
-// and the resulting bearer token is handed to the client.
+// Two ways in: (1) service-account credentials from a generated key file,
+// used by google-auth-library's JWT client (gtoken signs the assertion);
+// gtoken has Google's token URL built in, so its requests are pointed at the
+// fake by a transporter that rewrites that one URL (the fake accepts that
+// audience, as Google does). (2) an assertion signed here with node:crypto
+// for the token-endpoint checks and the plain-HTTP protocol tests.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,16 +19,17 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Storage, CRC32C } from '@google-cloud/storage';
-import { OAuth2Client } from 'google-auth-library';
+import { OAuth2Client, JWT, DefaultTransporter } from 'google-auth-library';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const EMAIL = 'recorder@kflcap-test.iam.gserviceaccount.com';
+const GTOKEN_URL = 'https://www.googleapis.com/oauth2/v4/token';
 let srv, base, tmp, keys, storage, token;
 
 const b64u = (b) => Buffer.from(b).toString('base64url');
 function assertion({ key = keys.privateKey, aud = `${base}/token`, iat = Math.floor(Date.now() / 1000), life = 3600,
-  scope = 'https://www.googleapis.com/auth/devstorage.read_write' } = {}) {
-  const h = b64u(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: 'kid-1' }));
+  scope = 'https://www.googleapis.com/auth/devstorage.read_write', kid = 'kid-1' } = {}) {
+  const h = b64u(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }));
   const c = b64u(JSON.stringify({ iss: EMAIL, scope, aud, iat, exp: iat + life }));
   return `${h}.${c}.${b64u(sign('RSA-SHA256', Buffer.from(`${h}.${c}`), key))}`;
 }
@@ -41,7 +45,8 @@ before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'kc-gcs-fid-'));
   keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(join(tmp, 'sa.pub'), keys.publicKey.export({ type: 'spki', format: 'pem' }));
-  srv = spawn(process.execPath, [join(here, 'gcs-server.js'), '--pubkey', join(tmp, 'sa.pub'), '--bucket', 'fid-bucket', '--email', EMAIL, '--kid', 'kid-1']);
+  srv = spawn(process.execPath, [join(here, 'gcs-server.js'), '--pubkey', join(tmp, 'sa.pub'), '--bucket', 'fid-bucket',
+    '--email', EMAIL, '--kid', 'kid-1', '--aud', GTOKEN_URL]);
   base = await new Promise((resolve, reject) => {
     srv.stdout.on('data', (d) => { const m = /listening (\d+)/.exec(String(d)); if (m) resolve(`http://127.0.0.1:${m[1]}`); });
     srv.on('exit', () => reject(new Error('gcs-server exited')));
@@ -73,6 +78,7 @@ test('token endpoint: Google-shaped 400s for bad assertions', async () => {
   const tampered = a.split('.'); tampered[1] = b64u(JSON.stringify({ iss: 'evil@x', aud: `${base}/token`, scope: 'x', iat: 1, exp: 2 }));
   for (const [what, bad, err] of [
     ['other key', assertion({ key: other }), 'invalid_grant'],
+    ['wrong kid', assertion({ kid: 'kid-2' }), 'invalid_grant'],
     ['tampered claims', tampered.join('.'), 'invalid_grant'],
     ['expired', assertion({ iat: Math.floor(Date.now() / 1000) - 7200 }), 'invalid_grant'],
     ['window > 1 h', assertion({ life: 7200 }), 'invalid_grant'],
@@ -163,4 +169,33 @@ test('resumable protocol rules: 308 + Range, status query, hash mismatch, cancel
   const loc2 = i2.headers.get('location');
   assert.equal((await fetch(loc2, { method: 'DELETE' })).status, 499);
   assert.equal((await fetch(loc2, { method: 'PUT', headers: { 'Content-Range': 'bytes */*' } })).status, 404);
+});
+
+test('official client with a service-account key file: JWT → token → resumable upload', async () => {
+  const keyFile = join(tmp, 'key.json');
+  writeFileSync(keyFile, JSON.stringify({
+    type: 'service_account', project_id: 'kflcap-test', private_key_id: 'kid-1',
+    private_key: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), client_email: EMAIL,
+    client_id: '1', token_uri: `${base}/token`,
+  }), { mode: 0o600 });
+  const inner = new DefaultTransporter();
+  let tokenCalls = 0;
+  const transporter = {
+    request: (o) => {
+      if (o.url === GTOKEN_URL) { tokenCalls++; return inner.request({ ...o, url: `${base}/token` }); }
+      return inner.request(o);
+    },
+  };
+  const jwt = new JWT({ keyFile, scopes: ['https://www.googleapis.com/auth/devstorage.read_write'], transporter });
+  const st = new Storage({ apiEndpoint: base, projectId: 'kflcap-test', authClient: jwt, useAuthWithCustomEndpoint: true,
+    retryOptions: { autoRetry: false } });
+  const { token: tok } = await jwt.getAccessToken();
+  assert.match(tok, /^ya29\.test-/);
+  st.interceptors.push({ request: (o) => ({ ...o, headers: { ...(o.headers || {}), Authorization: `Bearer ${tok}` } }) });
+  const data = randomBytes(700 * 1024);
+  const f = st.bucket('fid-bucket').file('fid/jwt.bin');
+  await f.save(data, { resumable: true, chunkSize: 256 * 1024, validation: 'crc32c' });
+  const [back] = await f.download({ validation: 'crc32c' });
+  assert.ok(back.equals(data));
+  assert.equal(tokenCalls, 1);
 });

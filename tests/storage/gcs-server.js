@@ -5,6 +5,8 @@
 //
 //   node gcs-server.js --pubkey sa.pub [--bucket NAME]... [--email ISS] [--kid KID]
 //                      [--tls-key KEY.pem --tls-cert CERT.pem]   (https)
+//                      [--aud URL]...  more accepted JWT audiences (Google's
+//                      own token URLs, for clients that have them built in)
 //
 // Prints "listening <port>" on stdout once ready (port chosen by the OS).
 // Token URL: http://127.0.0.1:<port>/token. Objects live in memory.
@@ -39,7 +41,7 @@ const CHUNK = 256 * 1024;
 
 // ---- arguments -------------------------------------------------------------
 const args = process.argv.slice(2);
-const opt = { buckets: [] };
+const opt = { buckets: [], auds: [] };
 for (let i = 0; i < args.length; i++) {
   const k = args[i];
   const v = args[i + 1];
@@ -47,6 +49,7 @@ for (let i = 0; i < args.length; i++) {
   else if (k === '--bucket') { opt.buckets.push(v); i++; }
   else if (k === '--email') { opt.email = v; i++; }
   else if (k === '--kid') { opt.kid = v; i++; }
+  else if (k === '--aud') { opt.auds.push(v); i++; }
   else if (k === '--tls-key') { opt.tlsKey = fs.readFileSync(v); i++; }
   else if (k === '--tls-cert') { opt.tlsCert = fs.readFileSync(v); i++; }
   else { process.stderr.write(`gcs-server: unknown option ${k}\n`); process.exit(2); }
@@ -141,7 +144,9 @@ function tokenEndpoint(req, res, body) {
   let hdr, claims;
   try { hdr = JSON.parse(b64urlDecode(parts[0])); claims = JSON.parse(b64urlDecode(parts[1])); } catch { return bad('Invalid JWT'); }
   if (hdr.alg !== 'RS256') return bad('Invalid JWT: alg');
-  if (opt.kid && hdr.kid !== opt.kid) return bad('Invalid JWT: kid');
+  // kid is optional (Google's libraries send it, gtoken does not); when
+  // present it must name the key.
+  if (opt.kid && hdr.kid !== undefined && hdr.kid !== opt.kid) return bad('Invalid JWT: kid');
   const ok = crypto.verify('RSA-SHA256', Buffer.from(`${parts[0]}.${parts[1]}`), opt.pubkey, b64urlDecode(parts[2]));
   if (!ok) return bad('Invalid JWT Signature.');
   const now = Math.floor(Date.now() / 1000);
@@ -149,7 +154,7 @@ function tokenEndpoint(req, res, body) {
   if (claims.exp - claims.iat > 3600 || claims.exp < now - 60 || claims.iat > now + 60) {
     return bad('Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.');
   }
-  if (claims.aud !== `${scheme}://127.0.0.1:${port}/token`) return bad('Invalid JWT: aud');
+  if (claims.aud !== `${scheme}://127.0.0.1:${port}/token` && !opt.auds.includes(claims.aud)) return bad('Invalid JWT: aud');
   if (opt.email && claims.iss !== opt.email) return bad('Invalid JWT: iss');
   const scopes = String(claims.scope || '').split(' ');
   if (!scopes.some((s) => /devstorage\.(read_write|full_control)$|cloud-platform$/.test(s))) {

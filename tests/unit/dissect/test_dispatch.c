@@ -72,6 +72,16 @@ static void test_dns(void)
 	CHECK_EQ_U(S.items[0].l4, 6);
 	kc_dissect_flow_close(c, f, 13);
 
+	/* An unanswered query: emitted by the tick after the DNS timeout. */
+	f = open_flow(c, 53, 17);
+	kc_dissect_udp_datagram(c, f, C2S, dns_q, sizeof(dns_q), 1000000);
+	CHECK_EQ_U(kc_dissect_tick(c, 1000000 + KC_DISSECT_DEFAULT_DNS_TIMEOUT_US - 1, 64), 0);
+	CHECK_EQ_U(kc_dissect_tick(c, 1000000 + KC_DISSECT_DEFAULT_DNS_TIMEOUT_US + 1, 64), 1);
+	CHECK_EQ_U(S.n, 1);
+	CHECK(S.items[0].flags & KC_ITEM_F_TIMEOUT);
+	kc_dissect_flow_close(c, f, 9000000);
+	CHECK_EQ_U(S.n, 1);
+
 	/* Port 53 but not DNS at all: a UDP item, once. */
 	f = open_flow(c, 53, 17);
 	kc_dissect_udp_datagram(c, f, C2S, (const uint8_t *)"hi", 2, 5);
@@ -248,6 +258,22 @@ static void test_http2(void)
 	kc_dissect_core_destroy(c);
 }
 
+static void test_leading_crlf(void)
+{
+	struct kc_dissect_core *c = t_core(4096);
+	struct kc_dissect_flow *f = open_flow(c, 8000, 6);
+
+	kc_dissect_tcp_data(c, f, C2S, (const uint8_t *)"\r\n", 2, 0, 1);
+	CHECK_EQ_U(kc_dissect_flow_proto(f), (unsigned long long)-1);
+	kc_dissect_tcp_data(c, f, C2S, (const uint8_t *)"GET /x HTTP/1.1\r\n\r\n", 19, 0, 2);
+	CHECK_EQ_U(kc_dissect_flow_proto(f), KC_ITEM_HTTP);
+	kc_dissect_flow_close(c, f, 3);
+	CHECK_EQ_U(S.n, 1);
+	CHECK_EQ_U(S.items[0].flags, KC_ITEM_F_REQUEST | KC_ITEM_F_TIMEOUT);
+	CHECK_STR(&S.items[0], S.items[0].u.http.path, "/x");
+	kc_dissect_core_destroy(c);
+}
+
 static void test_numbering_and_pools(void)
 {
 	struct kc_dissect_cfg cfg;
@@ -351,5 +377,6 @@ int main(void)
 	test_tls();
 	test_http2();
 	test_numbering_and_pools();
+	test_leading_crlf();
 	return t_report();
 }

@@ -765,11 +765,17 @@ static void test_churn(void)
 			if (victim >= 0) {
 				evictions++;
 				if (log.n[KC_FLOW_END_EVICTED] != ev_before + 1 ||
-				    memcmp(&log.last_key, &s.key[victim], sizeof(s.key[victim])) != 0)
+				    memcmp(&log.last_key, &s.key[victim], sizeof(s.key[victim])) != 0) {
 					wrong_evict++;
-				s.flow[victim] = NULL;
-				sh_unlink(&s, victim);
-				s.count--;
+					/* Follow the table, so one error does not cascade
+					 * into removals of reused entries. */
+					victim = sh_find(&s, &log.last_key);
+				}
+				if (victim >= 0 && victim != k) {
+					s.flow[victim] = NULL;
+					sh_unlink(&s, victim);
+					s.count--;
+				}
 			} else if (log.n[KC_FLOW_END_EVICTED] != ev_before) {
 				wrong_evict++;
 			}
@@ -805,8 +811,8 @@ static void test_churn(void)
 				s.count--;
 			}
 			sweeps++;
-			now++;
 			for (i = 0; i < C_KEYS; i++) {
+				now++; /* distinct times: eviction order must not hinge on ties */
 				f = kc_flow_lookup(t, &s.key[i], s.hash[i], now, &created);
 				if (s.flow[i] != NULL) {
 					if (created || f != s.flow[i])
@@ -831,7 +837,6 @@ static void test_churn(void)
 	CHECK(evictions > 10000);
 	CHECK(sweeps >= 3);
 	CHECK_EQ(log.bad_flow, 0);
-	CHECK(sh_find(&s, &s.key[0]) == 0);
 	printf("churn: %u ops, %u removes, %u evictions, %u sweeps, max probe %" PRIu64 "\n", C_OPS, removes,
 	       evictions, sweeps, kc_flow_stats(t)->max_probe);
 	{

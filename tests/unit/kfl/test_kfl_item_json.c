@@ -134,6 +134,9 @@ static void cross(const char *what, const struct kc_item *it)
 		"response.content.size > 0", "request.postData.text.json().k == 1",
 		"response.grpc.status == 14", "request.grpc.method == \"Get\"", "src.name == \"\"",
 		"request.missing", "response.*", "request.headers[\":path\"] == \"/x\"",
+		"request.headers[\"X-Bin\"] == r\"^a\xef\xbf\xbd\xc3\xa9z,\xef\xbf\xbd\xef\xbf\xbd$\"", "request.pathSegments[1] == \"b\"",
+		"request.pathSegments.* == r\"\xef\xbf\xbd\"", "response.statusText.contains(\"surrogate\")",
+		"request.headers.* == \"ok\"", "request.queryString.q.startsWith(\"\\xf0\")",
 	};
 	for (size_t i = 0; i < KC_ARRAY_SIZE(filters); i++) {
 		struct kc_kfl_prog *p = t_compile(filters[i]);
@@ -235,6 +238,44 @@ int main(void)
 	inet_pton(AF_INET6, "::1", it.dst_ip);
 	it.resp_ts_us = 0;
 	cross("HTTP request only, IPv6", &it);
+
+	/* bytes that are not UTF-8, and NULs: the view shows what JSON shows */
+	t_item_h(&it);
+	{
+		struct kc_item_http *h = &it.u.http;
+		static const char path[] = "/a\xc3/b\0c/\xff\xfe";
+		memcpy(it.arena + it.arena_used, path, sizeof(path) - 1);
+		h->path.off = it.arena_used;
+		h->path.len = sizeof(path) - 1;
+		it.arena_used += sizeof(path) - 1;
+		t_kv(&it, h->req_headers, &h->n_req_headers, "X-Bin", "a\xff\xc3\xa9z");
+		t_kv(&it, h->req_headers, &h->n_req_headers, "X-Bin", "\xe2\x82");
+		t_kv(&it, h->req_headers, &h->n_req_headers, "X-\xe9t\xc3\xa9", "ok");
+		t_kv(&it, h->query, &h->n_query, "q", "\xf0\x9f\x98\x80");
+		h->status_text = t_put(&it, "\xed\xa0\x80 surrogate");
+		h->req_body = t_put(&it, "{\"k\":1}\x80");
+		h->req_body_size = 8;
+		h->resp_body = t_put(&it, "\xff\x00binary");
+	}
+	cross("HTTP non-UTF-8", &it);
+	EXPECT_ITEM("request.headers[\"X-Bin\"] == \"a\xef\xbf\xbd\xc3\xa9z,\xef\xbf\xbd\xef\xbf\xbd\"", &it, true);
+	EXPECT_ITEM("request.pathSegments[0] == \"a\xef\xbf\xbd\" and request.pathSegments[1] == \"b\" and "
+		    "request.pathSegments[2] == \"\xef\xbf\xbd\xef\xbf\xbd\"", &it, true);
+	EXPECT_ITEM("request.path == \"/a\xef\xbf\xbd/b\"", &it, true);
+	EXPECT_ITEM("request.headers[\"X-\xef\xbf\xbdt\xc3\xa9\"] == \"ok\"", &it, false); /* lookups use raw names */
+	EXPECT_ITEM("request.headers.* == \"ok\"", &it, true);
+	EXPECT_ITEM("response.content.text == \"/wtpbmFyeQ==\"", &it, true); /* base64 of the raw bytes */
+	t_item_d(&it);
+	it.u.dns.n_answers = 1;
+	it.u.dns.rrs[0].type = 16;
+	{
+		static const char txt[] = "a\xff\0\0b\xc3";
+		memcpy(it.arena + it.arena_used, txt, sizeof(txt) - 1);
+		it.u.dns.rrs[0].data.off = it.arena_used;
+		it.u.dns.rrs[0].data.len = sizeof(txt) - 1;
+		it.arena_used += sizeof(txt) - 1;
+	}
+	cross("DNS TXT non-UTF-8", &it);
 
 	/* TLS handshake */
 	t_base(&it, KC_ITEM_TLS, 6, "10.0.0.2", 51000, "10.0.0.1", 443);

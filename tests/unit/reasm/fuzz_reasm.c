@@ -20,6 +20,7 @@
  *     len bytes    payload
  *
  * Invariants: bytes delivered never exceed bytes pushed (per direction);
+ * the direction's stream offset equals the bytes plus gaps delivered;
  * held bytes/chunks never exceed the per-direction bounds; chunks in use equal
  * the two directions' held chunks; gap_before never wraps; after release the
  * pool is empty and the memcap shows 0 bytes used.
@@ -38,6 +39,7 @@ struct acct {
 	uint64_t pushed;
 	uint64_t delivered;
 	uint64_t gaps;
+	uint64_t off; /* delivered + gap bytes since the last release */
 };
 
 static void deliver(void *ctx, const uint8_t *data, uint32_t len, uint32_t gap, uint64_t ts)
@@ -57,6 +59,7 @@ static void deliver(void *ctx, const uint8_t *data, uint32_t len, uint32_t gap, 
 		abort();
 	a->delivered += len;
 	a->gaps += gap;
+	a->off += (uint64_t)len + gap;
 }
 
 static void check(struct kc_reasm_core *core, struct kc_reasm_dir *d, struct acct *a,
@@ -70,6 +73,8 @@ static void check(struct kc_reasm_core *core, struct kc_reasm_dir *d, struct acc
 			abort();
 		if (d[i].held_bytes > cfg->max_dir_bytes || d[i].held_segs > cfg->max_dir_segs)
 			abort();
+		if (d[i].offset != a[i].off)
+			abort(); /* the stream offset is what the consumer saw */
 		held += d[i].held_segs;
 	}
 	if (kc_reasm_core_chunks_used(core) != held)
@@ -142,6 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 			break;
 		default:
 			kc_reasm_dir_release(core, &d[dir]);
+			a[dir].off = 0;
 			break;
 		}
 		check(core, d, a, &cfg);

@@ -168,6 +168,39 @@ static void test_upload(void)
 	CHECK(exists3(archive, "rec1_10.1.2.3_r42/0005", "manifest.json"));
 }
 
+/* A file name that cannot become an object name: FAILED with the reason,
+ * nothing sent, the entry kept. */
+static void test_bad_name(void)
+{
+	struct kc_store_cfg c;
+	struct kc_err e = { "" };
+	struct kc_uploader *u;
+	char p[512], msg[512] = "";
+	FILE *f;
+
+	make_entry("0007", true, 10);
+	snprintf(p, sizeof(p), "%s/0007/bad\"name", spool);
+	write_file(p, 3, 0);
+	cfg_for(&c);
+	u = kc_uploader_start(&c, spool, &e);
+	CHECK(u != NULL);
+	if (u == NULL)
+		return;
+	CHECK(kc_uploader_wait_idle(u, 10000, &e) == -EIO);
+	CHECK(kc_uploader_stop(u, 1000) == -EAGAIN);
+	snprintf(p, sizeof(p), "%s/0007/FAILED", spool);
+	f = fopen(p, "r");
+	CHECK(f != NULL);
+	if (f != NULL) {
+		CHECK(fgets(msg, sizeof(msg), f) != NULL);
+		fclose(f);
+	}
+	CHECK(strstr(msg, "reserved character") != NULL);
+	CHECK(!exists3(archive, "rec1_10.1.2.3_r42/0007", "bad\"name"));
+	snprintf(p, sizeof(p), "rm -rf %s/0007", spool);
+	CHECK(system(p) == 0);
+}
+
 static void test_quota(void)
 {
 	struct kc_store_cfg c;
@@ -216,6 +249,7 @@ int main(void)
 	snprintf(archive, sizeof(archive), "%s/archive", root);
 	mkdir(spool, 0700);
 	test_upload();
+	test_bad_name();
 	test_quota();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)
