@@ -187,5 +187,12 @@ const struct kc_writer_stats *kc_writer_stats(const struct kc_writer *w);
 unsigned kc_mgmt_drain(struct kc_app *app);
 void kc_mgmt_run(struct kc_app *app);
 void kc_print_summary(struct kc_app *app, FILE *f);
+/** Sum the workers' counters (any thread: single-writer 64-bit counters,
+ *  read without locks, so a sum may mix moments). */
+void kc_app_sum(const struct kc_app *app, struct kc_engine_stats *es, struct kc_worker_stats *ws,
+		struct kc_flow_stats *fs);
+
+/* telemetry.c */
+int kc_telemetry_register(struct kc_app *app);
 
 #endif /* KFLCAP_H */

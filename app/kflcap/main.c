@@ -188,6 +188,8 @@ int main(int argc, char **argv)
 	       app.opts.out_dir);
 	fflush(stdout);
 
+	if (kc_telemetry_register(&app) != 0)
+		fprintf(stderr, "kflcap: telemetry commands not registered (continuing)\n");
 	for (i = 0; i < app.n_workers; i++)
 		if (app.workers[i]->lcore != rte_lcore_id())
 			rte_eal_remote_launch(kc_worker_main, app.workers[i], app.workers[i]->lcore);

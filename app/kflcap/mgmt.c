@@ -102,7 +102,7 @@ static bool workers_finished(const struct kc_app *app)
 	return true;
 }
 
-static void sum_engine(const struct kc_app *app, struct kc_engine_stats *es, struct kc_worker_stats *ws,
+void kc_app_sum(const struct kc_app *app, struct kc_engine_stats *es, struct kc_worker_stats *ws,
 		       struct kc_flow_stats *fs)
 {
 	unsigned i, j;
@@ -156,7 +156,7 @@ static void print_status(struct kc_app *app)
 	struct kc_flow_stats fs;
 	const struct kc_writer_stats *wr = kc_writer_stats(app->writer);
 
-	sum_engine(app, &es, &ws, &fs);
+	kc_app_sum(app, &es, &ws, &fs);
 	printf("kflcap: rx %" PRIu64 " pkts, flows %" PRIu64 " active, streams %" PRIu64
 	       ", written %" PRIu64 " pkts, ring drops %" PRIu64 "\n",
 	       es.rx_pkts, fs.active, es.recorded_streams, wr->pkts, ws.ring_drop + ws.fanout_drop);
@@ -215,7 +215,7 @@ void kc_print_summary(struct kc_app *app, FILE *f)
 	uint16_t port;
 	unsigned j, i;
 
-	sum_engine(app, &es, &ws, &fs);
+	kc_app_sum(app, &es, &ws, &fs);
 	fprintf(f, "kflcap summary\n");
 	RTE_ETH_FOREACH_DEV(port) {
 		struct rte_eth_stats s;

@@ -43,7 +43,10 @@
  *    sets the start; earlier sequence numbers seen later are retransmissions.
  *  - FIN consumes one sequence number after its data; bytes at or beyond the
  *    FIN's sequence number arriving later are dropped and counted
- *    (data_after_fin). The first FIN wins.
+ *    (data_after_fin). The first plausible FIN wins (one whose sequence number
+ *    is not before the next expected byte nor beyond the window: others are
+ *    counted in fin_ignored). Held bytes beyond a FIN that arrived earlier
+ *    than the FIN are still delivered.
  *  - RST: counted; its payload is not data (counted in rst_payload_bytes). The
  *    direction is not closed, because an RST is cheap to spoof and stacks
  *    differ on which ones they accept: the flow layer decides when the
@@ -158,6 +161,7 @@ struct kc_reasm_stats {
 	uint64_t syn_restart;        /**< SYN with a new ISN that restarted an empty direction */
 	uint64_t syn_ignored;        /**< SYN with a new ISN after data: dropped */
 	uint64_t fin;                /**< FIN segments */
+	uint64_t fin_ignored;        /**< FINs before next_seq or beyond the window */
 	uint64_t rst;                /**< RST segments */
 	uint64_t rst_payload_bytes;  /**< payload carried by RSTs (not data) */
 	uint64_t pickups;            /**< directions started without a SYN */

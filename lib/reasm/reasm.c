@@ -425,8 +425,16 @@ int kc_reasm_push(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t
 			st->fin++;
 	} else if (tcp_flags & KC_REASM_TCP_FIN) {
 		st->fin++;
-		dir->fin_seq = seq + len;
-		dir->flags |= KC_REASM_DIR_F_FIN;
+		/* Only a FIN at or after the next expected byte, within the
+		 * window, can end the stream; an older or far one is bogus
+		 * (or forged) and would otherwise blind us to real data. */
+		if (SEQ_GEQ(seq + len, dir->next_seq) &&
+		    seq + len - dir->next_seq <= KC_REASM_MAX_WINDOW) {
+			dir->fin_seq = seq + len;
+			dir->flags |= KC_REASM_DIR_F_FIN;
+		} else {
+			st->fin_ignored++;
+		}
 	}
 	if (len == 0)
 		return 0;

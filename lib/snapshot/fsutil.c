@@ -1,5 +1,6 @@
 /* File-system helpers for the snapshot job: durable writes and cleanup. */
 #include <dirent.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -179,4 +180,16 @@ int snap_du(const char *path, uint64_t *bytes)
 	}
 	snap_names_free(names, n);
 	return rc;
+}
+
+char *snap_fmt(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return rc < 0 ? NULL : s; /* s is undefined on failure */
 }

@@ -69,8 +69,11 @@ int kc_snapshot_meta_write(const char *dir, const struct kc_snapshot_stream_meta
 		items = NULL;
 	}
 	text = cJSON_PrintUnformatted(o);
-	if (text == NULL || asprintf(&path, "%s/%s" KC_SNAPSHOT_META_SUFFIX, dir, m->name) < 0 ||
-	    asprintf(&tmp, "%s/.%s.meta.tmp", dir, m->name) < 0)
+	if (text == NULL)
+		goto nomem;
+	path = snap_fmt("%s/%s" KC_SNAPSHOT_META_SUFFIX, dir, m->name);
+	tmp = snap_fmt("%s/.%s.meta.tmp", dir, m->name);
+	if (path == NULL || tmp == NULL)
 		goto nomem;
 	rc = snap_write_file(tmp, text, strlen(text), false);
 	if (rc == 0 && rename(tmp, path) < 0)

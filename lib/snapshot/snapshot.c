@@ -128,12 +128,10 @@ struct kc_snapshot *kc_snapshot_create(const struct kc_snapshot_params *p,
 	s->kfl = strdup(p->kfl ? p->kfl : "");
 	if (p->spool_dir && p->spool_dir[0])
 		s->spool_dir = strdup(p->spool_dir);
-	else if (asprintf(&s->spool_dir, "%s/spool", p->out_dir) < 0)
-		s->spool_dir = NULL;
-	if (asprintf(&s->live_dir, "%s/live", p->out_dir) < 0)
-		s->live_dir = NULL;
-	if (asprintf(&s->rot_dir, "%s/rotating", p->out_dir) < 0)
-		s->rot_dir = NULL;
+	else
+		s->spool_dir = snap_fmt("%s/spool", p->out_dir);
+	s->live_dir = snap_fmt("%s/live", p->out_dir);
+	s->rot_dir = snap_fmt("%s/rotating", p->out_dir);
 	if (!s->out_dir || !s->host || !s->kfl || !s->spool_dir || !s->live_dir || !s->rot_dir)
 		goto fail_nomem;
 	s->p.out_dir = s->out_dir;
@@ -329,10 +327,12 @@ static int add_input(struct run *r, size_t src, const char *dir, const char *fil
 		r->in_meta = a;
 		r->cap_in = nc;
 	}
-	if (asprintf(&path, "%s/%s", dir, file) < 0 ||
-	    asprintf(&meta_path, "%s/%.*s" KC_SNAPSHOT_META_SUFFIX, dir, (int)stem, file) < 0 ||
-	    (stream = strndup(file, stem)) == NULL) {
+	path = snap_fmt("%s/%s", dir, file);
+	meta_path = snap_fmt("%s/%.*s" KC_SNAPSHOT_META_SUFFIX, dir, (int)stem, file);
+	stream = strndup(file, stem);
+	if (path == NULL || meta_path == NULL || stream == NULL) {
 		free(path);
+		free(meta_path);
 		free(stream);
 		return -ENOMEM;
 	}
@@ -725,11 +725,12 @@ static int run_locked(struct kc_snapshot *s, char *entry, size_t entry_cap, stru
 			rnd = kc_wall_us() ^ ((uint64_t)getpid() << 40) ^ kc_now_us();
 		snprintf(r.rot_name, sizeof(r.rot_name), "%s-%016" PRIx64, r.ts_s, rnd);
 	}
-	if (asprintf(&r.tmp_dir, "%s/.tmp-%s", s->spool_dir, r.ts_s) < 0 ||
-	    asprintf(&r.entry_dir, "%s/%s", s->spool_dir, r.ts_s) < 0 ||
-	    asprintf(&r.capture_name, "%s.%s%s", r.ts_s,
-		     s->p.format == KC_PCAP_FMT_PCAPNG ? "pcapng" : "pcap",
-		     s->p.gzip ? ".gz" : "") < 0) {
+	r.tmp_dir = snap_fmt("%s/.tmp-%s", s->spool_dir, r.ts_s);
+	r.entry_dir = snap_fmt("%s/%s", s->spool_dir, r.ts_s);
+	r.capture_name = snap_fmt("%s.%s%s", r.ts_s,
+				  s->p.format == KC_PCAP_FMT_PCAPNG ? "pcapng" : "pcap",
+				  s->p.gzip ? ".gz" : "");
+	if (r.tmp_dir == NULL || r.entry_dir == NULL || r.capture_name == NULL) {
 		rc = kc_err_set(err, -ENOMEM, "snapshot: out of memory");
 		goto fail;
 	}

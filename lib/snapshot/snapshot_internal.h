@@ -24,6 +24,7 @@ struct kc_snapshot {
 };
 
 /* fsutil.c */
+char *snap_fmt(const char *fmt, ...) kc_printf_like(1, 2); /* NULL on ENOMEM */
 int snap_mkdir(const char *path);                    /* mkdir 0700, EEXIST ok */
 int snap_fsync_path(const char *path);               /* open + fsync (file or dir) */
 int snap_write_file(const char *path, const void *data, size_t len, bool sync);

@@ -48,6 +48,10 @@ int kc_pct_encode(const char *in, char *out, size_t outn, const char *keep);
 /* GCS crc32c text: base64 of the big-endian 4 bytes (e.g. "4waSgw=="). */
 void kc_crc32c_b64(uint32_t crc, char out[9]);
 
+/* The portable table (slicing-by-8) CRC32C; kc_store_crc32c() uses SSE4.2
+ * when the CPU has it. Same contract. */
+uint32_t kc_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+
 /* Digests of a file or of a byte range of an open file; any output may be
  * NULL. @return 0 or -errno. */
 int kc_fd_digests(int fd, uint64_t off, uint64_t len, uint32_t *crc, uint8_t md5[16],

@@ -477,6 +477,16 @@ static void test_fin(void)
 	kc_reasm_flush(c, &d, 0, deliver, &S);
 	CHECK_EQ(S.calls, 1); /* nothing missing */
 
+	/* A FIN before the next expected byte is bogus: ignored, counted. */
+	sink_reset();
+	kc_reasm_dir_release(c, &d);
+	push(c, &d, 0, SYN, NULL);
+	push(c, &d, 1, 0, "abcdef");
+	push(c, &d, 2, FIN, NULL);   /* FIN at 2 < next 7 */
+	push(c, &d, 7, 0, "ghi");
+	CHECK(sink_is("abcdefghi"));
+	CHECK_EQ(st->fin_ignored, 1);
+
 	/* FIN arrives before the data preceding it. */
 	sink_reset();
 	kc_reasm_dir_release(c, &d);
@@ -486,6 +496,7 @@ static void test_fin(void)
 	push(c, &d, 7, 0, "ghi");    /* beyond the FIN */
 	CHECK(sink_is("abcdef"));
 	CHECK_EQ(st->data_after_fin, 3);
+	CHECK_EQ(st->fin, 4);
 	kc_reasm_core_destroy(c);
 }
 
