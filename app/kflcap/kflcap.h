@@ -47,6 +47,12 @@ struct kc_opts {
 	uint32_t retain_mbuf_share;    /**< percent of the mbuf pool retention may hold */
 	uint32_t item_msgs;            /**< item messages per worker (item log hand-off) */
 	int ring_full_wait;            /**< -1 auto (wait when every input is a file), 0 drop, 1 wait */
+	bool want_help, want_version, print_config;
+	struct {
+		const char *key, *value;
+	} cli[128];                    /**< command-line settings, re-applied on reload */
+	size_t n_cli;
+	struct kc_config *cfg;         /**< the effective configuration */
 };
 
 /** An item on its way to the management lcore (item log, manifest). */
@@ -153,7 +159,11 @@ static inline uint64_t kc_app_mbuf_spare(const struct kc_app *app)
 }
 
 /* opts.c */
+struct kc_config;
 int kc_opts_parse(int argc, char **argv, struct kc_opts *o);
+/** Load defaults, --config file, environment and the command line again. */
+struct kc_config *kc_opts_load_config(const struct kc_opts *o, struct kc_err *err);
+void kc_opts_from_config(struct kc_opts *o, const struct kc_config *c);
 void kc_opts_usage(const char *prog);
 
 /* port.c */

@@ -26,17 +26,35 @@ static void on_signal(int sig)
 	atomic_store_explicit(&kc_quit, true, memory_order_relaxed);
 }
 
-static bool wants_help(int argc, char **argv)
+/* --help, --version and --print-config need no EAL, hugepages or root. */
+static bool no_eal_wanted(int argc, char **argv)
 {
 	int i;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			return false;
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--version") == 0)
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--version") == 0 ||
+		    strcmp(argv[i], "--print-config") == 0)
 			return true;
-	}
 	return false;
+}
+
+static int run_without_eal(int argc, char **argv)
+{
+	char *v[256];
+	int i, n = 1, after = 0;
+
+	v[0] = argv[0];
+	for (i = 1; i < argc && n < 255; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			after = 1;
+			continue;
+		}
+		if (after || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--version") == 0)
+			v[n++] = strcmp(argv[i], "-h") == 0 ? (char *)"--help" : argv[i];
+	}
+	v[n] = NULL;
+	return kc_opts_parse(n, v, &((struct kc_app *)calloc(1, sizeof(struct kc_app)))->opts) < 0 ? 2 : 0;
 }
 
 static void register_dynfields(struct kc_app *app)
@@ -114,13 +132,8 @@ int main(int argc, char **argv)
 	unsigned i;
 	int ret, rc;
 
-	if (wants_help(argc, argv)) {
-		/* Help and version need no EAL, no hugepages, no root. */
-		char *v[] = {argv[0], strcmp(argv[1], "--version") == 0 ? "--version" : "--help", NULL};
-
-		kc_opts_parse(2, v, &app.opts);
-		return 0;
-	}
+	if (no_eal_wanted(argc, argv))
+		return run_without_eal(argc, argv);
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "kflcap: invalid EAL arguments (see --help and the DPDK EAL guide)\n");
@@ -131,11 +144,6 @@ int main(int argc, char **argv)
 	if (rc != 0) {
 		rte_eal_cleanup();
 		return rc > 0 ? 0 : 2;
-	}
-	if (app.opts.config_file[0] != '\0') {
-		fprintf(stderr, "kflcap: --config: configuration files are not supported by this build yet\n");
-		rte_eal_cleanup();
-		return 2;
 	}
 
 	signal(SIGINT, on_signal);

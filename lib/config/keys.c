@@ -33,7 +33,7 @@ static const struct kc_config_key keys[] = {
 	    "mbufs in the packet pool (2^n - 1 is optimal)"),
 	ROW(mbuf_cache, U64, "256", 0, 512, NULL, false, NULL,
 	    "per-lcore mempool cache size"),
-	ROW(ring_size, POW2, "16384", 64, 16 * MIB, NULL, false, NULL,
+	ROW(ring_size, POW2, "4096", 64, 16 * MIB, NULL, false, NULL,
 	    "entries of each worker-to-management ring (power of two)"),
 	ROW(flow_table_size, U64, "262144", 1024, 64 * MIB, NULL, false, NULL,
 	    "flow entries per worker"),

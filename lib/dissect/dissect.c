@@ -297,7 +297,7 @@ static int dns_port(const struct kc_flow_info *fi)
 	       fi->src_port == 5353;
 }
 
-enum { DET_MORE = -2, DET_NONE = -1 };
+enum { DET_GIVEUP = -3, DET_MORE = -2, DET_NONE = -1 };
 
 /* Which protocol do the first bytes of a TCP direction announce? */
 static int detect_tcp(const struct kc_dissect_flow *f, enum kc_dir dir, const uint8_t *d,
@@ -358,7 +358,7 @@ static int detect_tcp(const struct kc_dissect_flow *f, enum kc_dir dir, const ui
 		return KC_ITEM_HTTP2 | (KC_HTTP2_MODE_MIDSTREAM << 8);
 #endif
 	if (r == -1 || more)
-		return n >= KC_DISSECT_DETECT_MAX ? (r == 1 ? KC_ITEM_HTTP : DET_NONE) : DET_MORE;
+		return n >= KC_DISSECT_DETECT_MAX ? (r == 1 ? KC_ITEM_HTTP : DET_GIVEUP) : DET_MORE;
 	return DET_NONE;
 }
 
@@ -383,8 +383,8 @@ static struct kc_parse_res feed_once(struct kc_dissect_core *c, struct kc_dissec
 
 		if (p == DET_MORE)
 			return mkres(KC_PARSE_NEED_MORE, 0);
-		if (p == DET_NONE) {
-			if (n >= KC_DISSECT_DETECT_MAX)
+		if (p == DET_NONE || p == DET_GIVEUP) {
+			if (p == DET_GIVEUP)
 				c->st.detect_undecided++;
 			become_l4(f, dir, (uint32_t)n, ts_us);
 		} else if (!claim(c, f, (enum kc_item_proto)(p & 0xff), p >> 8)) {
@@ -490,7 +490,8 @@ static void gap_notify(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 	case KC_ITEM_UDP:
 		break;
 	default:
-		/* DNS-over-TCP and TLS framing cannot survive a hole. */
+		/* DNS-over-TCP and TLS framing, HTTP/2 framing and HPACK
+		 * state cannot survive a hole. */
 		f->stopped[dir] = 1;
 		break;
 	}

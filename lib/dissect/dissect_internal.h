@@ -74,13 +74,12 @@ enum h1_enc { ENC_NONE = 0, ENC_GZIP, ENC_DEFLATE };
 #define M_CL        0x02u
 #define M_BODY_STOP 0x04u /* body prefix finished (full, gap, decoder done) */
 #define M_INTERIM   0x08u /* 1xx head being skipped */
-#define M_FOLD_OK   0x10u /* last header line may take an obs-fold continuation */
+#define M_RAW_TRIED 0x20u /* "deflate" body retried as raw DEFLATE once */
 
 /* Queue entry flags: what the response parser must know of its request. */
 #define QF_HEAD    0x01u
 #define QF_CONNECT 0x02u
 #define QF_UP_H2C  0x04u
-#define QF_UP_ANY  0x08u
 
 /* Where the response being parsed lives (struct h1_dir.rsrc). */
 enum { RS_NONE = 0, RS_QUEUE, RS_ONLY };
@@ -104,7 +103,6 @@ struct h1_dir {
 	uint64_t msg_bytes;  /* bytes of this message on the wire */
 	uint64_t hdr_bytes;  /* bytes of its head (start line to blank line) */
 	uint64_t scanned;    /* RESYNC: bytes skipped so far */
-	uint64_t ts_us;      /* capture time of the start line */
 	struct kc_item *it;  /* item being filled; NULL = parse and discard */
 	struct inflater *z;  /* body decoder, NULL when none */
 };

@@ -464,6 +464,19 @@ static void body_data(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir 
 		/* Output is capped at what the prefix still takes, so a
 		 * decompression bomb costs at most its input. */
 		ret = room > 0 ? inflate(zs, Z_NO_FLUSH) : Z_OK;
+		if (ret == Z_DATA_ERROR && d->enc == ENC_DEFLATE && !(d->mflags & M_RAW_TRIED) &&
+		    zs->total_out == 0 && (size_t)zs->total_in <= n &&
+		    inflateReset2(zs, -15) == Z_OK) {
+			d->mflags |= M_RAW_TRIED;
+			/* "deflate" should be zlib-wrapped (RFC 9110 8.4.1.2)
+			 * but some servers send raw DEFLATE: retry this first
+			 * input as raw. */
+			zs->next_in = (Bytef *)(uintptr_t)p;
+			zs->avail_in = (uInt)n;
+			zs->next_out = out;
+			zs->avail_out = (uInt)room;
+			ret = inflate(zs, Z_NO_FLUSH);
+		}
 		produced = room - zs->avail_out;
 		if (produced > 0 && kc_item_append(it, b, out, produced) != 0)
 			d->mflags |= M_BODY_STOP;
@@ -630,7 +643,8 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 		else if (ieq(val, vl, "deflate"))
 			d->enc = ENC_DEFLATE;
 	} else if (!resp && kind == HK_UPGRADE) {
-		d->qflags |= has_token(val, vl, "h2c") ? QF_UP_H2C : QF_UP_ANY;
+		if (has_token(val, vl, "h2c"))
+			d->qflags |= QF_UP_H2C;
 	}
 
 	if (it == NULL)
@@ -809,7 +823,6 @@ static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 	}
 	d->it = it;
 	d->cur_q = cur_q;
-	d->ts_us = ts_us;
 	d->state = H1_HEADERS;
 	return 0;
 }
@@ -828,7 +841,6 @@ static int start_response(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 		return -1;
 	dir_reset_msg(d);
 	d->state = H1_HEADERS;
-	d->ts_us = ts_us;
 	if (code >= 100 && code < 200 && code != 101) {
 		c->st.http.interim++;
 		d->mflags |= M_INTERIM;

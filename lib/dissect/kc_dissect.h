@@ -28,13 +28,15 @@
  * dropped, counted (pending_overflow), and treated as a gap. Gaps are handed
  * to the dissector: HTTP/1 stays in sync inside a body of known length and
  * otherwise resynchronises at the next request/status line, or gives up
- * after KC_DISSECT_HTTP_RESYNC_MAX bytes, each outcome counted.
+ * after KC_DISSECT_HTTP_RESYNC_MAX bytes, each outcome counted. DNS over
+ * TCP, TLS and HTTP/2 (framing, HPACK state) cannot resynchronise after a
+ * hole: that direction stops being dissected (counted in proto[].gaps).
  *
  * Memory: everything comes from pools sized at creation (flows, per-protocol
  * states, in-flight HTTP items, pending buffers, gzip/deflate decoders); no
  * allocation after kc_dissect_core_create(). An empty pool is counted and
  * degrades the flow (L4 item only, or fields dropped), never blocks. With
- * the defaults a core takes about 100 MiB: HTTP items 2048 x 10.6 KiB,
+ * the defaults a core takes about 100 MiB: HTTP items 2048 x 9.5 KiB,
  * pending buffers 512 x 33 KiB, HTTP/2 states 1024 x ~24 KiB, DNS states
  * 4096 x ~4.5 KiB, the rest small; size them to the traffic.
  *
@@ -104,7 +106,7 @@ struct kc_dissect_cfg {
 /** Per-protocol counters (index: enum kc_item_proto). Names:
  *  dissect.<proto>.<field>. */
 struct kc_dissect_proto_stats {
-	uint64_t flows;          /**< flows claimed by this protocol */
+	uint64_t flows;          /**< flows claimed (an h2c upgrade counts for HTTP and HTTP/2) */
 	uint64_t items;          /**< items emitted */
 	uint64_t parse_errors;   /**< dissector said ERROR after claiming the flow */
 	uint64_t gaps;           /**< gaps reported to this protocol's flows */

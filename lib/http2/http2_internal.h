@@ -130,6 +130,13 @@ static inline uint32_t rd31(const uint8_t *p)
 /* http2_conn.c: could this 9-byte frame header occur in a valid connection? */
 int h2_frame_plausible(const uint8_t *h);
 
+/* http2_body.c: Content-Encoding of a side's headers, and inflating a body
+ * prefix in place (@return 1 decoded whole, 0 decoded a prefix, -EINVAL
+ * not decodable: the encoded bytes are kept). */
+enum { H2_ENC_NONE = 0, H2_ENC_GZIP, H2_ENC_DEFLATE };
+int h2_body_encoding(const struct kc_item *it, const struct kc_kv *kv, unsigned n);
+int h2_body_decode(struct kc_item *it, struct kc_str *body, int enc);
+
 /* http2_stream.c */
 struct h2_stream *h2_stream_find(struct kc_http2_flow *f, uint32_t sid);
 /* A free slot for @p sid. When none is free, the lowest stream the client

@@ -313,6 +313,25 @@ static void set_grpc(struct kc_item *it)
 	h->grpc_method = sub(h->path, slash + 1, h->path.len - slash - 1);
 }
 
+/* The item keeps the decoded body (kc_item.h): inflate a gzip/deflate one. */
+static void decode_side(struct kc_item *it, struct kc_str *body, const struct kc_kv *kv,
+			unsigned n, uint16_t trunc_flag, struct kc_http2_stats *st)
+{
+	int enc = h2_body_encoding(it, kv, n);
+	int rc;
+
+	if (enc == H2_ENC_NONE || body->len == 0)
+		return;
+	rc = h2_body_decode(it, body, enc);
+	if (rc < 0) {
+		st->body_decode_errors++;
+		return;
+	}
+	st->bodies_decoded++;
+	if (rc == 0)
+		it->flags |= trunc_flag; /* only a prefix of the decoded body */
+}
+
 static void build_item(struct kc_http2_flow *f, const struct h2_stream *s,
 		       struct kc_item *it, struct kc_http2_stats *st)
 {
@@ -391,11 +410,15 @@ static void build_item(struct kc_http2_flow *f, const struct h2_stream *s,
 		h->req_body_size = s->req_body;
 		if (s->req_body > s->req_kept)
 			it->flags |= KC_ITEM_F_REQ_BODY_TRUNC;
+		decode_side(it, &h->req_body, h->req_headers, h->n_req_headers,
+			    KC_ITEM_F_REQ_BODY_TRUNC, st);
 	}
 	if (s->flags & S_RESP_HDR) {
 		h->resp_body_size = s->resp_body;
 		if (s->resp_body > s->resp_kept)
 			it->flags |= KC_ITEM_F_RESP_BODY_TRUNC;
+		decode_side(it, &h->resp_body, h->resp_headers, h->n_resp_headers,
+			    KC_ITEM_F_RESP_BODY_TRUNC, st);
 	}
 }
 

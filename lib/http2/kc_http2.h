@@ -22,9 +22,11 @@
  * starts with "application/grpc", else KC_ITEM_HTTP2. u.http: version
  * "HTTP/2.0"; method, url (":path" as sent), path (":path" up to '?'), host
  * (":authority", else the host header); status from ":status" and a standard
- * status text; req_mime/resp_mime from content-type; bodies are raw DATA
- * bytes (not gzip-decoded), at most KC_ITEM_BODY_PREFIX per side, sizes count
- * every DATA byte (padding excluded); headers_size is -1 (HTTP/2 has no head
+ * status text; req_mime/resp_mime from content-type; bodies keep at most
+ * KC_ITEM_BODY_PREFIX bytes of DATA per side, inflated when Content-Encoding
+ * is gzip or deflate (the kept encoded prefix is inflated at emission; the
+ * BODY_TRUNC flag says when that did not give the whole body), sizes count
+ * every DATA byte on the wire (padding excluded); headers_size is -1 (no head
  * bytes; HPACK sizes would mislead). Headers keep arrival order, pseudo
  * headers as ":path" etc., other names canonicalised like Go
  * ("content-type" -> "Content-Type"); trailers follow the response headers.
@@ -65,8 +67,10 @@
  *
  * Thread safety: a flow is used by one thread at a time (its worker); the
  * functions share no mutable state. Stack use of kc_http2_feed() and
- * kc_http2_close(): about 20 KiB (one struct kc_item while emitting, HPACK
- * Huffman buffers while decoding). No allocation, no syscall, no locks.
+ * kc_http2_close(): about 12 KiB (one struct kc_item while emitting, HPACK
+ * Huffman buffers while decoding), about 64 KiB while an item with a gzip or
+ * deflate body is built (zlib state and window on the stack). No heap
+ * allocation, no syscall, no locks.
  */
 #ifndef KC_HTTP2_H
 #define KC_HTTP2_H
@@ -149,9 +153,27 @@ struct kc_http2_stats {
 	uint64_t headers_dropped;     /**< headers, cookies or query parameters beyond
 				       *   their item arrays or the item arena */
 	uint64_t protocol_errors;     /**< bad preface, bad padding, bad frame sizes */
+	uint64_t bodies_decoded;      /**< gzip/deflate body prefixes inflated */
+	uint64_t body_decode_errors;  /**< encoded bodies kept raw: not inflatable */
 	uint64_t midstream_joins;     /**< connections joined mid-way */
 	uint64_t upgrades;            /**< connections from an h2c Upgrade */
 };
+
+/** Number of counters in struct kc_http2_stats. Thread safety: pure. */
+unsigned kc_http2_stats_count(void);
+
+/** Telemetry name of counter @p i ("http2.frames", ...), in struct order.
+ *  @return a static string, or NULL when @p i >= kc_http2_stats_count(). */
+const char *kc_http2_stats_name(unsigned i);
+
+/** Value of counter @p i of @p st. @return the value, 0 when @p i is out of
+ *  range. Thread safety: reads @p st only (a torn read of a counter being
+ *  written by its worker is possible, as for any telemetry read). */
+uint64_t kc_http2_stats_get(const struct kc_http2_stats *st, unsigned i);
+
+/** Add every counter of @p x to @p sum (telemetry sums the per-worker
+ *  copies). Thread safety: writes @p sum only. */
+void kc_http2_stats_add(struct kc_http2_stats *sum, const struct kc_http2_stats *x);
 
 struct kc_http2_flow;
 

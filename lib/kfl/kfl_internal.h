@@ -293,7 +293,21 @@ void kfl_re_free(void *re);
 }
 #endif
 
-/* Evaluator internals shared with redact (kfl_eval.c) */
+/* Deepest descent of a `..key` step (selectors and redact paths). */
+#define KFL_MAX_RDESC_DEPTH 32
+
+/* datetime() text to ms since the epoch, UTC (kfl_time.c); false if the text
+ * does not follow the layout. */
+bool kfl_parse_datetime(const char *s, size_t n, int64_t *ms);
+
+/* Normalised text of a program (kfl_print.c); malloc'd, NULL on ENOMEM. */
+char *kfl_print(const struct kc_kfl_prog *p);
+
+/* Apply one redact() call to @p doc (kfl_redact.c): values replaced, or
+ * -ENOMEM. */
+int kfl_redact_node(const struct kfl_node *n, struct cJSON *doc);
+
+/* Compiler internals shared with redact (kfl_redact.c, kfl_parse.c) */
 int kfl_parse_redact_path(const char *s, size_t n, struct kfl_sel *out, struct kc_kfl_prog *p,
 			  char *why, size_t whylen, uint32_t *bad_off);
 char *kfl_prog_strdup(struct kc_kfl_prog *p, const char *s, size_t n);

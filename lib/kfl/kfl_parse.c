@@ -335,78 +335,6 @@ static bool is_macro_name(const char *name, size_t n)
 /* ------------------------------------------------------------------------ */
 /* Helpers evaluated at compile time. */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	/* Howard Hinnant's algorithm: days since 1970-01-01 (proleptic Gregorian). */
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static bool getnum(const char **s, const char *end, int fixed, int *out)
-{
-	const char *p = *s;
-	int v = 0, n = 0, max = fixed ? fixed : 2;
-
-	while (p < end && n < max && *p >= '0' && *p <= '9') {
-		v = v * 10 + (*p - '0');
-		p++;
-		n++;
-	}
-	if (n == 0 || (fixed && n != fixed))
-		return false;
-	*s = p;
-	*out = v;
-	return true;
-}
-
-static bool lit(const char **s, const char *end, const char *w)
-{
-	size_t n = strlen(w);
-	if ((size_t)(end - *s) < n || memcmp(*s, w, n) != 0)
-		return false;
-	*s += n;
-	return true;
-}
-
-/* Go layout "1/2/2006, 3:04:05.000 PM" in UTC (kfl.md section 8). */
-static bool parse_datetime(const char *s, size_t n, int64_t *ms)
-{
-	const char *end = s + n;
-	int mo, d, y, h, mi, se, frac;
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	if (!getnum(&s, end, 0, &mo) || !lit(&s, end, "/") || !getnum(&s, end, 0, &d) ||
-	    !lit(&s, end, "/") || !getnum(&s, end, 4, &y) || !lit(&s, end, ", ") ||
-	    !getnum(&s, end, 0, &h) || !lit(&s, end, ":") || !getnum(&s, end, 2, &mi) ||
-	    !lit(&s, end, ":") || !getnum(&s, end, 2, &se) || !lit(&s, end, ".") ||
-	    !getnum(&s, end, 3, &frac) || !lit(&s, end, " "))
-		return false;
-	bool pm;
-	if (lit(&s, end, "PM"))
-		pm = true;
-	else if (lit(&s, end, "AM"))
-		pm = false;
-	else
-		return false;
-	if (s != end || mo < 1 || mo > 12 || h > 12 || mi > 59 || se > 59)
-		return false;
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	int dim = mdays[mo - 1] + (mo == 2 && leap);
-	if (d < 1 || d > dim)
-		return false;
-	if (pm && h < 12)
-		h += 12;
-	else if (!pm && h == 12)
-		h = 0;
-	int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-	*ms = ((days * 86400 + h * 3600 + mi * 60 + se) * 1000) + frac;
-	return true;
-}
-
 /* A number literal, possibly under unary minus. */
 static bool const_num(struct parser *ps, uint32_t n, double *out)
 {
@@ -472,7 +400,7 @@ static uint32_t finish_call(struct parser *ps, uint32_t off, const char *name, s
 			goto fail;
 		}
 		/* Text that is not a date is the value false (kfl.md section 8). */
-		struct kfl_val v = parse_datetime(a->cv.u.s, a->cv.len, &ms) ? kfl_v_int(ms) :
+		struct kfl_val v = kfl_parse_datetime(a->cv.u.s, a->cv.len, &ms) ? kfl_v_int(ms) :
 									  kfl_v_bool(false);
 		n = mk_const(ps, off, v);
 		goto folded;
@@ -1016,147 +944,6 @@ static uint32_t parse_logical(struct parser *ps)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Normalised text */
-
-struct sbuf {
-	char *p;
-	size_t n, cap;
-	bool oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t nc = (b->cap ? b->cap : 64);
-		while (nc < b->n + n + 1)
-			nc *= 2;
-		char *np = realloc(b->p, nc);
-		if (np == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void print_node(const struct kc_kfl_prog *p, uint32_t i, struct sbuf *b);
-
-static void print_sel(const struct kfl_sel *sel, struct sbuf *b)
-{
-	char num[16];
-	for (uint32_t i = 0; i < sel->nsteps; i++) {
-		const struct kfl_step *st = &sel->steps[i];
-		switch (st->type) {
-		case S_KEY:
-			if (st->bracket) {
-				sb_str(b, "[");
-				sb_put(b, st->src, st->srclen);
-				sb_str(b, "]");
-			} else {
-				if (i > 0)
-					sb_str(b, ".");
-				sb_put(b, st->key, st->klen);
-			}
-			break;
-		case S_INDEX:
-			snprintf(num, sizeof(num), "[%u]", st->index);
-			sb_str(b, num);
-			break;
-		case S_WILD: sb_str(b, ".*"); break;
-		case S_RDESC:
-			sb_str(b, "..");
-			sb_put(b, st->key, st->klen);
-			break;
-		case S_JSON: sb_str(b, ".json()"); break;
-		case S_XML: sb_str(b, ".xml()"); break;
-		}
-	}
-}
-
-static void print_call(const struct kc_kfl_prog *p, const struct kfl_node *n, struct sbuf *b)
-{
-	if (n->has_recv) {
-		print_sel(&n->sel, b);
-		sb_str(b, ".");
-	}
-	sb_str(b, n->name);
-	sb_str(b, "(");
-	for (uint32_t i = 0; i < n->nargs; i++) {
-		if (i)
-			sb_str(b, ", ");
-		print_node(p, n->args[i], b);
-	}
-	sb_str(b, ")");
-}
-
-static void print_node(const struct kc_kfl_prog *p, uint32_t i, struct sbuf *b)
-{
-	static const char *const ops[] = { " == ", " != ", " > ", " >= ", " < ", " <= " };
-	const struct kfl_node *n = &p->nodes[i];
-
-	switch (n->type) {
-	case N_CONST:
-		if (n->name != NULL) {
-			print_call(p, n, b);
-		} else if (n->cv.t == KFL_REGEX) {
-			sb_str(b, "r");
-			sb_put(b, n->src, n->srclen);
-		} else if (n->src != NULL) {
-			sb_put(b, n->src, n->srclen);
-		} else if (n->cv.t == KFL_STR) { /* macro constants */
-			sb_str(b, "\"");
-			sb_put(b, n->cv.u.s, n->cv.len);
-			sb_str(b, "\"");
-		} else {
-			sb_str(b, n->cv.t == KFL_NULL ? "nil" : n->cv.u.b ? "true" : "false");
-		}
-		break;
-	case N_SEL:
-		print_sel(&n->sel, b);
-		if (n->empty_call)
-			sb_str(b, "()");
-		break;
-	case N_CALL: print_call(p, n, b); break;
-	case N_NOT:
-		sb_str(b, "!");
-		print_node(p, n->a, b);
-		break;
-	case N_NEG:
-		sb_str(b, "-");
-		print_node(p, n->a, b);
-		break;
-	case N_CMP:
-		print_node(p, n->a, b);
-		sb_str(b, ops[n->op]);
-		print_node(p, n->b, b);
-		break;
-	case N_AND:
-	case N_OR:
-		print_node(p, n->a, b);
-		sb_str(b, n->type == N_AND ? " and " : " or ");
-		print_node(p, n->b, b);
-		break;
-	case N_GROUP:
-		sb_str(b, "(");
-		print_node(p, n->a, b);
-		sb_str(b, ")");
-		break;
-	case N_MACRO: sb_str(b, n->name); break;
-	}
-}
-
-/* ------------------------------------------------------------------------ */
 /* Entry points */
 
 void kc_kfl_prog_free(struct kc_kfl_prog *p)
@@ -1335,16 +1122,11 @@ int kc_kfl_compile_at(const char *text, uint64_t now_ms, struct kc_kfl_prog **ou
 		}
 	}
 
-	struct sbuf b = { 0 };
-	sb_put(&b, "", 0);
-	if (p->root)
-		print_node(p, p->root, &b);
-	if (b.oom) {
-		free(b.p);
+	p->text = kfl_print(p);
+	if (p->text == NULL) {
 		rc = kc_err_set(err, -ENOMEM, "kfl: out of memory");
 		goto fail;
 	}
-	p->text = b.p;
 	free(ps.toks);
 	*out = p;
 	return 0;

@@ -86,6 +86,8 @@ static void pop_head(struct run *r)
 	struct chunk *c = chunk_at(r->core, link);
 
 	d->head = c->next;
+	if (d->head == 0)
+		d->tail = 0;
 	d->held_bytes -= c->len;
 	d->held_segs--;
 	pool_give(r->core, link);
@@ -212,6 +214,12 @@ static uint32_t walk(struct run *r, uint32_t seq, const uint8_t *data, uint32_t 
 	uint32_t *link = &d->head;
 	uint32_t s = seq, end = seq + len;
 
+	/* Common case after a loss: the segment lies after every held chunk;
+	 * start at the tail instead of walking the whole list. */
+	if (d->tail != 0 &&
+	    SEQ_GEQ(seq, chunk_at(core, d->tail)->seq + chunk_at(core, d->tail)->len))
+		link = &chunk_at(core, d->tail)->next;
+
 	while (SEQ_LT(s, end)) {
 		struct chunk *c;
 		uint32_t pe;
@@ -251,6 +259,8 @@ static uint32_t walk(struct run *r, uint32_t seq, const uint8_t *data, uint32_t 
 			memcpy(chunk_data(core, nl), data + (s - seq), n);
 			nc->next = *link;
 			*link = nl;
+			if (nc->next == 0)
+				d->tail = nl;
 			link = &nc->next;
 			d->held_bytes += n;
 			d->held_segs++;
@@ -370,7 +380,8 @@ int kc_reasm_push(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t
 	st->segments++;
 
 	if (tcp_flags & KC_REASM_TCP_RST) {
-		/* RFC 9293 3.5.2: an RST carries no data for the receiver. */
+		/* Data in an RST is diagnostic text, not stream bytes
+		 * (RFC 1122 4.2.2.12); the receiver drops the connection. */
 		st->rst++;
 		st->rst_payload_bytes += len;
 		dir->flags |= KC_REASM_DIR_F_RST;
@@ -524,4 +535,30 @@ void kc_reasm_dir_release(struct kc_reasm_core *core, struct kc_reasm_dir *dir)
 	while (dir->head != 0)
 		pop_head(&r);
 	kc_reasm_dir_init(dir);
+}
+
+int kc_reasm_dir_validate(const struct kc_reasm_core *core, const struct kc_reasm_dir *dir)
+{
+	uint32_t link = dir->head, last = 0, segs = 0, bytes = 0, prev_end = dir->next_seq;
+
+	while (link != 0) {
+		const struct chunk *c;
+
+		if (link > core->n_chunks || segs > core->n_chunks)
+			return -EUCLEAN;
+		c = &core->chunks[link - 1];
+		/* The first chunk starts after a hole; later ones after (or
+		 * right at) the end of the previous one. */
+		if (c->len == 0 || c->len > core->chunk_size ||
+		    (segs == 0 ? SEQ_LEQ(c->seq, prev_end) : SEQ_LT(c->seq, prev_end)))
+			return -EUCLEAN;
+		prev_end = c->seq + c->len;
+		bytes += c->len;
+		segs++;
+		last = link;
+		link = c->next;
+	}
+	if (last != dir->tail || segs != dir->held_segs || bytes != dir->held_bytes)
+		return -EUCLEAN;
+	return 0;
 }

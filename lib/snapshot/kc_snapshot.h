@@ -54,6 +54,7 @@
 #ifndef KC_SNAPSHOT_H
 #define KC_SNAPSHOT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -248,6 +249,64 @@ void kc_snapshot_last_error(struct kc_snapshot *s, char *buf, size_t cap);
 
 /** Stop the job if running (no final snapshot) and free. NULL is a no-op. */
 void kc_snapshot_destroy(struct kc_snapshot *s);
+
+/* ------------------------------------------------------- writer handshake */
+
+/**
+ * A ready-made rotation handshake between the snapshot job (any thread) and
+ * the writer (the management lcore), lock-free:
+ *
+ *     job thread (ops.rotate_begin/end)      writer loop (each iteration)
+ *     kc_snapshot_gate_begin(g, 1000) ──┐    if (kc_snapshot_gate_requested(g)) {
+ *                                       │        close every stream file (+ sidecar);
+ *          returns 0 once the writer ◄──┴──      st = kc_snapshot_gate_pause(g);
+ *          is paused                              ... blocks until gate_end ...
+ *     rename, mkdir                                 reopen streams lazily (APPEND)
+ *     kc_snapshot_gate_end(g, status) ────────►  }  (st = the rename status)
+ *
+ * The writer is paused only between its acknowledgement and gate_end (a
+ * rename, a mkdir and a tiny file write); it spins politely meanwhile.
+ * If the writer does not acknowledge within the timeout, gate_begin
+ * withdraws the request and returns -ETIMEDOUT (the snapshot is skipped,
+ * nothing moves); a writer that acknowledges too late gets -ECANCELED from
+ * gate_pause and simply carries on.
+ */
+struct kc_snapshot_gate {
+	_Atomic int state;  /**< KC_SNAPSHOT_GATE_* */
+	_Atomic int status; /**< rename status handed to the writer */
+};
+
+#define KC_SNAPSHOT_GATE_IDLE 0
+#define KC_SNAPSHOT_GATE_REQUESTED 1
+#define KC_SNAPSHOT_GATE_PAUSED 2
+
+/** Initialise (IDLE). */
+void kc_snapshot_gate_init(struct kc_snapshot_gate *g);
+
+/**
+ * Job side, from ops.rotate_begin: ask the writer to pause and wait for it.
+ * @return 0 (writer paused: call kc_snapshot_gate_end() next), -EBUSY (a
+ *         request is already pending), -ETIMEDOUT (no answer in time; the
+ *         request is withdrawn).
+ */
+int kc_snapshot_gate_begin(struct kc_snapshot_gate *g, unsigned timeout_ms);
+
+/** Job side, from ops.rotate_end: release the writer with @p status. */
+void kc_snapshot_gate_end(struct kc_snapshot_gate *g, int status);
+
+/** Writer side: one relaxed load, cheap enough for every loop iteration. */
+static inline bool kc_snapshot_gate_requested(struct kc_snapshot_gate *g)
+{
+	return atomic_load_explicit(&g->state, memory_order_acquire) == KC_SNAPSHOT_GATE_REQUESTED;
+}
+
+/**
+ * Writer side, after closing every stream file: acknowledge and wait until
+ * the job calls kc_snapshot_gate_end().
+ * @return the rename status (0: OUT/live is new; negative: unchanged), or
+ *         -ECANCELED if the job had already given up (carry on as before).
+ */
+int kc_snapshot_gate_pause(struct kc_snapshot_gate *g);
 
 /* ----------------------------------------------------------- sidecar files */
 

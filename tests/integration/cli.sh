@@ -20,10 +20,21 @@ eal=(--no-pci --file-prefix "$EAL_PREFIX" "${EAL_MEM[@]}" --log-level=lib.eal:er
 expect help 0 "--record-all" -- "$kflcap" --help
 expect version 0 "^kflcap [0-9]" -- "$kflcap" --version
 expect bad-option 1 "unknown option" -- "$kflcap" -l 0 "${eal[@]}" -- --no-such-option
-expect bad-number 1 "--mbufs 'x12': not a whole number" -- "$kflcap" -l 0 "${eal[@]}" -- --mbufs x12
+expect bad-number 1 "key 'mbufs': value 'x12': not an unsigned decimal integer" -- "$kflcap" -l 0 "${eal[@]}" -- --mbufs x12
 expect out-of-range 1 "out of range" -- "$kflcap" -l 0 "${eal[@]}" -- --flow-table-size 1
-expect ring-pow2 1 "power of 2" -- "$kflcap" -l 0 "${eal[@]}" -- --ring-size 1000
+expect ring-pow2 1 "not a power of two" -- "$kflcap" -l 0 "${eal[@]}" -- --ring-size 1000
 expect no-ports 1 "no ports" -- "$kflcap" -l 0 "${eal[@]}" -- --out "$(mktemp -d)"
+cfg=$(mktemp); echo '{"kfl": "http", "bogus": 1}' > "$cfg"
+expect config-unknown-key 1 "config file .*: unknown key 'bogus'" -- "$kflcap" -- --print-config --config "$cfg"
+echo '{"kfl": "http and (", "record_all": false}' > "$cfg"
+expect bad-filter 1 "kfl" -- "$kflcap" -l 0 "${eal[@]}" --vdev "net_pcap0,rx_pcap=$data/zeek-wikipedia.pcap" -- --config "$cfg"
+echo '{"kfl": "dns", "gcs_sa_key_json": "{\"private_key\": \"SECRET-KEY-MATERIAL\"}"}' > "$cfg"
+expect print-config-masks 0 '"gcs_sa_key_json":[[:space:]]*"\*\*\*"' -- "$kflcap" -- --print-config --config "$cfg"
+out=$("$kflcap" -- --print-config --config "$cfg" 2>&1)
+if printf '%s' "$out" | grep -q SECRET-KEY-MATERIAL; then fail=$((fail+1)); echo "FAIL: secret printed"; else pass=$((pass+1)); fi
+expect env-override 0 '"kfl":[[:space:]]*"http or dns"' -- env RECORDING_KFL='http or dns' "$kflcap" -- --print-config
+expect cli-over-env 0 '"kfl":[[:space:]]*"tcp"' -- env RECORDING_KFL='http or dns' "$kflcap" -- --print-config --kfl tcp
+rm -f "$cfg"
 expect bad-eal 1 "invalid EAL arguments" -- "$kflcap" --no-such-eal-flag
 ro=$(mktemp -d); chmod 500 "$ro"
 if [ "$(id -u)" = 0 ]; then ro=/proc/kflcap-not-writable; fi

@@ -3,7 +3,7 @@
 # Every file must reach the bucket byte-identical, exactly once, through
 # faults, a crash and restarts; secrets must not appear in any output.
 # Needs KC_STORE_TOOL; skips (77) without node.
-source "$(dirname "$0")/lib.sh"
+case "$0" in */*) source "${0%/*}/lib.sh" ;; *) source ./lib.sh ;; esac
 st_init
 st_start_gcs
 LOG="$ST_TMP/all-output.log"   # every output of every run, for the leak check

@@ -3,7 +3,8 @@
 # exit. Usage: source lib.sh; st_init; ...
 set -euo pipefail
 
-ST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+case "${BASH_SOURCE[0]}" in */*) ST_DIR=${BASH_SOURCE[0]%/*} ;; *) ST_DIR=. ;; esac
+ST_DIR=$(cd "$ST_DIR" && pwd)
 : "${KC_STORE_TOOL:?KC_STORE_TOOL must point to the kc-store-tool binary}"
 ST_PIDS=()
 ST_FAILS=0

@@ -3,7 +3,7 @@
 # a fault proxy, and against @20minutes/s3rver 5.0.0, which verifies SigV4.
 # Files must arrive byte-identical (read back by kc-store-tool fetch and by
 # @aws-sdk/client-s3), exactly once, through faults and a crash.
-source "$(dirname "$0")/lib.sh"
+case "$0" in */*) source "${0%/*}/lib.sh" ;; *) source ./lib.sh ;; esac
 st_init
 st_npm
 LOG="$ST_TMP/all-output.log"

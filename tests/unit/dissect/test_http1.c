@@ -260,12 +260,14 @@ static void test_keepalive_and_close_body(void)
 	kc_dissect_core_destroy(c);
 }
 
+/* gzip: 1 gzip, 0 zlib, -1 raw DEFLATE */
 static size_t gz(const void *in, size_t n, uint8_t *out, size_t cap, int gzip)
 {
 	z_stream zs;
 
 	memset(&zs, 0, sizeof(zs));
-	if (deflateInit2(&zs, 9, Z_DEFLATED, gzip ? 15 + 16 : 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&zs, 9, Z_DEFLATED, gzip > 0 ? 15 + 16 : gzip == 0 ? 15 : -15, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
 		return 0;
 	zs.next_in = (Bytef *)(uintptr_t)in;
 	zs.avail_in = (uInt)n;
@@ -330,7 +332,41 @@ static void test_gzip(void)
 			    12, 0, 8);
 	CHECK_EQ_U(S.n, 3);
 	CHECK_EQ_U(kc_dissect_stats(c)->http.inflate_errors, 1);
-	kc_dissect_flow_close(c, f, 9);
+
+	/* gzip inside chunked framing, chunks cut across the gzip stream */
+	for (size_t i = 0; i < 1500; i++)
+		plain[i] = (uint8_t)("lorem ipsum dolor "[i % 18]);
+	cn = gz(plain, 1500, comp, sizeof(comp), 1);
+	feed(c, f, C2S, "GET /chunked-gz HTTP/1.1\r\n\r\n", 10);
+	feed(c, f, S2C, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n", 11);
+	for (size_t o = 0; o < cn; o += 5) {
+		size_t k = KC_MIN((size_t)5, cn - o);
+
+		snprintf(head, sizeof(head), "%zx\r\n", k);
+		feed(c, f, S2C, head, 12);
+		kc_dissect_tcp_data(c, f, S2C, comp + o, (uint32_t)k, 0, 12);
+		feed(c, f, S2C, "\r\n", 12);
+	}
+	feed(c, f, S2C, "0\r\n\r\n", 13);
+	CHECK_EQ_U(S.n, 4);
+	it = &S.items[3];
+	CHECK_EQ_U(it->u.http.resp_body.len, 1500);
+	CHECK(memcmp(kc_item_str(it, it->u.http.resp_body), plain, 1500) == 0);
+	CHECK_EQ_U(it->u.http.resp_body_size, cn);
+
+	/* "deflate" sent as raw DEFLATE (no zlib header) still decodes */
+	cn = gz(plain, 700, comp, sizeof(comp), -1);
+	snprintf(head, sizeof(head),
+		 "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %zu\r\n\r\n", cn);
+	feed(c, f, C2S, "GET /raw HTTP/1.1\r\n\r\n", 14);
+	feed(c, f, S2C, head, 15);
+	kc_dissect_tcp_data(c, f, S2C, comp, (uint32_t)cn, 0, 16);
+	CHECK_EQ_U(S.n, 5);
+	it = &S.items[4];
+	CHECK_EQ_U(it->u.http.resp_body.len, 700);
+	CHECK(memcmp(kc_item_str(it, it->u.http.resp_body), plain, 700) == 0);
+	CHECK_EQ_U(kc_dissect_stats(c)->http.inflate_errors, 1);
+	kc_dissect_flow_close(c, f, 17);
 	kc_dissect_core_destroy(c);
 }
 

@@ -8,6 +8,8 @@
 #include "h2_test_util.h"
 #include "http2_internal.h" /* white-box checks of the HPACK state */
 
+#include <zlib.h>
+
 static size_t unhex(const char *s, uint8_t *out)
 {
 	size_t n = 0;
@@ -533,6 +535,106 @@ static void test_continue(void)
 	buf_free(&blk);
 }
 
+static size_t zcompress(const char *in, size_t len, uint8_t *out, size_t cap, int gzip)
+{
+	z_stream zs;
+	size_t n;
+
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, 6, Z_DEFLATED, gzip ? 31 : 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		abort();
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.avail_in = (uInt)len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
+		abort();
+	n = cap - zs.avail_out;
+	deflateEnd(&zs);
+	return n;
+}
+
+/* gzip and deflate bodies are kept decoded; a prefix that does not decode
+ * whole is flagged; an undecodable one is kept as sent. */
+static void test_encoded_bodies(void)
+{
+	static const char text[] = "{\"answer\": 42, \"text\": \"hello hello hello hello\"}";
+	static char big[20000];
+	static uint8_t z[30000];
+	struct pump p;
+	struct buf c = { 0 }, s = { 0 }, blk = { 0 };
+	size_t zn;
+
+	uint32_t lcg = 1;
+	size_t zn_gzip_text;
+
+	for (size_t i = 0; i < sizeof(big) - 1; i++) {
+		lcg = lcg * 1103515245u + 12345u;
+		big[i] = (char)('a' + (lcg >> 16) % 26);
+	}
+	pump_init(&p, KC_HTTP2_MODE_PRIOR);
+	preface(&c);
+	frame(&s, 0x4, 0, 0, NULL, 0);
+	/* stream 1: deflate (zlib) request body, gzip response in 3 DATA frames */
+	req_block(&blk, "POST", "/z", "h");
+	hp_lit(&blk, "content-encoding", "deflate");
+	headers(&c, 1, 0, &blk);
+	zn = zcompress(text, strlen(text), z, sizeof(z), 0);
+	frame(&c, 0x0, 0x1, 1, z, zn);
+	blk.len = 0;
+	hp_idx(&blk, 8);
+	hp_lit(&blk, "content-encoding", "gzip");
+	headers(&s, 1, 0, &blk);
+	zn = zcompress(text, strlen(text), z, sizeof(z), 1);
+	zn_gzip_text = zn;
+	frame(&s, 0x0, 0, 1, z, 10);
+	frame(&s, 0x0, 0, 1, z + 10, 5);
+	frame(&s, 0x0, 0x1, 1, z + 15, zn - 15);
+	/* stream 3: a large gzip body: only a prefix decodes */
+	blk.len = 0;
+	req_block(&blk, "GET", "/big", "h");
+	headers(&c, 3, 1, &blk);
+	blk.len = 0;
+	hp_idx(&blk, 8);
+	hp_lit(&blk, "content-encoding", "gzip");
+	headers(&s, 3, 0, &blk);
+	zn = zcompress(big, sizeof(big) - 1, z, sizeof(z), 1);
+	CHECK(zn > KC_ITEM_BODY_PREFIX);
+	frame(&s, 0x0, 0x1, 3, z, zn);
+	/* stream 5: "gzip" that is not */
+	blk.len = 0;
+	req_block(&blk, "GET", "/bad", "h");
+	headers(&c, 5, 1, &blk);
+	blk.len = 0;
+	hp_idx(&blk, 8);
+	hp_lit(&blk, "content-encoding", "gzip");
+	headers(&s, 5, 0, &blk);
+	data(&s, 5, 1, "not gzip at all");
+	pump_feed(&p, 0, c.p, c.len, 1);
+	pump_feed(&p, 1, s.p, s.len, 2);
+	CHECK(p.error == 0);
+	CHECK(p.sink.n == 3);
+	if (p.sink.n == 3) {
+		const struct kc_item *a = &p.sink.items[0], *b = &p.sink.items[1],
+				     *d = &p.sink.items[2];
+
+		CHECK(strcmp(V(a, a->u.http.req_body), text) == 0);
+		CHECK(strcmp(V(a, a->u.http.resp_body), text) == 0);
+		CHECK(a->u.http.resp_body_size == (int64_t)zn_gzip_text); /* on the wire */
+		CHECK(!(a->flags & (KC_ITEM_F_REQ_BODY_TRUNC | KC_ITEM_F_RESP_BODY_TRUNC)));
+		CHECK(b->u.http.resp_body.len == KC_ITEM_BODY_PREFIX);
+		CHECK(memcmp(kc_item_str(b, b->u.http.resp_body), big, KC_ITEM_BODY_PREFIX) == 0);
+		CHECK(b->flags & KC_ITEM_F_RESP_BODY_TRUNC);
+		CHECK(b->u.http.resp_body_size == (int64_t)zn);
+		CHECK(strcmp(V(d, d->u.http.resp_body), "not gzip at all") == 0);
+	}
+	CHECK(p.st.bodies_decoded == 3 && p.st.body_decode_errors == 1);
+	pump_free(&p);
+	buf_free(&c);
+	buf_free(&s);
+	buf_free(&blk);
+}
+
 /* PUSH_PROMISE: the promised request comes from the server's block. */
 static void test_push(void)
 {
@@ -996,6 +1098,24 @@ static void test_probe(void)
 	CHECK(kc_http2_probe_frames(settings_ping, 5) == KC_HTTP2_PROBE_NEED_MORE);
 	CHECK(kc_http2_probe_frames((const uint8_t *)"GET / HTTP/1.1\r\n", 16) == KC_HTTP2_PROBE_NO);
 	CHECK(kc_http2_flow_size() <= KC_HTTP2_FLOW_MAX_SIZE);
+	/* every counter has a telemetry name, in struct order */
+	{
+		struct kc_http2_stats a = { 0 }, b = { 0 };
+
+		CHECK(kc_http2_stats_count() * sizeof(uint64_t) == sizeof(a));
+		CHECK(strcmp(kc_http2_stats_name(0), "http2.frames") == 0);
+		CHECK(kc_http2_stats_name(kc_http2_stats_count()) == NULL);
+		a.hpack_errors = 3;
+		b.hpack_errors = 4;
+		b.upgrades = 1;
+		kc_http2_stats_add(&a, &b);
+		for (unsigned i = 0; i < kc_http2_stats_count(); i++) {
+			if (strcmp(kc_http2_stats_name(i), "http2.hpack_errors") == 0)
+				CHECK(kc_http2_stats_get(&a, i) == 7);
+			if (strcmp(kc_http2_stats_name(i), "http2.upgrades") == 0)
+				CHECK(kc_http2_stats_get(&a, i) == 1);
+		}
+	}
 	{
 		char mem[16];
 
@@ -1015,6 +1135,7 @@ int main(void)
 	test_grpc();
 	test_rst_and_close();
 	test_continue();
+	test_encoded_bodies();
 	test_push();
 	test_midstream();
 	test_upgrade();

@@ -1,6 +1,7 @@
 /* Micro-benchmark of lib/reasm on one core: ns per 1460-byte segment for
  * in-order delivery (zero copy), adjacent swaps (every other segment held),
- * and a random reorder window of 16 segments, over many concurrent
+ * a random reorder window of 16 segments, and one late segment per 128 (127
+ * held behind it, so appends must be O(1)), over many concurrent
  * directions so the state is not all in L1. Run: meson test --benchmark. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,8 @@
 #include "kc_reasm.h"
 
 #define MSS 1460u
-#define FLOWS 1024u
-#define SEGS_PER_FLOW 512u
+#define FLOWS 64u
+#define SEGS_PER_FLOW 8192u
 
 static uint64_t delivered;
 
@@ -43,7 +44,8 @@ static uint32_t rnd(void)
 	return (uint32_t)((rng * 2685821657736338717ull) >> 32);
 }
 
-/* mode 0: in order; 1: swap each pair; 2: shuffle within windows of 16. */
+/* mode 0: in order; 1: swap each pair; 2: shuffle within windows of 16;
+ * 3: the first of every 128 segments arrives last. */
 static void run(const char *name, int mode)
 {
 	static uint8_t payload[MSS];
@@ -66,6 +68,10 @@ static void run(const char *name, int mode)
 			order[i] = i + 1;
 			order[i + 1] = i;
 		}
+	if (mode == 3)
+		/* One late segment per 128: 127 held behind it, then it comes. */
+		for (i = 0; i < SEGS_PER_FLOW; i++)
+			order[i] = i % 128 == 127 ? i - 127 : i + 1;
 	if (mode == 2)
 		for (i = 0; i < SEGS_PER_FLOW; i++) {
 			uint32_t base = i - i % 16, j = base + rnd() % 16, t = order[i];
@@ -104,5 +110,6 @@ int main(void)
 	run("in order (zero copy)", 0);
 	run("pairs swapped", 1);
 	run("shuffled, window 16", 2);
+	run("1 late per 128", 3);
 	return 0;
 }

@@ -21,6 +21,7 @@
  *
  * Invariants: bytes delivered never exceed bytes pushed (per direction);
  * the direction's stream offset equals the bytes plus gaps delivered;
+ * kc_reasm_dir_validate (held list sorted, disjoint, counts, tail);
  * held bytes/chunks never exceed the per-direction bounds; chunks in use equal
  * the two directions' held chunks; gap_before never wraps; after release the
  * pool is empty and the memcap shows 0 bytes used.
@@ -73,6 +74,8 @@ static void check(struct kc_reasm_core *core, struct kc_reasm_dir *d, struct acc
 			abort();
 		if (d[i].held_bytes > cfg->max_dir_bytes || d[i].held_segs > cfg->max_dir_segs)
 			abort();
+		if (kc_reasm_dir_validate(core, &d[i]) != 0)
+			abort(); /* held list sorted, disjoint, counted, tail last */
 		if (d[i].offset != a[i].off)
 			abort(); /* the stream offset is what the consumer saw */
 		held += d[i].held_segs;

@@ -762,6 +762,28 @@ static void test_out_of_window_and_args(void)
 	kc_reasm_core_destroy(c);
 }
 
+static void test_stats_names(void)
+{
+	struct kc_reasm_stats a, sum;
+	size_t i, n = kc_reasm_stats_count();
+
+	CHECK_EQ(n, sizeof(struct kc_reasm_stats) / sizeof(uint64_t));
+	CHECK(strcmp(kc_reasm_stats_name(0), "reasm.segments") == 0);
+	CHECK(kc_reasm_stats_name(n) == NULL);
+	memset(&a, 0, sizeof(a));
+	memset(&sum, 0, sizeof(sum));
+	a.gap_ack = 5;
+	a.released_bytes = 7;
+	kc_reasm_stats_add(&sum, &a);
+	kc_reasm_stats_add(&sum, &a);
+	CHECK_EQ(sum.gap_ack, 10);
+	CHECK_EQ(sum.released_bytes, 14);
+	for (i = 0; i < n; i++)
+		if (strcmp(kc_reasm_stats_name(i), "reasm.gap_ack") == 0)
+			CHECK_EQ(kc_reasm_stats_value(&sum, i), 10);
+	CHECK_EQ(kc_reasm_stats_value(&sum, n), 0);
+}
+
 static void test_cfg(void)
 {
 	struct kc_reasm_cfg cfg;
@@ -859,9 +881,12 @@ static void test_property_permutations(void)
 		sink_reset();
 		kc_reasm_dir_init(&d);
 		kc_reasm_push(c, &d, isn, SYN, NULL, 0, 0, deliver, &S);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			kc_reasm_push(c, &d, isn + 1 + segs[i].off, 0, stream + segs[i].off,
 				      segs[i].len, i, deliver, &S);
+			if (kc_reasm_dir_validate(c, &d) != 0)
+				bad++;
+		}
 		kc_reasm_flush(c, &d, 0, deliver, &S);
 		if (S.len != len || memcmp(S.buf, stream, len) != 0 || S.ngaps != 0 ||
 		    st->overlaps_conflict != 0 || kc_reasm_core_chunks_used(c) != 0 ||
@@ -933,6 +958,8 @@ static void test_property_losses(void)
 			pushed += segs[i].len;
 			kc_reasm_push(c, &d, isn + 1 + segs[i].off, 0, stream + segs[i].off,
 				      segs[i].len, i, deliver, &S);
+			if (kc_reasm_dir_validate(c, &d) != 0)
+				bad++;
 		}
 		kc_reasm_ack(c, &d, isn + 1 + len, 1000, 0, deliver, &S);
 		kc_reasm_flush(c, &d, 0, deliver, &S);
@@ -981,6 +1008,7 @@ int main(void)
 	test_drop_policy();
 	test_out_of_window_and_args();
 	test_cfg();
+	test_stats_names();
 	test_property_permutations();
 	test_property_losses();
 	printf("%d passed, %d failed\n", n_pass, n_fail);
