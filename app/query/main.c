@@ -13,6 +13,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: kflcap-query --check 'EXPR'\n"
 		"       kflcap-query [--kfl 'EXPR'] --items FILE.jsonl|-\n"
+		"       kflcap-query [--kfl 'EXPR'] -r FILE|DIR [-r ...] [-w OUT.pcap] [--table]\n"
 		"\n"
 		"  --check EXPR     validate a KFL filter; print it normalised (exit 0)\n"
 		"                   or the error with a caret under the column (exit 1)\n"
@@ -21,6 +22,13 @@ static void usage(FILE *f)
 		"                   that match, redacted when the filter uses redact(),\n"
 		"                   stopping after limit(n) matches; malformed lines are\n"
 		"                   counted and reported on stderr\n"
+		"  -r FILE|DIR      run kflcap's decode, reassembly and dissection over a\n"
+		"                   capture (pcap, pcapng, .gz) or every capture in a\n"
+		"                   directory; print the matching items as JSON lines\n"
+		"  -w OUT.pcap      with -r: write every packet of each stream that has a\n"
+		"                   matching item (whole streams, time-ordered)\n"
+		"  --table          with -r: one readable row per item instead of JSON\n"
+		"  --no-items       with -r -w: do not print items\n"
 		"  -q, --quiet      no summary line on stderr\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    version\n"
@@ -35,6 +43,10 @@ int main(int argc, char **argv)
 		{ "kfl", required_argument, NULL, 'k' },
 		{ "items", required_argument, NULL, 'i' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "read", required_argument, NULL, 'r' },
+		{ "write", required_argument, NULL, 'w' },
+		{ "table", no_argument, NULL, 't' },
+		{ "no-items", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -43,7 +55,7 @@ int main(int argc, char **argv)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qhV", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qhVr:w:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (o.mode != KQ_MODE_NONE || o.kfl != NULL)
@@ -62,6 +74,15 @@ int main(int argc, char **argv)
 			o.mode = KQ_MODE_ITEMS;
 			o.input = optarg;
 			break;
+		case 'r':
+			if ((o.mode != KQ_MODE_NONE && o.mode != KQ_MODE_PCAP) || o.n_inputs == KQ_MAX_INPUTS)
+				goto bad;
+			o.mode = KQ_MODE_PCAP;
+			o.inputs[o.n_inputs++] = optarg;
+			break;
+		case 'w': o.write = optarg; break;
+		case 't': o.table = 1; break;
+		case 'n': o.write_only = 1; break;
 		case 'q': o.quiet = 1; break;
 		case 'h': usage(stdout); return KQ_EXIT_OK;
 		case 'V': printf("kflcap-query %s\n", KC_VERSION); return KQ_EXIT_OK;
@@ -83,10 +104,15 @@ int main(int argc, char **argv)
 		if (o.kfl == NULL)
 			o.kfl = "";
 		return kq_mode_items(&o, stdout, stderr);
+	case KQ_MODE_PCAP:
+		if (o.kfl == NULL)
+			o.kfl = "";
+		return kq_mode_pcap(&o, stdout, stderr);
 	default: break;
 	}
 bad:
-	fprintf(stderr, "kflcap-query: choose one mode: --check EXPR, or [--kfl EXPR] --items FILE\n");
+	fprintf(stderr, "kflcap-query: choose one mode: --check EXPR, [--kfl EXPR] --items FILE, "
+		"or [--kfl EXPR] -r CAPTURE\n");
 	usage(stderr);
 	return KQ_EXIT_USAGE;
 }

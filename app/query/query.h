@@ -25,13 +25,21 @@ enum kq_mode {
 	KQ_MODE_NONE = 0,
 	KQ_MODE_CHECK, /**< --check EXPR */
 	KQ_MODE_ITEMS, /**< --kfl EXPR --items FILE */
+	KQ_MODE_PCAP,  /**< [--kfl EXPR] -r FILE|DIR ... [-w OUT] [--table] */
 };
+
+#define KQ_MAX_INPUTS 256
 
 struct kq_opts {
 	enum kq_mode mode;
 	const char *kfl;   /**< filter text ("" = everything) */
 	const char *input; /**< --items FILE, "-" = stdin */
 	int quiet;         /**< --quiet: no summary on stderr */
+	const char *inputs[KQ_MAX_INPUTS]; /**< -r: captures or directories */
+	size_t n_inputs;
+	const char *write; /**< -w OUT.pcap: packets of streams with a match */
+	int table;         /**< --table: readable rows instead of JSON */
+	int write_only;    /**< -w without printing items (--no-items) */
 };
 
 /** Compile o->kfl, printing the error to @p err on failure.
@@ -44,5 +52,9 @@ int kq_mode_check(const struct kq_opts *o, FILE *out, FILE *err);
 /** --items: print each JSON line of o->input that matches, one per line;
  *  malformed lines are counted and reported on @p err. */
 int kq_mode_items(const struct kq_opts *o, FILE *out, FILE *err);
+
+/** -r: run the recorder's engine over captures; print matching items and
+ *  optionally write the packets of every stream with a match. */
+int kq_mode_pcap(const struct kq_opts *o, FILE *out, FILE *err);
 
 #endif /* KC_QUERY_H */

@@ -146,6 +146,16 @@ struct kc_config_key {
 	const char *help;           /**< one line for --help and docs */
 };
 
+/* GCC >= 11 binds constructor and destructor (style.md rule 6); clang 14 does
+ * not know the two-argument form. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define KC_CONFIG_MALLOC(dealloc) __attribute__((malloc, malloc(dealloc, 1)))
+#else
+#define KC_CONFIG_MALLOC(dealloc) __attribute__((malloc))
+#endif
+
+void kc_config_free(struct kc_config *cfg);
+
 /** Number of keys, and the i-th key (i < count) in documentation order. */
 size_t kc_config_key_count(void);
 const struct kc_config_key *kc_config_key_at(size_t i);
@@ -157,7 +167,7 @@ const struct kc_config_key *kc_config_key_find(const char *name);
  * A struct with every key at its default (source KC_CONFIG_SRC_DEFAULT).
  * @return the config (free with kc_config_free()), or NULL with errno ENOMEM.
  */
-struct kc_config *kc_config_new(void);
+struct kc_config *kc_config_new(void) KC_CONFIG_MALLOC(kc_config_free);
 
 /**
  * Defaults, then the JSON file @p path (if not NULL), then the environment
@@ -168,7 +178,8 @@ struct kc_config *kc_config_new(void);
  *         key or invalid value; ENOENT/EACCES/...: file unreadable; ENOMEM)
  *         and @p err filled.
  */
-struct kc_config *kc_config_load(const char *path, char *const *envp, struct kc_err *err);
+struct kc_config *kc_config_load(const char *path, char *const *envp, struct kc_err *err)
+	KC_CONFIG_MALLOC(kc_config_free);
 
 /**
  * Apply a JSON file. Keys apply in file order; the first error stops.

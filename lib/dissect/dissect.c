@@ -18,6 +18,10 @@
 
 #include "dissect_internal.h"
 
+/* A flow record is touched on every segment: keep it within two lines. */
+static_assert(sizeof(struct kc_dissect_flow) <= 2 * KC_CACHE_LINE,
+	      "struct kc_dissect_flow grew past two cache lines");
+
 static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define H2_PREFACE_LEN 24u
 
@@ -595,7 +599,8 @@ static void handle_switch(struct kc_dissect_core *c, struct kc_dissect_flow *f)
 				 * HTTP/2 now. */
 				if (f->pend_len[KC_DIR_C2S] > 0) {
 					size_t pl = f->pend_len[KC_DIR_C2S];
-					size_t used = run(c, f, KC_DIR_C2S, f->pend[KC_DIR_C2S], pl, 0);
+					size_t used = run(c, f, KC_DIR_C2S, f->pend[KC_DIR_C2S], pl,
+							  f->last_ts);
 
 					if (used >= pl) {
 						pend_drop(c, f, KC_DIR_C2S);
@@ -639,6 +644,7 @@ int kc_dissect_tcp_data(struct kc_dissect_core *core, struct kc_dissect_flow *fl
 	if (len == 0)
 		return 0;
 	flow->had_data = 1;
+	flow->last_ts = ts_us;
 	if (flow->stopped[dir]) {
 		core->st.bytes_after_stop += len;
 		return 0;

@@ -137,6 +137,7 @@ struct kc_dissect_flow {
 	uint8_t had_data;
 	uint8_t stopped[2];    /* direction no longer dissected */
 	uint32_t slot;
+	uint64_t last_ts;      /* capture time of the latest TCP bytes */
 	struct kc_flow_info fi;
 };
 

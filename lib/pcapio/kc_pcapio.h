@@ -50,6 +50,14 @@
 #define KC_PCAP_WRITER_DEFAULT_BUF (64u * 1024u)
 #define KC_PCAP_MERGE_MAX_OPEN 128u     /**< merger's bound on open input files */
 
+/* GCC >= 11 binds constructor and destructor (style.md rule 6); clang 14 does
+ * not know the two-argument form. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define KC_PCAPIO_MALLOC(dealloc) __attribute__((malloc, malloc(dealloc, 1)))
+#else
+#define KC_PCAPIO_MALLOC(dealloc) __attribute__((malloc))
+#endif
+
 /* ------------------------------------------------------------------ writer */
 
 /** Flags for kc_pcap_writer_open(). */
@@ -59,11 +67,14 @@
 #define KC_PCAP_W_FSYNC  0x8u /**< fsync at close */
 
 struct kc_pcap_writer;
+struct kc_pcap_reader;
+int kc_pcap_writer_close(struct kc_pcap_writer *w);
+void kc_pcap_reader_close(struct kc_pcap_reader *r);
 
 /** Writer counters (since open). */
 struct kc_pcap_writer_stats {
 	uint64_t packets;       /**< records accepted */
-	uint64_t bytes;         /**< bytes accepted into the file (headers included) */
+	uint64_t bytes;         /**< bytes accepted since open (file header included when written) */
 	uint64_t snap_truncated;/**< records whose data was cut to KC_PCAP_SNAPLEN */
 	uint64_t repaired_bytes;/**< bytes of a truncated tail cut by KC_PCAP_W_REPAIR */
 };
@@ -89,7 +100,8 @@ struct kc_pcap_writer_stats {
  *         ENOMEM, or the errno of open/read/write/ftruncate.
  */
 struct kc_pcap_writer *kc_pcap_writer_open(const char *path, unsigned flags, size_t bufsize,
-					   struct kc_err *err);
+					   struct kc_err *err)
+	KC_PCAPIO_MALLOC(kc_pcap_writer_close);
 
 /**
  * Append one packet from a contiguous buffer. Data beyond KC_PCAP_SNAPLEN is
@@ -147,7 +159,8 @@ struct kc_pcap_rec {
  *         EBADMSG (not a pcap file or header cut short), ENOMEM, or the errno
  *         of open/read.
  */
-struct kc_pcap_reader *kc_pcap_reader_open(const char *path, struct kc_err *err);
+struct kc_pcap_reader *kc_pcap_reader_open(const char *path, struct kc_err *err)
+	KC_PCAPIO_MALLOC(kc_pcap_reader_close);
 
 /**
  * Next record.

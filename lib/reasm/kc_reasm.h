@@ -280,19 +280,23 @@ void kc_reasm_stats_add(struct kc_reasm_stats *sum, const struct kc_reasm_stats 
 
 /**
  * Per-core memory accounting (cap, used, peak, refused) of held chunks.
+ * Thread safety: as kc_reasm_core_stats.
  * @return a pointer valid until kc_reasm_core_destroy.
  */
 const struct kc_memcap *kc_reasm_core_memcap(const struct kc_reasm_core *core);
 
 /**
  * Number of pool chunks currently held by all directions of @p core.
+ * Thread safety: the owning worker (another thread may read a stale value).
  * @return 0 .. cfg.n_chunks.
  */
 uint32_t kc_reasm_core_chunks_used(const struct kc_reasm_core *core);
 
 /**
- * Reset a direction to "nothing seen". Must be called before first use.
- * Does not release held chunks: call kc_reasm_dir_release for a used one.
+ * Reset a direction to "nothing seen". Must be called before first use
+ * (a zeroed struct is also a valid fresh direction). Does not release held
+ * chunks: call kc_reasm_dir_release for a used one. Thread safety: the
+ * direction's owner.
  * @param dir  written; must not be NULL
  */
 void kc_reasm_dir_init(struct kc_reasm_dir *dir);
@@ -326,9 +330,14 @@ int kc_reasm_push(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t
  * will come. The window marks zero-window state for probe detection. An ACK
  * at or below the next expected byte, more than KC_REASM_MAX_WINDOW ahead, or
  * before the direction started is only used for the window.
- * Thread safety: the owning worker only. Per packet.
+ * Thread safety: the owning worker only. Per packet: no allocation, no lock.
+ * @param core    the core context @p dir is used with
+ * @param dir     the direction whose bytes @p ack acknowledges
+ * @param ack     the ACK number (host order)
  * @param window  the peer's advertised window as on the wire (only 0 matters)
  * @param ts_us   passed to deliveries
+ * @param fn      delivery callback; must not be NULL
+ * @param ctx     passed to @p fn
  */
 void kc_reasm_ack(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t ack,
 		  uint32_t window, uint64_t ts_us, kc_reasm_deliver_fn fn, void *ctx);
@@ -337,7 +346,14 @@ void kc_reasm_ack(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t
  * Deliver everything held, in order, skipping holes (gap_before), and report
  * a trailing gap (len 0 delivery) when the FIN or the peer's ACK shows bytes
  * beyond the last delivered one. Use at close, expiry or eviction. The
- * direction stays usable afterwards. Thread safety: the owning worker only.
+ * direction stays usable afterwards; its chunks are back in the pool.
+ * Thread safety: the owning worker only. Bounded by the held chunks
+ * (max_dir_segs).
+ * @param core   the core context @p dir is used with
+ * @param dir    the direction to flush
+ * @param ts_us  passed to deliveries
+ * @param fn     delivery callback; must not be NULL
+ * @param ctx    passed to @p fn
  */
 void kc_reasm_flush(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint64_t ts_us,
 		    kc_reasm_deliver_fn fn, void *ctx);
@@ -346,6 +362,7 @@ void kc_reasm_flush(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint64
  * Return every chunk held by @p dir to the pool without delivering it (held
  * bytes are counted in released_bytes), then re-init @p dir. Call
  * kc_reasm_flush first to keep the data. Thread safety: the owning worker.
+ * @param core the core context @p dir is used with
  * @param dir  may hold nothing; must not be NULL
  */
 void kc_reasm_dir_release(struct kc_reasm_core *core, struct kc_reasm_dir *dir);

@@ -5,8 +5,12 @@
  *
  * THE SPOOL UNIT. One spool entry is one directory OUT/spool/<name>/ that
  * holds regular files (e.g. 1700000000.pcap.gz, manifest.json,
- * name_resolution_history.json) and, written LAST, an empty marker file
- * named READY (KC_STORE_READY). The producer (lib/snapshot) writes each file,
+ * name_resolution_history.json) and, written LAST, a marker file named READY
+ * (KC_STORE_READY). READY lists the entry's files, one name per line, and
+ * exactly those are shipped (lib/snapshot writes it so); an empty READY
+ * means "every regular, non-hidden file". A READY naming a file that is not
+ * there makes the entry FAILED (never ship part of a snapshot). The
+ * producer (lib/snapshot) writes each file,
  * fsyncs it, then creates READY, fsyncs it and fsyncs the entry directory;
  * writing the files in a hidden directory OUT/spool/.tmp-<name>/ and renaming
  * it to OUT/spool/<name>/ after READY is the same thing and also fine. The
@@ -210,7 +214,10 @@ struct kc_uploader *kc_uploader_start(const struct kc_store_cfg *cfg, const char
 void kc_uploader_kick(struct kc_uploader *u);
 
 /**
- * Make room for a new entry of @p bytes before writing it (quota policy):
+ * Make room for a new entry of @p bytes before committing it (quota policy).
+ * The quota covers the visible entries (complete or not); hidden directories
+ * (.tmp-* being built, .del-* being removed) are not counted, so a producer
+ * may call this with the exact size of its finished .tmp-<name> directory.
  * refuse-new → -ENOSPC if it does not fit; drop-oldest → delete the oldest
  * entries (never the one being uploaded) until it fits, counted and logged.
  * Any thread. @return 0, -ENOSPC (refused, counted), -EIO (scan failed).
@@ -246,8 +253,9 @@ int kc_uploader_stop(struct kc_uploader *u, uint32_t timeout_ms);
 int kc_store_spool_admit(const char *spool_dir, const struct kc_store_cfg *cfg, uint64_t bytes,
 			 struct kc_store_stats *stats, struct kc_err *err) kc_must_check;
 
-/** Count READY entries and total bytes (all entries, incl. incomplete ones)
- *  in @p spool_dir. @return 0 or -errno. */
+/** Count READY entries and the bytes of all visible entries (complete or
+ *  not; hidden .tmp-/.del- directories excluded) in @p spool_dir.
+ *  @return 0 or -errno. */
 int kc_store_spool_usage(const char *spool_dir, uint64_t *entries, uint64_t *bytes);
 
 /**

@@ -113,10 +113,12 @@ int kc_spool_scan(const char *dir, struct kc_spool_ent **out, size_t *n, uint64_
 		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
 		if (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode))
 			continue;
-		b = dir_bytes(p, &ready, &failed);
-		sum += b;
+		/* Hidden directories are entries being built (.tmp-*, whose size the
+		 * producer passes to admit) or being deleted (.del-*): not counted. */
 		if (e->d_name[0] == '.')
 			continue;
+		b = dir_bytes(p, &ready, &failed);
+		sum += b;
 		if (cnt == cap) {
 			struct kc_spool_ent *nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
 

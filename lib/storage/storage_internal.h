@@ -242,8 +242,8 @@ struct kc_spool_ent {
 	bool failed; /* FAILED present */
 };
 
-/* Visible entries (names not starting with '.') sorted by name, and the
- * bytes of every entry incl. hidden ones. *out is malloc'ed (free it).
+/* Visible entries (names not starting with '.') sorted by name, and their
+ * total bytes (hidden directories are not counted). *out is malloc'ed.
  * @return 0 or -errno. */
 int kc_spool_scan(const char *dir, struct kc_spool_ent **out, size_t *n, uint64_t *total);
 /* Quota policy; @p busy (may be NULL) is never dropped. Counters under @p mu

@@ -44,16 +44,97 @@ static int file_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Files to send in an entry: regular, not hidden, not our markers. */
+static int push_name(char ***v, size_t *cnt, size_t *cap, const char *name)
+{
+	if (*cnt == *cap) {
+		char **nv = realloc(*v, (*cap ? *cap * 2 : 8) * sizeof(**v));
+
+		if (nv == NULL)
+			return -ENOMEM;
+		*v = nv;
+		*cap = *cap ? *cap * 2 : 8;
+	}
+	if (((*v)[*cnt] = strdup(name)) == NULL)
+		return -ENOMEM;
+	(*cnt)++;
+	return 0;
+}
+
+#define READY_MAX (64u << 10)
+
+/*
+ * The files READY lists, one name per line (lib/snapshot writes it so:
+ * exactly those are shipped). @return 1 and the list, 0 if READY is empty
+ * (then the directory listing decides), -EINVAL (a listed name is not a
+ * plain file of the entry: the entry is inconsistent), -errno.
+ */
+static int ready_list(const char *dir, char ***out, size_t *n)
+{
+	char p[2048], *buf, *line, *save = NULL;
+	char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	ssize_t r;
+	int fd, rc = 1;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, KC_STORE_READY);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(READY_MAX + 1);
+	if (buf == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	r = read(fd, buf, READY_MAX + 1);
+	close(fd);
+	if (r < 0 || (size_t)r > READY_MAX) {
+		free(buf);
+		return r < 0 ? -EIO : -EINVAL;
+	}
+	buf[r] = '\0';
+	for (line = strtok_r(buf, "\r\n", &save); line != NULL && rc == 1; line = strtok_r(NULL, "\r\n", &save)) {
+		struct stat st;
+
+		if (line[0] == '\0')
+			continue;
+		if (line[0] == '.' || strchr(line, '/') != NULL || strcmp(line, KC_STORE_READY) == 0 ||
+		    strcmp(line, KC_STORE_FAILED) == 0 ||
+		    snprintf(p, sizeof(p), "%s/%s", dir, line) >= (int)sizeof(p) ||
+		    lstat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+			rc = -EINVAL;
+			break;
+		}
+		if (push_name(&v, &cnt, &cap, line) != 0)
+			rc = -ENOMEM;
+	}
+	free(buf);
+	if (rc != 1 || cnt == 0) {
+		for (size_t i = 0; i < cnt; i++)
+			free(v[i]);
+		free(v);
+		return rc == 1 ? 0 : rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 1;
+}
+
+/* Files to send in an entry: those READY lists, or (empty READY) every
+ * regular file that is not hidden and not one of our markers. */
 static int entry_files(const char *dir, char ***out, size_t *n)
 {
-	DIR *d = opendir(dir);
+	DIR *d;
 	struct dirent *e;
 	char **v = NULL;
 	size_t cnt = 0, cap = 0;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
+	rc = ready_list(dir, out, n);
+	if (rc != 0)
+		return rc > 0 ? 0 : rc;
+	d = opendir(dir);
 	if (d == NULL)
 		return -errno;
 	while ((e = readdir(d)) != NULL) {
@@ -66,17 +147,8 @@ static int entry_files(const char *dir, char ***out, size_t *n)
 		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
 		if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (cnt == cap) {
-			char **nv = realloc(v, (cap ? cap * 2 : 8) * sizeof(*v));
-
-			if (nv == NULL)
-				goto nomem;
-			v = nv;
-			cap = cap ? cap * 2 : 8;
-		}
-		if ((v[cnt] = strdup(e->d_name)) == NULL)
+		if (push_name(&v, &cnt, &cap, e->d_name) != 0)
 			goto nomem;
-		cnt++;
 	}
 	closedir(d);
 	if (cnt > 1)
@@ -130,9 +202,18 @@ static int upload_entry(struct kc_uploader *u, const char *name)
 
 	snprintf(edir, sizeof(edir), "%s/%s", u->spool, name);
 	if ((rc = entry_files(edir, &files, &nf)) != 0) {
-		kc_err_set(&err, -EIO, "spool entry %s: %s", name, strerror(-rc));
+		if (rc == -EINVAL) {
+			/* READY names a file that is not there: never ship a part. */
+			kc_err_set(&err, -EIO, "spool entry %s: READY lists a missing or invalid file", name);
+			KC_STAT_ADD(ctx, fail_permanent, 1);
+			set_err(u, &err);
+			mark_failed(u, edir, err.msg);
+			kc_store_log(ctx, KC_STORE_LOG_ERR, "%s; entry kept in the spool and marked FAILED", err.msg);
+			return -EIO;
+		}
+		kc_err_set(&err, -EAGAIN, "spool entry %s: %s", name, strerror(-rc));
 		set_err(u, &err);
-		return rc == -ENOMEM ? -EAGAIN : -EIO;
+		return -EAGAIN;
 	}
 	for (size_t i = 0; i < nf && rc == 0; i++) {
 		struct stat st;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check KFL-triggered recording against tshark.
 
-  check_kfl_record.py INPUT.pcap OUT/live 'TSHARK-DISPLAY-FILTER' [--truncated PORT ...]
+  check_kfl_record.py INPUT.pcap OUT/live|MERGED.pcap 'TSHARK-DISPLAY-FILTER' [--truncated PORT ...]
 
 The conversations recorded must be exactly those in which tshark finds a
 frame matching the display filter (the kflcap filter's equivalent), and each
@@ -55,13 +55,24 @@ def main():
             conv[key_of(f)].append((ts, d))
     fails, passes = [], 0
     ours = {}
-    for name in sorted(os.listdir(live)):
-        recs = [(ts, d) for ts, d, _, _ in pcaplib.read_pcap(os.path.join(live, name))]
-        flows = {key_of(pcaplib.flow_of(d)) for _, d in recs if pcaplib.flow_of(d)}
-        if len(flows) != 1:
-            fails.append(f"{name}: {len(flows)} conversations")
-            continue
-        ours[flows.pop()] = recs
+    if os.path.isdir(live):
+        for name in sorted(os.listdir(live)):
+            recs = [(ts, d) for ts, d, _, _ in pcaplib.read_pcap(os.path.join(live, name))]
+            flows = {key_of(pcaplib.flow_of(d)) for _, d in recs if pcaplib.flow_of(d)}
+            if len(flows) != 1:
+                fails.append(f"{name}: {len(flows)} conversations")
+                continue
+            ours[flows.pop()] = recs
+    else:
+        # One merged capture (kflcap-query -w): group it by conversation,
+        # and it must be in time order.
+        merged = [(ts, d) for ts, d, _, _ in pcaplib.read_pcap(live)]
+        if [ts for ts, _ in merged] != sorted(ts for ts, _ in merged):
+            fails.append("merged capture is not in time order")
+        for ts, d in merged:
+            f = pcaplib.flow_of(d)
+            if f and f[0] != "frag":
+                ours.setdefault(key_of(f), []).append((ts, d))
     if set(ours) != want:
         fails.append(f"recorded {len(ours)} conversations, tshark says {len(want)}: "
                      f"extra {sorted(set(ours) - want)[:3]}, missing {sorted(want - set(ours))[:3]}")

@@ -68,7 +68,7 @@ static void test_defaults(void)
 	CHECK_STR(c->snapshot_cron, "0 */5 * * * *");
 	CHECK_EQ(c->snapshot_format, KC_CONFIG_FORMAT_PCAP);
 	CHECK_EQ(c->spool_quota_policy, KC_CONFIG_QUOTA_REFUSE_NEW);
-	CHECK_EQ(c->ring_size, 16384);
+	CHECK_EQ(c->ring_size, 4096);
 	CHECK_EQ(c->telemetry, true);
 	CHECK_STR(c->gcs_endpoint, "https://storage.googleapis.com");
 	CHECK_EQ(kc_config_source_of(c, "mbufs"), KC_CONFIG_SRC_DEFAULT);
@@ -99,7 +99,7 @@ static void test_file_env_cli(void)
 		"  \"record_all\": true,\n"
 		"  \"kfl\": \"http\",\n"
 		"  \"snapshot_format\": \"pcapng\",\n"
-		"  \"ring_size\": 4096,\n"
+		"  \"ring_size\": 8192,\n"
 		"  \"retain_seconds\": 20\n"
 		"}\n");
 	char *env[] = {
@@ -119,7 +119,7 @@ static void test_file_env_cli(void)
 	CHECK_EQ(c->mbufs, 131071);
 	CHECK_EQ(c->record_all, true);
 	CHECK_EQ(c->snapshot_format, KC_CONFIG_FORMAT_PCAPNG);
-	CHECK_EQ(c->ring_size, 4096);
+	CHECK_EQ(c->ring_size, 8192);
 	CHECK_EQ(kc_config_source_of(c, "mbufs"), KC_CONFIG_SRC_FILE);
 	CHECK_EQ(kc_config_source_of(c, "rxq"), KC_CONFIG_SRC_DEFAULT);
 	kc_config_free(c);
@@ -436,7 +436,19 @@ static void test_shipped_files(void)
 			failed++;
 			fprintf(stderr, "FAIL: docs/configuration.md lacks a row for %s\n", k->name);
 		} else {
-			passed++;
+			/* | `name` | type | `default` | ...: the default column matches */
+			const char *row = strstr(doc, want) + strlen(want);
+			const char *cell = strchr(row, '|');
+			char def[128];
+
+			snprintf(def, sizeof(def), k->def[0] ? " `%s` |" : " \"\" |", k->def);
+			if (cell == NULL || strncmp(cell + 1, def, strlen(def)) != 0) {
+				failed++;
+				fprintf(stderr, "FAIL: docs/configuration.md: default of %s is not%s\n",
+					k->name, def);
+			} else {
+				passed++;
+			}
 		}
 		snprintf(want, sizeof(want), "`KFLCAP_%s`", env);
 		CHECK(strstr(doc, want) != NULL);

@@ -604,7 +604,9 @@ static void test_non_ip_other_l4(void)
 /*
  * Every prefix of an Ethernet/IPv4/TCP frame with 20 bytes of TCP options and
  * 30 bytes of payload (118 bytes): the reason must follow the layer the cut
- * falls in, and a cut inside the payload still decodes, marked clipped.
+ * falls in. A cut inside the TCP options still decodes (the fixed header is
+ * all the flow needs) with no payload; a cut inside the payload decodes with
+ * what is there; both are marked clipped.
  */
 static void test_truncation_v4(void)
 {
@@ -628,7 +630,7 @@ static void test_truncation_v4(void)
 			want = KC_DEC_TRUNC_L2;
 		else if (len < 14 + 24)
 			want = KC_DEC_TRUNC_IP;
-		else if (len < 14 + 24 + 40)
+		else if (len < 14 + 24 + 20)
 			want = KC_DEC_TRUNC_L4;
 		else
 			want = KC_DEC_OK;
@@ -636,10 +638,15 @@ static void test_truncation_v4(void)
 			fprintf(stderr, "caplen %u:\n", len);
 		CHECK_RES(r, want);
 		if (want == KC_DEC_OK) {
-			CHECK_EQ(p.payload_len, len - 78);
-			CHECK(p.payload == c + 78);
+			uint32_t data_at = KC_MIN(len, 78u);
+
+			CHECK_EQ(p.payload_len, len - data_at);
+			CHECK(p.payload == c + data_at);
 			CHECK_EQ(p.payload_clipped, len < b.n);
 			CHECK_EQ(p.l3_len, 94);
+			CHECK_EQ(p.sport, 1234);
+			CHECK_EQ(p.dport, 80);
+			CHECK_EQ(p.tcp_flags, KC_TCP_ACK);
 		}
 		free(c);
 	}
@@ -738,10 +745,14 @@ static void test_bad_headers(void)
 	b.d[14 + 20 + 12] = 15 << 4;
 	CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_BAD_TCP_HDR);
 	free(c);
-	/* Data offset exactly the segment: header only, no payload. */
+	/* Snaplen inside the options: followed, no payload. */
 	b.d[14 + 20 + 12] = 7 << 4;
-	CHECK_RES(decode_exact(b.d, 14 + 20 + 25, &p, &c), KC_DEC_TRUNC_L4); /* clipped inside options */
+	CHECK_RES(decode_exact(b.d, 14 + 20 + 25, &p, &c), KC_DEC_OK);
+	CHECK(p.payload_clipped);
+	CHECK_EQ(p.payload_len, 0);
+	CHECK_EQ(p.sport, 1234);
 	free(c);
+	/* Data offset exactly the segment: header only, no payload. */
 	pb_put16(&b, 14 + 2, 48);
 	CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_OK);
 	CHECK_EQ(p.payload_len, 0);
