@@ -35,21 +35,42 @@ testpmd_pps() {
 }
 
 kflcap_pps() {
+  # "$@": extra kflcap options; the input is $vdev.
   timeout -s INT "$((secs + 1))" "$BUILD/app/kflcap/kflcap" -l 0-1 --no-pci --file-prefix kc_bench_kc --in-memory "${mem[@]}" \
     --vdev "$vdev" --log-level=lib.eal:error -- --out "$work/out" --status-interval 1 "$@" 2>/dev/null |
     awk '/^kflcap: rx/ {print $3}' |
     awk 'NR>1 {print $1 - prev} {prev=$1}' | tail -n +2 | median || true
 }
 
-tp=() kc=()
+# The L7 mix: generated HTTP/1.1 keep-alive streams plus real DNS and TLS.
+python3 tests/integration/gen_http.py "$work/http.pcap" --streams 1500 --seed 5 > /dev/null
+mergecap -F pcap -w "$work/l7.pcap" "$work/http.pcap" tests/data/record/zeek-dns-long-connection.pcap \
+  tests/data/record/suricata-dns-tcp-multirequest-buffer.pcap tests/data/record/zeek-tls13-ech.pcap \
+  tests/data/record/zeek-tls-chrome-1250-x25519-kyber.pcap tests/data/record/zeek-wikipedia.pcap
+nl7=$(capinfos -c -M "$work/l7.pcap" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
+
+tp=() kc=() kd=() kq=() ts=()
 for i in $(seq "$runs"); do
   tp+=("$(testpmd_pps)")
   kc+=("$(kflcap_pps)")
-  echo "run $i: testpmd rxonly ${tp[-1]} pps, kflcap decode+flow ${kc[-1]} pps" >&2
+  vdev="net_pcap0,rx_pcap=$work/l7.pcap,infinite_rx=1"
+  kd+=("$(kflcap_pps --kfl 'http and response.status == 599')")
+  vdev="net_pcap0,rx_pcap=$work/mix.pcap,infinite_rx=1"
+  echo "run $i: testpmd rxonly ${tp[-1]} pps, kflcap decode+flow ${kc[-1]} pps, dissect+kfl ${kd[-1]} pps" >&2
+  s0=$(date +%s%N); "$BUILD/app/query/kflcap-query" -q --kfl 'http and response.status == 500' -r "$work/l7.pcap" > /dev/null
+  s1=$(date +%s%N); tshark -n -r "$work/l7.pcap" -Y 'http.response.code == 500' > /dev/null 2>&1
+  s2=$(date +%s%N)
+  kq+=("$(( (s1 - s0) / 1000000 ))"); ts+=("$(( (s2 - s1) / 1000000 ))")
+  echo "run $i: kflcap-query ${kq[-1]} ms, tshark ${ts[-1]} ms" >&2
 done
 tpm=$(printf '%s\n' "${tp[@]}" | median)
 kcm=$(printf '%s\n' "${kc[@]}" | median)
+kdm=$(printf '%s\n' "${kd[@]}" | median)
+kqm=$(printf '%s\n' "${kq[@]}" | median)
+tsm=$(printf '%s\n' "${ts[@]}" | median)
 ratio=$(awk -v a="$kcm" -v b="$tpm" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+dratio=$(awk -v a="$kdm" -v b="$kcm" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+qratio=$(awk -v a="$tsm" -v b="$kqm" 'BEGIN {printf "%.1f", (b > 0 ? a / b : 0)}')
 
 micro=""
 if [ -x "$BUILD/tests/unit/flow/bench_flow" ]; then
@@ -81,6 +102,34 @@ every packet into a fresh mbuf, which is a large part of both figures.
 | ratio kflcap / testpmd | | $ratio |
 
 Per-run figures: testpmd ${tp[*]}; kflcap ${kc[*]}.
+
+## With dissection: reassembly, HTTP/DNS/TLS items, KFL on every item
+
+Input: $nl7 packets: 1500 generated HTTP/1.1 keep-alive streams
+(\`tests/integration/gen_http.py --streams 1500 --seed 5\`) merged with the
+corpus' DNS, TLS and browsing captures, replayed the same way. The filter
+matches nothing, so every packet is decoded, reassembled, dissected, judged
+and retained (bounded), and nothing is written.
+
+| what | packets/s (median) |
+|---|---|
+| kflcap \`--kfl 'http and response.status == 599'\` | $kdm |
+| ratio to decode + flow table above | $dratio |
+
+Per-run figures: ${kd[*]}.
+
+## Offline: kflcap-query -r against tshark
+
+Same L7 capture, filter \`http and response.status == 500\` against
+\`tshark -Y 'http.response.code == 500'\` (wall time, ms).
+
+| tool | ms (median) |
+|---|---|
+| \`kflcap-query --kfl 'http and response.status == 500' -r l7.pcap\` | $kqm |
+| \`tshark -n -r l7.pcap -Y 'http.response.code == 500'\` | $tsm |
+| tshark / kflcap-query | ${qratio}x |
+
+Per-run figures: kflcap-query ${kq[*]}; tshark ${ts[*]}.
 $micro
 MD
 echo "wrote $out" >&2

@@ -20,6 +20,7 @@
 
 #include "kc_common.h"
 #include "kc_engine.h"
+#include "kc_snapshot.h"
 
 #define KC_APP_BURST 32
 #define KC_APP_MAX_WORKERS 64
@@ -48,6 +49,8 @@ struct kc_opts {
 	uint32_t item_msgs;            /**< item messages per worker (item log hand-off) */
 	int ring_full_wait;            /**< -1 auto (wait when every input is a file), 0 drop, 1 wait */
 	bool want_help, want_version, print_config;
+	bool no_dissect;               /**< --no-dissect: decode and flows only (pure --record-all) */
+	bool no_snapshot;              /**< --no-snapshot: stream files stay in OUT/live, nothing shipped */
 	struct {
 		const char *key, *value;
 	} cli[128];                    /**< command-line settings, re-applied on reload */
@@ -138,11 +141,20 @@ struct kc_app {
 	bool lossless;            /**< full rings make workers wait (file replay), not drop */
 	struct rte_mempool *item_pool; /**< struct kc_item_msg, NULL without item hand-off */
 	_Atomic(struct kc_engine_filter *) filter;
+	uint32_t filter_version;  /**< bumped by each publish (management lcore only) */
+	struct rte_rcu_qsbr *qsbr; /**< workers' quiescent states; NULL with one lcore */
+	bool dissect;             /**< workers dissect (off only with --no-dissect) */
+	struct kc_snapshot_gate gate; /**< snapshot job ↔ writer handshake */
+	atomic_bool writer_gone;  /**< the management loop ended: rotate without a writer */
+	struct kc_snapshot *snapshot;
+	struct kc_names *names;
+	struct kc_uploader *uploader;
 	FILE *items_fp;
 	uint64_t items_written, items_errors;
 };
 
 extern atomic_bool kc_quit;
+extern atomic_bool kc_reload;
 
 /** mbufs that rings (worker to management, fan-out) and RX descriptors can
  *  not hold at their fullest: what retention may take a share of. */
@@ -188,7 +200,14 @@ struct kc_writer_stats {
 };
 struct kc_writer *kc_writer_create(const char *out_dir, uint32_t max_open, struct kc_err *err);
 void kc_writer_packet(struct kc_writer *w, struct rte_mbuf *m);
-void kc_writer_end(struct kc_writer *w, uint64_t stream_id);
+/** The stream ended: close its file for good and write its sidecar. */
+void kc_writer_end(struct kc_writer *w, uint64_t stream_id, bool truncated);
+/** Remember the item that started a stream's recording (for the manifest). */
+void kc_writer_note_match(struct kc_writer *w, uint64_t stream_id, const char *summary, uint64_t ts_us);
+/** Snapshot rotation: close every file and write every sidecar. */
+void kc_writer_close_all(struct kc_writer *w);
+/** After rotation: @p new_live if OUT/live is a new folder (files restart). */
+void kc_writer_rotated(struct kc_writer *w, bool new_live);
 void kc_writer_destroy(struct kc_writer *w);
 const struct kc_writer_stats *kc_writer_stats(const struct kc_writer *w);
 
@@ -201,6 +220,14 @@ void kc_print_summary(struct kc_app *app, FILE *f);
  *  read without locks, so a sum may mix moments). */
 void kc_app_sum(const struct kc_app *app, struct kc_engine_stats *es, struct kc_worker_stats *ws,
 		struct kc_flow_stats *fs);
+
+/* record.c: filter publication, reload, snapshots, names, uploads. */
+int kc_filter_init(struct kc_app *app);
+int kc_filter_publish(struct kc_app *app, const char *text, struct kc_err *err);
+void kc_app_reload(struct kc_app *app);
+int kc_record_start(struct kc_app *app, struct kc_err *err);
+void kc_record_stop(struct kc_app *app);
+void kc_record_learn(struct kc_app *app, const struct kc_item *it);
 
 /* telemetry.c */
 int kc_telemetry_register(struct kc_app *app);

@@ -16,14 +16,18 @@
 #include <rte_mbuf_dyn.h>
 
 #include "kflcap.h"
+#include "kc_config.h"
 
 atomic_bool kc_quit;
+atomic_bool kc_reload;
 int kc_meta_off = -1;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	atomic_store_explicit(&kc_quit, true, memory_order_relaxed);
+	if (sig == SIGHUP)
+		atomic_store_explicit(&kc_reload, true, memory_order_relaxed);
+	else
+		atomic_store_explicit(&kc_quit, true, memory_order_relaxed);
 }
 
 /* --help, --version and --print-config need no EAL, hugepages or root. */
@@ -71,32 +75,6 @@ static void register_dynfields(struct kc_app *app)
 	/* PMDs that timestamp (net_pcap: the file's time) fill this field. */
 	if (rte_mbuf_dyn_rx_timestamp_register(&app->ts_off, &app->ts_flag) != 0)
 		app->ts_off = -1;
-}
-
-/* Compile the recording filter on the control plane: nothing invalid ever
- * reaches a worker. */
-static int setup_filter(struct kc_app *app)
-{
-	struct kc_engine_filter *flt;
-	struct kc_kfl_prog *prog = NULL;
-	struct kc_err err = {{0}};
-
-	if (!app->opts.kfl_set)
-		return 0;
-	if (kc_kfl_compile(app->opts.kfl, &prog, &err) != 0) {
-		fprintf(stderr, "kflcap: --kfl: %s\n", err.msg);
-		return -1;
-	}
-	flt = calloc(1, sizeof(*flt));
-	if (flt == NULL) {
-		kc_kfl_prog_free(prog);
-		return -1;
-	}
-	flt->prog = prog;
-	flt->version = 1;
-	atomic_store(&app->filter, flt);
-	printf("kflcap: recording streams matching: %s\n", kc_kfl_prog_text(prog));
-	return 0;
 }
 
 static void setup_workers(struct kc_app *app)
@@ -148,6 +126,7 @@ int main(int argc, char **argv)
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	app.tsc_hz = rte_get_tsc_hz();
 	app.tsc0 = rte_rdtsc();
 	gettimeofday(&tv, NULL);
@@ -158,8 +137,14 @@ int main(int argc, char **argv)
 	if (app.writer == NULL)
 		rte_exit(EXIT_FAILURE, "kflcap: %s\n", err.msg);
 
-	if (setup_filter(&app) != 0)
-		rte_exit(EXIT_FAILURE, "kflcap: no capture started\n");
+	/* Compile the filter on the control plane: nothing invalid reaches a worker. */
+	if (app.opts.kfl_set && kc_filter_publish(&app, app.opts.kfl, &err) != 0)
+		rte_exit(EXIT_FAILURE, "kflcap: kfl: %s\n", err.msg);
+	if (app.opts.kfl_set)
+		printf("kflcap: recording streams matching: %s\n", kc_kfl_prog_text(atomic_load(&app.filter)->prog));
+	app.dissect = !app.opts.no_dissect;
+	if (app.opts.no_dissect && app.opts.kfl_set)
+		rte_exit(EXIT_FAILURE, "kflcap: --no-dissect and a kfl filter exclude each other\n");
 	if (app.opts.items_file[0] != '\0') {
 		app.items_fp = fopen(app.opts.items_file, "w");
 		if (app.items_fp == NULL)
@@ -173,7 +158,7 @@ int main(int argc, char **argv)
 			 app.opts.mbufs, app.opts.ring_size, app.n_workers,
 			 (unsigned long long)kc_app_mbuf_headroom(&app),
 			 (unsigned long long)kc_app_mbuf_headroom(&app) + 8192);
-	if (app.opts.kfl_set || app.items_fp != NULL) {
+	if (app.dissect) {
 		app.item_pool = rte_mempool_create("kc_items", app.opts.item_msgs * app.n_workers,
 						   sizeof(struct kc_item_msg), 64, 0, NULL, NULL, NULL, NULL,
 						   rte_socket_id(), 0);
@@ -196,6 +181,10 @@ int main(int argc, char **argv)
 	       app.opts.out_dir);
 	fflush(stdout);
 
+	if (kc_filter_init(&app) != 0)
+		rte_exit(EXIT_FAILURE, "kflcap: filter RCU state: %s\n", rte_strerror(rte_errno));
+	if (!app.opts.no_snapshot && kc_record_start(&app, &err) != 0)
+		rte_exit(EXIT_FAILURE, "kflcap: %s\n", err.msg);
 	if (kc_telemetry_register(&app) != 0)
 		fprintf(stderr, "kflcap: telemetry commands not registered (continuing)\n");
 	for (i = 0; i < app.n_workers; i++)
@@ -207,6 +196,8 @@ int main(int argc, char **argv)
 	kc_print_summary(&app, stdout);
 	kc_ports_stop(&app);
 	kc_writer_destroy(app.writer);
+	app.writer = NULL;
+	kc_record_stop(&app);
 	for (i = 0; i < app.n_workers; i++) {
 		kc_engine_destroy(app.workers[i]->eng);
 		rte_ring_free(app.workers[i]->to_mgmt);
@@ -218,10 +209,9 @@ int main(int argc, char **argv)
 	rte_mempool_free(app.item_pool);
 	if (app.items_fp != NULL && fclose(app.items_fp) != 0)
 		fprintf(stderr, "kflcap: --items %s: %s\n", app.opts.items_file, strerror(errno));
-	if (atomic_load(&app.filter) != NULL) {
-		kc_kfl_prog_free((struct kc_kfl_prog *)atomic_load(&app.filter)->prog);
-		free(atomic_load(&app.filter));
-	}
+	kc_filter_publish(&app, "", &err);
+	rte_free(app.qsbr);
+	kc_config_free(app.opts.cfg);
 	rte_eal_cleanup();
 	return 0;
 }

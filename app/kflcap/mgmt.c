@@ -3,6 +3,7 @@
  * when capture ends (signal, or every finite input read), prints status and
  * the exit summary. With a single lcore it also runs the one worker, in turn.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #define MGMT_BURST 64
 #define IDLE_POLLS_BEFORE_SLEEP 1000
 
+static unsigned drain_items_of(struct kc_app *app, unsigned i);
+
 static unsigned drain_rings(struct kc_app *app)
 {
 	struct rte_mbuf *m[MGMT_BURST];
@@ -28,8 +31,14 @@ static unsigned drain_rings(struct kc_app *app)
 			for (k = 0; k < n; k++) {
 				const struct kc_mbuf_meta *meta = kc_meta(m[k]);
 
-				if (meta->kind == KC_META_END)
-					kc_writer_end(app->writer, meta->stream_id);
+				if (meta->kind == KC_META_END) {
+					/* The item that started this stream's recording was
+					 * queued before its end: take it first, for the
+					 * manifest. */
+					while (drain_items_of(app, i) > 0)
+						;
+					kc_writer_end(app->writer, meta->stream_id, meta->truncated);
+				}
 				else
 					kc_writer_packet(app->writer, m[k]);
 			}
@@ -42,21 +51,55 @@ static unsigned drain_rings(struct kc_app *app)
 	return total;
 }
 
+/* One line naming the item that started a stream's recording (manifest). */
+static void item_summary(const struct kc_item *it, uint32_t version, char *buf, size_t cap)
+{
+	const char *abbr = kc_item_proto_abbr(it->proto);
+
+	switch (it->proto) {
+	case KC_ITEM_HTTP:
+	case KC_ITEM_HTTP2:
+	case KC_ITEM_GRPC:
+		snprintf(buf, cap, "filter v%u: %s %.*s %.*s -> %d", version, abbr, it->u.http.method.len,
+			 kc_item_str(it, it->u.http.method), it->u.http.url.len, kc_item_str(it, it->u.http.url),
+			 it->u.http.status);
+		break;
+	case KC_ITEM_DNS:
+		snprintf(buf, cap, "filter v%u: DNS %.*s rcode %u", version,
+			 it->u.dns.n_questions ? it->u.dns.questions[0].name.len : 0,
+			 it->u.dns.n_questions ? kc_item_str(it, it->u.dns.questions[0].name) : "", it->u.dns.rcode);
+		break;
+	case KC_ITEM_TLS:
+		snprintf(buf, cap, "filter v%u: TLS SNI %.*s", version, it->u.tls.sni.len, kc_item_str(it, it->u.tls.sni));
+		break;
+	default:
+		snprintf(buf, cap, "filter v%u: %s %u -> %u", version, abbr, it->src_port, it->dst_port);
+		break;
+	}
+}
+
 /* Items from the workers: the item log (JSON lines, rendered here, off the
  * workers' hot path). */
-static unsigned drain_items(struct kc_app *app)
+static unsigned drain_items_of(struct kc_app *app, unsigned i)
 {
 	static char buf[256 * 1024];
 	struct kc_item_msg *msg[MGMT_BURST];
-	unsigned i, k, n, total = 0;
+	unsigned k, n, total = 0;
 
 	if (app->item_pool == NULL)
 		return 0;
-	for (i = 0; i < app->n_workers; i++) {
+	{
 		n = rte_ring_sc_dequeue_burst(app->workers[i]->items, (void **)msg, MGMT_BURST, NULL);
 		for (k = 0; k < n; k++) {
 			size_t len;
 
+			kc_record_learn(app, &msg[k]->item);
+			if (msg[k]->matched) {
+				char sum[512];
+
+				item_summary(&msg[k]->item, msg[k]->version, sum, sizeof(sum));
+				kc_writer_note_match(app->writer, msg[k]->item.stream_id, sum, msg[k]->item.ts_us);
+			}
 			if (app->items_fp != NULL) {
 				if (kc_item_to_json(&msg[k]->item, buf, sizeof(buf) - 1, &len) == 0) {
 					buf[len++] = '\n';
@@ -72,6 +115,15 @@ static unsigned drain_items(struct kc_app *app)
 		}
 		total += n;
 	}
+	return total;
+}
+
+static unsigned drain_items(struct kc_app *app)
+{
+	unsigned i, total = 0;
+
+	for (i = 0; i < app->n_workers; i++)
+		total += drain_items_of(app, i);
 	return total;
 }
 
@@ -275,6 +327,22 @@ void kc_mgmt_run(struct kc_app *app)
 	for (;;) {
 		unsigned n = 0;
 		uint64_t tsc;
+
+		/* The snapshot job asks to rotate OUT/live: close every file, write
+		 * the sidecars, pause (queued packets wait in the rings), resume
+		 * writing into the new folder. */
+		if (kc_snapshot_gate_requested(&app->gate)) {
+			int st;
+
+			kc_writer_close_all(app->writer);
+			st = kc_snapshot_gate_pause(&app->gate);
+			if (st != -ECANCELED)
+				kc_writer_rotated(app->writer, st == 0);
+		}
+		if (atomic_load_explicit(&kc_reload, memory_order_relaxed)) {
+			atomic_store(&kc_reload, false);
+			kc_app_reload(app);
+		}
 
 		if (solo != NULL && !atomic_load(&app->drain)) {
 			n += kc_worker_poll(solo);

@@ -48,6 +48,10 @@ void kc_opts_usage(const char *prog)
 	       "  --ring-full drop|wait  management lcore behind: drop and count (live default) or\n"
 	       "                         wait (default when every input is a pcap file)\n"
 	       "  --defrag-max N         IP datagrams in reassembly per worker (default 64)\n"
+	       "  --no-dissect           decode and follow flows only: no items, filter or names\n"
+	       "                         (fastest --record-all; SIGHUP cannot add a filter then)\n"
+	       "  --no-snapshot          keep one pcap per stream in OUT/live: no snapshot job, no\n"
+	       "                         uploads (for tools that want the stream files themselves)\n"
 	       "  --help, --version\n"
 	       "\n"
 	       "Configuration keys, as options (--key-name VALUE; environment KFLCAP_KEY_NAME):\n",
@@ -132,6 +136,14 @@ static int collect(int argc, char **argv, struct kc_opts *o)
 		snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - a - 2) : strlen(a + 2)), a + 2);
 		if (eq)
 			val = eq + 1;
+		if (strcmp(name, "no-dissect") == 0) {
+			o->no_dissect = true;
+			continue;
+		}
+		if (strcmp(name, "no-snapshot") == 0) {
+			o->no_snapshot = true;
+			continue;
+		}
 		if (strcmp(name, "help") == 0 || strcmp(name, "version") == 0 || strcmp(name, "print-config") == 0) {
 			if (strcmp(name, "help") == 0)
 				o->want_help = true;

@@ -12,6 +12,7 @@
 #include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_rcu_qsbr.h>
 
 #include "kflcap.h"
 
@@ -129,7 +130,8 @@ static void on_item(void *ctx, const struct kc_item *item, bool matched, uint32_
 	struct kc_worker *w = ctx;
 	struct kc_item_msg *msg;
 
-	if (w->items == NULL || (w->app->items_fp == NULL && !matched))
+	/* DNS items teach the name-resolution history even when not logged. */
+	if (w->items == NULL || (w->app->items_fp == NULL && !matched && item->proto != KC_ITEM_DNS))
 		return;
 	while (rte_mempool_get(w->app->item_pool, (void **)&msg) != 0) {
 		if (!w->app->lossless || atomic_load_explicit(&kc_quit, memory_order_relaxed)) {
@@ -178,8 +180,7 @@ int kc_worker_init(struct kc_app *app, struct kc_worker *w)
 	ec.defrag.timeout_us = 30 * 1000000u;
 	ec.record_all = app->opts.record_all;
 	ec.expire_budget = 64;
-	/* Dissection only when something needs items: a filter or the item log. */
-	ec.dissect = app->opts.kfl_set || app->opts.items_file[0] != '\0';
+	ec.dissect = app->dissect;
 	kc_reasm_cfg_default(&ec.reasm);
 	kc_dissect_cfg_default(&ec.dissect_cfg);
 	ec.filter = &app->filter;
@@ -189,7 +190,7 @@ int kc_worker_init(struct kc_app *app, struct kc_worker *w)
 	/* Retained mbufs may hold only their share of what the rings and RX
 	 * descriptors leave of the pool, so RX never starves (net_pcap even
 	 * loses the packet it read when no mbuf is free). */
-	ec.retain.max_pkts_core = app->opts.kfl_set ?
+	ec.retain.max_pkts_core = app->dissect ?
 		(uint32_t)(kc_app_mbuf_spare(app) * app->opts.retain_mbuf_share / 100 / app->n_workers) : 0;
 	w->app = app;
 	w->eng = kc_engine_create(&ec, &ops, w);
@@ -385,6 +386,10 @@ int kc_worker_main(void *arg)
 	uint64_t next_tick = rte_rdtsc() + tick_cycles;
 
 	w->last_rx_tsc = w->last_tick_tsc = rte_rdtsc();
+	if (app->qsbr != NULL) {
+		rte_rcu_qsbr_thread_register(app->qsbr, w->idx);
+		rte_rcu_qsbr_thread_online(app->qsbr, w->idx);
+	}
 
 	while (!atomic_load_explicit(&app->drain, memory_order_relaxed)) {
 		uint64_t tsc;
@@ -397,7 +402,12 @@ int kc_worker_main(void *arg)
 			kc_worker_tick(w, tsc);
 			next_tick = tsc + tick_cycles;
 		}
+		/* Holds no filter pointer past this point: an old one may go. */
+		if (app->qsbr != NULL)
+			rte_rcu_qsbr_quiescent(app->qsbr, w->idx);
 	}
 	kc_worker_finish(w);
+	if (app->qsbr != NULL)
+		rte_rcu_qsbr_thread_offline(app->qsbr, w->idx);
 	return 0;
 }

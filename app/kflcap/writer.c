@@ -8,6 +8,7 @@
  * closed for good when its stream's end marker arrives.
  */
 #include <errno.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "kflcap.h"
+#include "kc_decode.h"
+#include "kc_snapshot.h"
 
 #define N_BUCKETS 4096
 #define FILE_BUF 16384
@@ -27,6 +30,14 @@ struct sfile {
 	uint64_t id;
 	FILE *fp;            /* NULL while closed to bound open files */
 	uint8_t l4;
+	bool file_created;   /* the file exists in the current live folder */
+	bool have_tuple;     /* 5-tuple known (from the first decodable packet) */
+	bool truncated;      /* retention evicted packets before the match */
+	uint8_t family;
+	uint16_t sport, dport, vlan;
+	uint8_t src[16], dst[16];
+	char *matched;       /* summary of the item that started the recording */
+	uint64_t match_ts_us;
 	struct sfile *hnext; /* hash chain */
 	struct sfile *prev, *next; /* LRU of open files, most recent at tail */
 };
@@ -159,6 +170,7 @@ static void file_path(const struct kc_writer *w, const struct sfile *s, char *bu
 static bool open_file(struct kc_writer *w, struct sfile *s, bool fresh)
 {
 	char path[1300];
+	struct stat st;
 	int fd;
 
 	if (w->n_open >= w->max_open) {
@@ -174,6 +186,11 @@ static bool open_file(struct kc_writer *w, struct sfile *s, bool fresh)
 		return false;
 	}
 	setvbuf(s->fp, NULL, _IOFBF, FILE_BUF);
+	/* A stream that continues after a snapshot rotation starts a new file
+	 * in the new live folder: it needs its header too. */
+	if (!fresh && fstat(fd, &st) == 0 && st.st_size == 0)
+		fresh = true;
+	s->file_created = true;
 	if (fresh) {
 		struct pcap_hdr h = {PCAP_MAGIC_NS, 2, 4, 0, 0, PCAP_SNAPLEN, LINKTYPE_ETHERNET};
 
@@ -199,6 +216,110 @@ static struct sfile *find(struct kc_writer *w, uint64_t id, struct sfile ***link
 	return *pp;
 }
 
+static struct sfile *new_entry(struct kc_writer *w, uint64_t id, struct sfile **link)
+{
+	struct sfile *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		report_error(w, "memory for", id);
+		return NULL;
+	}
+	s->id = id;
+	*link = s;
+	return s;
+}
+
+/* The manifest's 5-tuple, taken from the stream's first packet (the side
+ * that sent first is src). */
+static void learn_tuple(struct sfile *s, struct rte_mbuf *m)
+{
+	uint8_t buf[256];
+	uint32_t len = RTE_MIN(rte_pktmbuf_pkt_len(m), (uint32_t)sizeof(buf));
+	const uint8_t *d = rte_pktmbuf_read(m, 0, len, buf);
+	struct kc_pkt p;
+	enum kc_decode_res r;
+
+	if (d == NULL)
+		return;
+	r = kc_decode_eth(d, len, &p);
+	if (r != KC_DEC_OK && r != KC_DEC_TRUNC_L4)
+		return;
+	s->family = p.family;
+	memcpy(s->src, p.src, 16);
+	memcpy(s->dst, p.dst, 16);
+	s->sport = p.sport;
+	s->dport = p.dport;
+	s->vlan = p.vlan[0];
+	s->have_tuple = r == KC_DEC_OK;
+}
+
+/* Sidecar for the snapshot manifest, rewritten each time the file closes. */
+static void write_meta(struct kc_writer *w, const struct sfile *s)
+{
+	struct kc_snapshot_stream_meta m;
+	struct kc_err err = {{0}};
+	char name[64];
+
+	if (!s->file_created)
+		return;
+	memset(&m, 0, sizeof(m));
+	snprintf(name, sizeof(name), "%012llu_%s", (unsigned long long)s->id, s->l4 == 17 ? "udp" : "tcp");
+	m.name = name;
+	m.ip_proto = s->l4;
+	m.family = s->family == 6 ? AF_INET6 : AF_INET;
+	memcpy(m.src, s->src, 16);
+	memcpy(m.dst, s->dst, 16);
+	m.sport = s->sport;
+	m.dport = s->dport;
+	m.vlan = s->vlan;
+	m.truncated = s->truncated;
+	m.truncated_reason = s->truncated ? "retention bound evicted packets before the match" : NULL;
+	m.matched = s->matched;
+	m.match_ts_us = s->match_ts_us;
+	if (kc_snapshot_meta_write(w->live_dir, &m, &err) != 0) {
+		w->st.write_errors++;
+		if (!w->warned) {
+			fprintf(stderr, "kflcap: writer: %s (further errors only counted)\n", err.msg);
+			w->warned = true;
+		}
+	}
+}
+
+void kc_writer_note_match(struct kc_writer *w, uint64_t stream_id, const char *summary, uint64_t ts_us)
+{
+	struct sfile **link, *s = find(w, stream_id, &link);
+
+	if (s == NULL && (s = new_entry(w, stream_id, link)) == NULL)
+		return;
+	free(s->matched);
+	s->matched = strdup(summary);
+	s->match_ts_us = ts_us;
+}
+
+void kc_writer_close_all(struct kc_writer *w)
+{
+	unsigned b;
+	struct sfile *s;
+
+	for (b = 0; b < N_BUCKETS; b++)
+		for (s = w->buckets[b]; s != NULL; s = s->hnext) {
+			close_file(w, s);
+			write_meta(w, s);
+		}
+}
+
+void kc_writer_rotated(struct kc_writer *w, bool new_live)
+{
+	unsigned b;
+	struct sfile *s;
+
+	if (!new_live)
+		return;
+	for (b = 0; b < N_BUCKETS; b++)
+		for (s = w->buckets[b]; s != NULL; s = s->hnext)
+			s->file_created = false;
+}
+
 void kc_writer_packet(struct kc_writer *w, struct rte_mbuf *m)
 {
 	const struct kc_mbuf_meta *meta = kc_meta(m);
@@ -207,18 +328,15 @@ void kc_writer_packet(struct kc_writer *w, struct rte_mbuf *m)
 	const struct rte_mbuf *seg;
 
 	if (s == NULL) {
-		s = calloc(1, sizeof(*s));
-		if (s == NULL) {
-			report_error(w, "memory for", meta->stream_id);
+		s = new_entry(w, meta->stream_id, link);
+		if (s == NULL)
 			return;
-		}
-		s->id = meta->stream_id;
-		s->l4 = meta->l4;
-		*link = s;
-		if (!open_file(w, s, true))
-			return;
-	} else if (s->fp == NULL) {
-		if (!open_file(w, s, false))
+	}
+	s->l4 = meta->l4;
+	if (!s->have_tuple)
+		learn_tuple(s, m);
+	if (s->fp == NULL) {
+		if (!open_file(w, s, !s->file_created))
 			return;
 	} else {
 		lru_unlink(w, s);
@@ -242,14 +360,17 @@ void kc_writer_packet(struct kc_writer *w, struct rte_mbuf *m)
 	w->st.bytes += r.caplen;
 }
 
-void kc_writer_end(struct kc_writer *w, uint64_t stream_id)
+void kc_writer_end(struct kc_writer *w, uint64_t stream_id, bool truncated)
 {
 	struct sfile **link, *s = find(w, stream_id, &link);
 
 	if (s == NULL)
 		return;
+	s->truncated = s->truncated || truncated;
 	close_file(w, s);
+	write_meta(w, s);
 	*link = s->hnext;
+	free(s->matched);
 	free(s);
 	w->st.streams_closed++;
 }
@@ -265,7 +386,9 @@ void kc_writer_destroy(struct kc_writer *w)
 			struct sfile *s = w->buckets[b];
 
 			close_file(w, s);
+			write_meta(w, s);
 			w->buckets[b] = s->hnext;
+			free(s->matched);
 			free(s);
 			w->st.streams_closed++;
 		}

@@ -201,6 +201,8 @@ int kc_config_set(struct kc_config *cfg, const char *key, const char *value,
 	return set_key(cfg, k, value, src, where, err);
 }
 
+static void config_free(struct kc_config *cfg);
+
 struct kc_config *kc_config_new(void)
 {
 	struct kc_config *cfg = calloc(1, sizeof(*cfg));
@@ -212,7 +214,7 @@ struct kc_config *kc_config_new(void)
 
 		/* a default that does not pass its own checks is a table bug */
 		if (set_key(cfg, k, k->def, KC_CONFIG_SRC_DEFAULT, "default", NULL) < 0) {
-			kc_config_free(cfg);
+			config_free(cfg);
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -493,7 +495,7 @@ int kc_config_finish(struct kc_config *cfg, struct kc_err *err)
 					    : replace(&cfg->dest, "file://", cfg->out_dir);
 
 		if (rc == 0 && cfg->gcs_bucket[0] == '\0')
-			rc = replace(&cfg->dest, cfg->dest, "/snapshots");
+			rc = replace(&cfg->dest, cfg->dest, "/archive");
 		if (rc < 0)
 			return kc_err_set(err, rc, "config: out of memory");
 	}
@@ -596,6 +598,13 @@ int kc_config_gcs_key(const struct kc_config *cfg, char **out, struct kc_err *er
 }
 
 void kc_config_free(struct kc_config *cfg)
+{
+	config_free(cfg);
+}
+
+/* Also for kc_config_new()'s own failure path: the compiler pairs
+ * kc_config_free() with the public constructors only (malloc attribute). */
+static void config_free(struct kc_config *cfg)
 {
 	if (cfg == NULL)
 		return;

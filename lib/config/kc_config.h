@@ -217,7 +217,7 @@ int kc_config_set(struct kc_config *cfg, const char *key, const char *value,
 /**
  * Cross-key checks and derived values, after all sets:
  * dest "" becomes gs://<gcs_bucket> when gcs_bucket is set, else
- * file://<out_dir>/snapshots; spool_dir "" becomes <out_dir>/spool;
+ * file://<out_dir>/archive; spool_dir "" becomes <out_dir>/spool;
  * snapshot_schedule is parsed; gs:// needs gcs_sa_key_json, s3:// needs both
  * S3 keys; upload_backoff_base_ms <= upload_backoff_max_ms; a gcs_sa_key_json
  * that does not start with '{' must name a readable file.

@@ -71,7 +71,7 @@ static const struct kc_config_key keys[] = {
 	    "when the spool is full: refuse-new or drop-oldest (both counted)"),
 	ROW(dest, URL, "", 0, STR_MAX, NULL, false, NULL,
 	    "destination: file://DIR, gs://BUCKET[/PREFIX], s3://BUCKET[/PREFIX]; "
-	    "empty = gs://<gcs_bucket> if set, else file://<out_dir>/snapshots"),
+	    "empty = gs://<gcs_bucket> if set, else file://<out_dir>/archive"),
 	ROW(gcs_bucket, STRING, "", 0, 222, "GCS_BUCKET", false, NULL,
 	    "GCS bucket (seed name GCS_BUCKET); used when dest is empty"),
 	ROW(gcs_sa_key_json, STRING, "", 0, SECRET_MAX, "GCS_SA_KEY_JSON", true, NULL,

@@ -282,18 +282,24 @@ static void rx_one(struct kc_engine *e, const struct kc_engine_pkt *in)
 	kc_engine_release_handle(e, in->handle);
 }
 
-void kc_engine_rx(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint32_t n)
+/* Read the filter at the start of each entry point (burst, tick, flush): the
+ * publisher frees an old one only after the worker's next quiescent state,
+ * which the worker reports between calls. */
+static void load_filter(struct kc_engine *e)
 {
-	uint32_t i;
-
-	/* Read the filter once per burst: the publisher frees an old one only
-	 * after the worker's next quiescent state. */
 	if (e->cfg.filter != NULL) {
 		const struct kc_engine_filter *flt = atomic_load_explicit(e->cfg.filter, memory_order_acquire);
 
 		e->filter_prog = flt ? flt->prog : NULL;
 		e->filter_version = flt ? flt->version : 0;
 	}
+}
+
+void kc_engine_rx(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint32_t n)
+{
+	uint32_t i;
+
+	load_filter(e);
 	for (i = 0; i < n; i++)
 		rx_one(e, &pkts[i]);
 }
@@ -316,6 +322,7 @@ void kc_engine_tick(struct kc_engine *e, uint64_t now_us)
 {
 	uint32_t n;
 
+	load_filter(e);
 	if (now_us > e->now_us)
 		e->now_us = now_us;
 	kc_flow_expire(e->flows, e->now_us, e->cfg.expire_budget);
@@ -330,6 +337,7 @@ void kc_engine_flush(struct kc_engine *e)
 {
 	uint32_t n;
 
+	load_filter(e);
 	kc_flow_flush(e->flows);
 	/* Fragments that never completed: give their packets back. */
 	while ((n = kc_defrag_expire(e->defrag, UINT64_MAX, 8, e->dead, KC_ENGINE_DEAD_CAP)) > 0)

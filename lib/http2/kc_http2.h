@@ -34,7 +34,8 @@
  * Set-Cookie gives name=value, the query string is URL-decoded. gRPC:
  * grpc_service and grpc_method from ":path" "/pkg.Service/Method",
  * grpc_status from the trailers (or the headers of a trailers-only
- * response). req_size/resp_size count the frame bytes (9 + payload) of the
+ * response). Informational (1xx) response blocks are not kept; the final
+ * response's are. req_size/resp_size count the frame bytes (9 + payload) of the
  * stream each way. ts_us is the request's first HEADERS, resp_ts_us the
  * response's.
  *
@@ -62,8 +63,11 @@
  * partial (kc_hpack.h). Items are emitted only for streams whose request and
  * response header blocks decoded without referring to dynamic entries from
  * before the join; a block that did is counted in hpack_unknown_refs and its
- * stream gives no item. Both directions must start on a frame boundary
- * (kc_http2_probe_frames() checks one).
+ * stream gives no item. A direction without a preface is checked with
+ * kc_http2_probe_frames() first: one that does not start on a frame boundary
+ * gets KC_PARSE_ERROR (protocol_errors) instead of being parsed as garbage;
+ * the other direction goes on. A server direction whose first frame is a
+ * SETTINGS (the server preface, RFC 9113 3.4) is a connection start.
  *
  * Thread safety: a flow is used by one thread at a time (its worker); the
  * functions share no mutable state. Stack use of kc_http2_feed() and

@@ -87,6 +87,18 @@ static int fill(struct kc_pcap_reader *r, size_t need)
 	return 1;
 }
 
+/* Not kc_pcap_reader_close(): the compiler pairs that with
+ * kc_pcap_reader_open() only (malloc attribute), not with calloc. */
+static void reader_free(struct kc_pcap_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->buf);
+	free(r);
+}
+
 struct kc_pcap_reader *pcapio_reader_open(const char *path, size_t bufsize, int *rcp,
 					  struct kc_err *err)
 {
@@ -99,6 +111,7 @@ struct kc_pcap_reader *pcapio_reader_open(const char *path, size_t bufsize, int 
 		rc = kc_err_set(err, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
+	r->fd = -1; /* not 0: a failure below must not close stdin */
 	memcpy(r->path, path, plen + 1);
 	r->pref = r->cap = bufsize < 4096 ? 4096 : bufsize;
 	r->buf = malloc(r->cap);
@@ -137,7 +150,7 @@ struct kc_pcap_reader *pcapio_reader_open(const char *path, size_t bufsize, int 
 	return r;
 
 fail:
-	kc_pcap_reader_close(r);
+	reader_free(r);
 	r = NULL;
 out:
 	*rcp = rc;
@@ -235,10 +248,5 @@ bool pcapio_reader_is_open(const struct kc_pcap_reader *r)
 
 void kc_pcap_reader_close(struct kc_pcap_reader *r)
 {
-	if (r == NULL)
-		return;
-	if (r->fd >= 0)
-		close(r->fd);
-	free(r->buf);
-	free(r);
+	reader_free(r);
 }

@@ -8,8 +8,10 @@
  *                ^ next_seq   ^ chunk      ^ chunks (sorted, disjoint)
  *
  * Invariant between calls: every held chunk starts after next_seq (at least a
- * one-byte hole before the first), chunks are sorted and disjoint, and
- * held_bytes/held_segs sum them.
+ * one-byte hole before the first), chunks are sorted and disjoint,
+ * held_bytes/held_segs sum them, and tail is the last one
+ * (kc_reasm_dir_validate checks all of it). Every skip() is followed by an
+ * emit() in the same call, so a gap is never left unreported.
  */
 #include <errno.h>
 #include <string.h>

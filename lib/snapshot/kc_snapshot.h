@@ -62,6 +62,7 @@
 #include "kc_common.h"
 #include "kc_config.h"
 #include "kc_cron.h"
+#include "kc_names.h"
 #include "kc_pcapio.h"
 
 #define KC_SNAPSHOT_READY "READY"
@@ -118,7 +119,8 @@ struct kc_snapshot_ops {
 
 	/**
 	 * Write name_resolution_history.json to @p path (create it, mode 0600;
-	 * the job fsyncs it afterwards). NULL: the file holds "[]".
+	 * the job fsyncs it afterwards). NULL: params.names is written
+	 * (kc_names_write_json_path()), or "[]" without one.
 	 * @return 0 or a negative errno (the snapshot fails and is retried with
 	 *         the same streams at the next run).
 	 */
@@ -127,7 +129,8 @@ struct kc_snapshot_ops {
 	/**
 	 * pcapng only: address-to-name pairs for the Name Resolution Block.
 	 * Fill *names (allocated by the callee) and *n; names_free() is called
-	 * with the same values once the merge is done. NULL: no NRB.
+	 * with the same values once the merge is done. NULL: the current
+	 * mappings of params.names (kc_names_copy()), or no NRB without one.
 	 */
 	int (*names_get)(void *ctx, struct kc_pcap_name **names, size_t *n);
 	void (*names_free)(void *ctx, struct kc_pcap_name *names, size_t n);
@@ -169,6 +172,9 @@ struct kc_snapshot_params {
 	struct kc_cron schedule;      /**< for the job thread */
 	const char *kfl;              /**< filter text when ops.filter_info is NULL */
 	const char *host;             /**< NULL = gethostname() */
+	struct kc_names *names;       /**< optional, borrowed for the object's
+	                                   life: the history file and pcapng NRB
+	                                   (thread-safe: it has its own mutex) */
 };
 
 /** Counters (since create). */

@@ -103,6 +103,8 @@ static uint64_t read_started(const char *dir)
 	return v;
 }
 
+static void snapshot_free(struct kc_snapshot *s);
+
 struct kc_snapshot *kc_snapshot_create(const struct kc_snapshot_params *p,
 				       const struct kc_snapshot_ops *ops, struct kc_err *err)
 {
@@ -169,7 +171,7 @@ fail_nomem:
 	kc_err_set(err, -ENOMEM, "snapshot: out of memory");
 	rc = -ENOMEM;
 fail:
-	kc_snapshot_destroy(s);
+	snapshot_free(s);
 	errno = -rc;
 	return NULL;
 }
@@ -610,11 +612,38 @@ static int remove_sources(struct kc_snapshot *s, struct run *r)
 	return rc;
 }
 
+/* The history's current mappings as NRB records (pointing into @pairs). */
+static int names_from_history(struct kc_names *h, struct kc_names_pair **pairs,
+			      struct kc_pcap_name **names, size_t *n)
+{
+	size_t cnt = 0;
+	int rc = kc_names_copy(h, pairs, &cnt);
+
+	*names = NULL;
+	*n = 0;
+	if (rc < 0 || cnt == 0)
+		return rc;
+	*names = calloc(cnt, sizeof(**names));
+	if (*names == NULL) {
+		free(*pairs);
+		*pairs = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		(*names)[i].family = (*pairs)[i].family;
+		memcpy((*names)[i].addr, (*pairs)[i].addr, sizeof((*names)[i].addr));
+		(*names)[i].name = (*pairs)[i].name;
+	}
+	*n = cnt;
+	return 0;
+}
+
 /* Steps 3-6 into SPOOL/.tmp-<ts>, then the commit. */
 static int build(struct kc_snapshot *s, struct run *r, struct kc_err *err)
 {
 	struct kc_pcap_merge_opts mo = { .format = s->p.format, .gzip = s->p.gzip };
 	struct kc_pcap_name *names = NULL;
+	struct kc_names_pair *pairs = NULL;
 	size_t n_names = 0;
 	char *p = NULL, ready[512];
 	cJSON *man;
@@ -627,13 +656,24 @@ static int build(struct kc_snapshot *s, struct run *r, struct kc_err *err)
 	    s->ops.names_get(s->ops.ctx, &names, &n_names) == 0) {
 		mo.names = names;
 		mo.n_names = n_names;
+	} else if (mo.format == KC_PCAP_FMT_PCAPNG && s->ops.names_get == NULL &&
+		   s->p.names != NULL) {
+		rc = names_from_history(s->p.names, &pairs, &names, &n_names);
+		if (rc < 0)
+			return kc_err_set(err, rc, "snapshot: names: out of memory");
+		mo.names = names;
+		mo.n_names = n_names;
 	}
 	if (asprintf(&p, "%s/%s", r->tmp_dir, r->capture_name) < 0)
 		return kc_err_set(err, -ENOMEM, "snapshot: out of memory");
 	rc = kc_pcap_merge(r->in, r->n_in, p, &mo, &r->mst, err);
 	free(p);
-	if (names != NULL && s->ops.names_free != NULL)
+	if (pairs != NULL || (names != NULL && s->ops.names_get == NULL)) {
+		free(pairs);
+		free(names);
+	} else if (names != NULL && s->ops.names_free != NULL) {
 		s->ops.names_free(s->ops.ctx, names, n_names);
+	}
 	if (rc < 0)
 		return rc;
 	step(s, KC_SNAPSHOT_STEP_MERGED);
@@ -654,15 +694,17 @@ static int build(struct kc_snapshot *s, struct run *r, struct kc_err *err)
 
 	if (asprintf(&p, "%s/" KC_SNAPSHOT_NAMES, r->tmp_dir) < 0)
 		return kc_err_set(err, -ENOMEM, "snapshot: out of memory");
-	if (s->ops.write_names != NULL) {
-		rc = s->ops.write_names(s->ops.ctx, p, err);
+	if (s->ops.write_names != NULL || s->p.names != NULL) {
+		rc = s->ops.write_names != NULL ? s->ops.write_names(s->ops.ctx, p, err)
+						: kc_names_write_json_path(s->p.names, p, err);
 		if (rc == 0)
 			rc = snap_fsync_path(p);
 	} else {
 		rc = snap_write_file(p, "[]\n", 3, true);
 	}
 	if (rc < 0) {
-		if (s->ops.write_names == NULL || err == NULL || err->msg[0] == '\0')
+		if ((s->ops.write_names == NULL && s->p.names == NULL) || err == NULL ||
+		    err->msg[0] == '\0')
 			kc_err_set(err, rc, "snapshot: write %s: %s", p, strerror(-rc));
 		free(p);
 		return rc;
@@ -815,10 +857,18 @@ void kc_snapshot_last_error(struct kc_snapshot *s, char *buf, size_t cap)
 
 void kc_snapshot_destroy(struct kc_snapshot *s)
 {
+	if (s != NULL && s->job_running)
+		kc_snapshot_job_stop(s, false, NULL);
+	snapshot_free(s);
+}
+
+/* Also for kc_snapshot_create()'s own failure path (see snapshot_free's
+ * caller): the malloc attribute pairs kc_snapshot_destroy() with the
+ * constructor only. */
+static void snapshot_free(struct kc_snapshot *s)
+{
 	if (s == NULL)
 		return;
-	if (s->job_running)
-		kc_snapshot_job_stop(s, false, NULL);
 	if (s->locks_ready) {
 		pthread_mutex_destroy(&s->run_lock);
 		pthread_mutex_destroy(&s->lock);

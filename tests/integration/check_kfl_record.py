@@ -56,7 +56,7 @@ def main():
     fails, passes = [], 0
     ours = {}
     if os.path.isdir(live):
-        for name in sorted(os.listdir(live)):
+        for name in sorted(n for n in os.listdir(live) if n.endswith(".pcap")):
             recs = [(ts, d) for ts, d, _, _ in pcaplib.read_pcap(os.path.join(live, name))]
             flows = {key_of(pcaplib.flow_of(d)) for _, d in recs if pcaplib.flow_of(d)}
             if len(flows) != 1:

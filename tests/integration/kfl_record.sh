@@ -19,7 +19,7 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do kopts+=("$1"); shift; done
 [ "${1:-}" = -- ] && { shift; copts=("$@"); }
 . "$here/eal_args.sh" "kfl$$"
 "$kflcap" -l 0-1 --no-pci --file-prefix "$EAL_PREFIX" "${EAL_MEM[@]}" --log-level=lib.eal:error \
-  --vdev "net_pcap0,rx_pcap=$pcap" -- --kfl "$kfl" --out "$out/rec" --mbufs 65536 --status-interval 0 \
+  --vdev "net_pcap0,rx_pcap=$pcap" -- --kfl "$kfl" --no-snapshot --out "$out/rec" --mbufs 65536 --status-interval 0 \
   "${kopts[@]}" > "$out/kflcap.log" 2>&1 || { cat "$out/kflcap.log"; exit 1; }
 grep -E "recording|retention|writer|hand-off" "$out/kflcap.log"
 python3 "$here/check_kfl_record.py" "$pcap" "$out/rec/live" "$tflt" "${copts[@]}"

@@ -49,7 +49,7 @@ while True:
 
 tcpdump -i "$vc" -w "$work/tcpdump.pcap" -U -s 0 "tcp or udp" >/dev/null 2>&1 & tpid=$!
 "$kflcap" --lcores 0@0,1@1,2@1 --no-pci --file-prefix "$EAL_PREFIX" "${EAL_MEM[@]}" --log-level=lib.eal:error \
-  --vdev "net_af_packet0,iface=$vc" -- --record-all --out "$work/out" --mbufs 8192 --status-interval 0 \
+  --vdev "net_af_packet0,iface=$vc" -- --record-all --no-snapshot --out "$work/out" --mbufs 8192 --status-interval 0 \
   > "$work/kflcap.log" 2>&1 & kpid=$!
 for i in $(seq 50); do grep -q "writing to" "$work/kflcap.log" && break; sleep 0.2; done
 sleep 1
@@ -76,7 +76,7 @@ for ts, d, wire, lt in pcaplib.read_pcap(sys.argv[1]):
     if f and f[0] != "frag":
         ref[f].append(d)
 ours = {}
-for name in os.listdir(sys.argv[2]):
+for name in [n for n in os.listdir(sys.argv[2]) if n.endswith(".pcap")]:
     pk = [d for _, d, _, _ in pcaplib.read_pcap(os.path.join(sys.argv[2], name))]
     flows = {pcaplib.flow_of(d) for d in pk}
     assert len(flows) == 1, f"{name}: {len(flows)} conversations"

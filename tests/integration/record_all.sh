@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 "$kflcap" $lcores --no-pci --file-prefix "$EAL_PREFIX" "${EAL_MEM[@]}" --log-level=lib.eal:error \
-  --vdev "net_pcap0,rx_pcap=$pcap" -- --record-all --out "$out" --mbufs 8192 --flow-table-size 4096 \
+  --vdev "net_pcap0,rx_pcap=$pcap" -- --record-all --no-snapshot --out "$out" --mbufs 8192 --flow-table-size 4096 \
   --status-interval 0 > "$out/kflcap.log" 2>&1 || { cat "$out/kflcap.log"; exit 1; }
 cat "$out/kflcap.log"
 grep -q "kflcap summary" "$out/kflcap.log"

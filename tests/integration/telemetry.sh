@@ -16,7 +16,7 @@ if grep -q hugetlbfs /proc/mounts && [ "$(awk '/HugePages_Free/ {print $2}' /pro
   --vdev "net_pcap0,rx_pcap=$work/in.pcap,infinite_rx=1" -- --kfl 'tcp' --out "$work/out" --status-interval 0 \
   > "$work/kflcap.log" 2>&1 & kpid=$!
 q() { echo "$1" | dpdk-telemetry.py -f "$prefix" 2>/dev/null | tail -1; }
-for i in $(seq 50); do out=$(q /kflcap/stats); [ -n "$out" ] && break; sleep 0.2; done
+for i in $(seq 100); do q /kflcap/stats | grep -q rx_pkts && break; sleep 0.2; done
 a=$(q /kflcap/stats); sleep 1; b=$(q /kflcap/stats); r=$(q /kflcap/recording); c=$(q /kflcap/config)
 python3 - "$a" "$b" "$r" "$c" <<'PY'
 import json, sys

@@ -74,7 +74,7 @@ static void test_defaults(void)
 	CHECK_EQ(kc_config_source_of(c, "mbufs"), KC_CONFIG_SRC_DEFAULT);
 	CHECK_EQ(kc_config_source_of(c, "nope"), -1);
 	CHECK_EQ(kc_config_finish(c, &err), 0);
-	CHECK_STR(c->dest, "file://./kflcap-out/snapshots");
+	CHECK_STR(c->dest, "file://./kflcap-out/archive");
 	CHECK_STR(c->spool_dir, "./kflcap-out/spool");
 	/* the parsed schedule is the default one: next after 00:00:00 is 00:05:00 */
 	CHECK_EQ(kc_cron_next(&c->snapshot_schedule, 1704067200), 1704067200 + 300);

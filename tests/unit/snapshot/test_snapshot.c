@@ -558,6 +558,56 @@ static void test_pcapng(void)
 	kc_snapshot_destroy(s);
 }
 
+/* params.names: the history file and the NRB come from lib/names directly */
+static void test_names_history(void)
+{
+	char out[256], entry[512], buf[512];
+	struct kc_names *h = kc_names_create(16, 16);
+	struct kc_snapshot_params p = { .format = KC_PCAP_FMT_PCAPNG, .names = h };
+	struct kc_snapshot *s;
+	uint8_t a4[4];
+	uint32_t t[] = { 1 };
+	const char *ts;
+	FILE *f;
+	size_t n;
+
+	CHECK(h != NULL);
+	if (h == NULL)
+		return;
+	inet_pton(AF_INET, "10.0.0.1", a4);
+	CHECK_EQ(kc_names_learn(h, AF_INET, a4, "hist.example", 12, 1700000000000ull), 1);
+	snprintf(out, sizeof(out), "%s/names", root);
+	s = make(out, &p, NULL);
+	if (s == NULL)
+		return;
+	write_stream(out, "n1", t, 1, 0);
+	CHECK_EQ(kc_snapshot_run_once(s, entry, sizeof(entry), NULL), 0);
+	ts = strrchr(entry, '/') + 1;
+	f = fopen(fmt("%s/name_resolution_history.json", entry), "r");
+	n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	buf[n] = 0;
+	if (f)
+		fclose(f);
+	CHECK(strstr(buf, "hist.example") != NULL);
+	{
+		cJSON *j = cJSON_Parse(buf);
+
+		CHECK(j != NULL);
+		cJSON_Delete(j);
+	}
+	if (have_tshark) {
+		f = popen(fmt("tshark -r %s/%s.pcapng -N n -T fields -e ip.src_host 2>/dev/null",
+			      entry, ts), "r");
+		n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		buf[n] = 0;
+		if (f)
+			pclose(f);
+		CHECK_STR(buf, "hist.example\n");
+	}
+	kc_snapshot_destroy(s);
+	kc_names_destroy(h);
+}
+
 static void test_crash_leftovers(void)
 {
 	char out[256];
@@ -1200,6 +1250,7 @@ int main(void)
 	test_gzip();
 	test_flow_v6_vlan();
 	test_pcapng();
+	test_names_history();
 	test_crash_leftovers();
 	test_quota();
 	test_admit_callback();
