@@ -1,7 +1,8 @@
 #!/bin/bash
 # The main job on the bundled sample: install, reserve hugepages, build, then
-# record a real capture (HTTP browsing with DNS) replayed through net_pcap,
-# into ./demo-out (local storage, no cloud account).
+# replay a real capture (HTTP browsing with DNS) through net_pcap, record the
+# streams matching 'http or dns', and ship the snapshot to ./demo-out/archive
+# (local storage, no cloud account). Ends with the recorded items as a table.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,10 +19,12 @@ else
   mem=(--no-huge -m 512)
 fi
 "$root/build/app/kflcap/kflcap" -l 0-1 --no-pci --file-prefix kflcap_demo "${mem[@]}" \
-  --vdev "net_pcap0,rx_pcap=$sample" -- --record-all --out "$out"
+  --vdev "net_pcap0,rx_pcap=$sample" -- --kfl 'http or dns' --items "$out/items.jsonl" --out "$out"
 
 echo
-echo "demo: $(ls "$out/live" | wc -l) stream pcaps in $out/live, e.g.:"
-for f in $(ls "$out/live" | head -5); do
-  printf '  %-28s %s\n' "$f" "$(capinfos -c -M "$out/live/$f" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2 " packets"}')"
-done
+echo "demo: snapshot shipped to $out/archive:"
+find "$out/archive" -type f | sed 's/^/  /'
+snap=$(find "$out/archive" -name '*.pcap' | head -1)
+echo "demo: $(capinfos -c -M "$snap" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}') packets in $snap"
+echo "demo: the recorded HTTP exchanges, read back offline with kflcap-query:"
+"$root/build/app/query/kflcap-query" -q --kfl 'http' -r "$snap" --table

@@ -3,7 +3,7 @@
 # three ways and passes every test:
 #   1. release build: every suite (unit, integration, storage, ...)
 #   2. debug build with ASan+UBSan: the unit suites
-#   3. clang libFuzzer build: a short run of every fuzz target
+#   3. clang libFuzzer build: a short run of every fuzz target (tests/fuzz/run_all.sh)
 # Ends with one line "N passed, N failed" over all three.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +21,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
   meson test -C build-asan --suite unit --print-errorlogs --num-processes "$jobs" || status=1
 
 CC=clang CXX=clang++ BUILD=$root/build-fuzz "$root/scripts/build.sh" -Dfuzz=true -Dbuildtype=debug
-meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes "$jobs" || status=1
+bash "$root/tests/fuzz/run_all.sh" "$root/build-fuzz" "${KFLCAP_FUZZ_SECONDS:-10}" | tee "$root/build-fuzz/fuzz.log" || status=1
 
 python3 - "$root" <<'PY'
 import json, os, sys
@@ -37,6 +37,13 @@ for b in ("build", "build-asan", "build-fuzz"):
         elif r == "SKIP":
             skip += 1
         else:
+            bad += 1
+fz = os.path.join(sys.argv[1], "build-fuzz", "fuzz.log")
+if os.path.exists(fz):
+    for line in open(fz):
+        if line.startswith("ok: "):
+            ok += 1
+        elif line.startswith("FAIL: "):
             bad += 1
 print(f"{ok} passed, {bad} failed, {skip} skipped")
 PY
