@@ -114,7 +114,8 @@ int main(int argc, char **argv)
 		return run_without_eal(argc, argv);
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0)
-		rte_exit(EXIT_FAILURE, "kflcap: invalid EAL arguments (see --help and the DPDK EAL guide)\n");
+		rte_exit(EXIT_FAILURE, "kflcap: EAL initialisation failed: %s (check the EAL arguments; without "
+			 "hugepages run scripts/hugepages.sh or pass --no-huge -m 512)\n", rte_strerror(rte_errno));
 	argc -= ret;
 	argv += ret;
 	argv[0] = (char *)"kflcap";

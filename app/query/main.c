@@ -29,6 +29,12 @@ static void usage(FILE *f)
 		"                   matching item (whole streams, time-ordered)\n"
 		"  --table          with -r: one readable row per item instead of JSON\n"
 		"  --no-items       with -r -w: do not print items\n"
+		"  -r gs://BUCKET/PREFIX, -r s3://BUCKET/PREFIX\n"
+		"                   fetch recorded snapshots first, with the recorder's\n"
+		"                   credentials from the environment (GCS_SA_KEY_JSON;\n"
+		"                   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)\n"
+		"  --gcs-endpoint URL, --s3-endpoint URL, --s3-path-style, --ca-file FILE\n"
+		"                   for S3-compatible stores and test servers\n"
 		"  -q, --quiet      no summary line on stderr\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    version\n"
@@ -47,6 +53,10 @@ int main(int argc, char **argv)
 		{ "write", required_argument, NULL, 'w' },
 		{ "table", no_argument, NULL, 't' },
 		{ "no-items", no_argument, NULL, 'n' },
+		{ "gcs-endpoint", required_argument, NULL, 'G' },
+		{ "s3-endpoint", required_argument, NULL, 'S' },
+		{ "s3-path-style", no_argument, NULL, 'P' },
+		{ "ca-file", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -83,6 +93,10 @@ int main(int argc, char **argv)
 		case 'w': o.write = optarg; break;
 		case 't': o.table = 1; break;
 		case 'n': o.write_only = 1; break;
+		case 'G': o.gcs_endpoint = optarg; break;
+		case 'S': o.s3_endpoint = optarg; break;
+		case 'P': o.s3_path_style = 1; break;
+		case 'C': o.ca_file = optarg; break;
 		case 'q': o.quiet = 1; break;
 		case 'h': usage(stdout); return KQ_EXIT_OK;
 		case 'V': printf("kflcap-query %s\n", KC_VERSION); return KQ_EXIT_OK;

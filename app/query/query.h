@@ -40,6 +40,8 @@ struct kq_opts {
 	const char *write; /**< -w OUT.pcap: packets of streams with a match */
 	int table;         /**< --table: readable rows instead of JSON */
 	int write_only;    /**< -w without printing items (--no-items) */
+	const char *gcs_endpoint, *s3_endpoint, *ca_file; /**< for -r gs:// and s3:// */
+	int s3_path_style;
 };
 
 /** Compile o->kfl, printing the error to @p err on failure.

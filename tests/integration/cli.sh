@@ -35,7 +35,7 @@ if printf '%s' "$out" | grep -q SECRET-KEY-MATERIAL; then fail=$((fail+1)); echo
 expect env-override 0 '"kfl":[[:space:]]*"http or dns"' -- env RECORDING_KFL='http or dns' "$kflcap" -- --print-config
 expect cli-over-env 0 '"kfl":[[:space:]]*"tcp"' -- env RECORDING_KFL='http or dns' "$kflcap" -- --print-config --kfl tcp
 rm -f "$cfg"
-expect bad-eal 1 "invalid EAL arguments" -- "$kflcap" --no-such-eal-flag
+expect bad-eal 1 "EAL initialisation failed" -- "$kflcap" --no-such-eal-flag
 ro=$(mktemp -d); chmod 500 "$ro"
 if [ "$(id -u)" = 0 ]; then ro=/proc/kflcap-not-writable; fi
 expect unwritable-out 1 "cannot create|not writable" -- "$kflcap" -l 0 "${eal[@]}" \

@@ -4,9 +4,9 @@
 # destination; the streams are read back from it and checked with tshark:
 # exactly the streams with a 500 response, each whole (a stream spread over
 # several snapshots is put back together by conversation).
-#   record_e2e.sh KFLCAP KC_STORE_TOOL file|gcs
+#   record_e2e.sh KFLCAP KC_STORE_TOOL file|gcs KFLCAP-QUERY
 set -uo pipefail
-kflcap=$1 tool=$2 mode=$3
+kflcap=$1 tool=$2 mode=$3 query=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 export KC_STORE_TOOL=$tool
 if [ "$mode" = gcs ]; then
@@ -57,6 +57,13 @@ if [ ${#caps[@]} -ge 1 ]; then
   ck "snapshots hold exactly the matching streams, whole" test $? -eq 0
   tail -2 "$work/k.txt"
   ck "manifest names the matching item" grep -q '"matched":.*-> 500' "${mans[@]}"
+fi
+if [ "$mode" = gcs ]; then
+  # The seed's "point it at the bucket and investigate offline".
+  a=$(GCS_SA_KEY_JSON="$work/key.json" "$query" -q --kfl 'http and response.status == 500' \
+        -r gs://test-bucket/recordings --gcs-endpoint "$GCS_URL" | wc -l)
+  b=$("$query" -q --kfl 'http and response.status == 500' -r "$work/got" | wc -l)
+  ck "kflcap-query -r gs:// finds the 500s ($a, locally $b)" test "$a" -gt 0 -a "$a" = "$b"
 fi
 ck "no private key in the log" bash -c "! grep -q 'PRIVATE KEY' '$work/kflcap.log'"
 echo "$pass passed, $fail failed"
