@@ -291,9 +291,9 @@ void kc_print_summary(struct kc_app *app, FILE *f)
 			i, d->fragments, d->completed, d->timeouts, d->evicted_full, d->overlaps, d->dropped_frags);
 	}
 	fprintf(f, "  flows: created=%" PRIu64 " active=%" PRIu64 " timeout=%" PRIu64 " evicted=%" PRIu64
-		" flushed=%" PRIu64 "\n",
+		" flushed=%" PRIu64 " reused=%" PRIu64 "\n",
 		fs.created, fs.active, fs.ended[KC_FLOW_END_TIMEOUT], fs.ended[KC_FLOW_END_EVICTED],
-		fs.ended[KC_FLOW_END_FLUSH]);
+		fs.ended[KC_FLOW_END_FLUSH], fs.ended[KC_FLOW_END_REUSED]);
 	fprintf(f, "  hand-off: recorded_pkts=%" PRIu64 " released_pkts=%" PRIu64 " fanout_out=%" PRIu64
 		" fanout_drop=%" PRIu64 " ring_drop=%" PRIu64 " end_marker_drop=%" PRIu64
 		" linearize_drop=%" PRIu64 "\n",

@@ -214,6 +214,13 @@ static void to_flow(struct kc_engine *e, const struct kc_pkt *p, void *const *ha
 
 	a_to_b = kc_flow_key_make(p, &key);
 	f = kc_flow_lookup(e->flows, &key, kc_flow_key_hash(&key), ts, &created);
+	/* A SYN after FIN/FIN or RST opens the next connection on the same
+	 * ports (RFC 9293 TIME-WAIT reuse): a new stream, as tshark counts it. */
+	if (!created && f->state == KC_FLOW_CLOSED && p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (KC_TCP_SYN | KC_TCP_ACK)) == KC_TCP_SYN) {
+		kc_flow_remove(e->flows, f, KC_FLOW_END_REUSED);
+		f = kc_flow_lookup(e->flows, &key, kc_flow_key_hash(&key), ts, &created);
+	}
 	fs = kc_flow_user(e->flows, f);
 	if (created)
 		start_flow(e, f, fs, p, a_to_b);

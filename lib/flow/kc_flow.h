@@ -64,6 +64,7 @@ enum kc_flow_end {
 	KC_FLOW_END_TIMEOUT = 0, /**< idle past its class timeout */
 	KC_FLOW_END_EVICTED,     /**< longest-idle flow evicted for a new one: table full */
 	KC_FLOW_END_FLUSH,       /**< shutdown or explicit flush */
+	KC_FLOW_END_REUSED,      /**< a new SYN on a closed flow: the next connection on the same ports */
 	KC_FLOW_END_MAX
 };
 
@@ -98,7 +99,7 @@ struct kc_flow_cfg {
 struct kc_flow_stats {
 	uint64_t lookups;
 	uint64_t created;
-	uint64_t ended[KC_FLOW_END_MAX]; /**< flow.timeout, flow.evicted, flow.flushed */
+	uint64_t ended[KC_FLOW_END_MAX]; /**< flow.timeout, flow.evicted, flow.flushed, flow.reused */
 	uint64_t active;
 	uint64_t max_probe;       /**< longest probe sequence seen */
 };

@@ -103,6 +103,11 @@ def main():
     theirs = tshark_convs(src) if compare_convs else our_convs
     check(our_convs == theirs,
           f"conversations differ: only ours {sorted(our_convs - theirs)[:5]}, only tshark's {sorted(theirs - our_convs)[:5]}")
+    if "--streams-equal" in sys.argv[3:]:
+        # tshark starts a new tcp.stream for a SYN after FIN/FIN: so must we.
+        n_tcp = len(set(tshark(["-r", src, "-Y", "tcp", "-T", "fields", "-e", "tcp.stream"]).split()))
+        ours_tcp = sum(1 for f in files if f.endswith("_tcp.pcap"))
+        check(n_tcp == ours_tcp, f"{ours_tcp} TCP stream files, tshark counts {n_tcp} TCP streams")
     print(f"{os.path.basename(src)}: {len(files)} stream files, {sum(out_count.values())} packets, "
           f"{len(want)} expected TCP/UDP frames")
     print(f"{passes} passed, {len(failures)} failed")

@@ -66,9 +66,11 @@ def l3(rng, fam, src, dst, proto, payload):
     return ipv6(src, dst, proto, payload), 0x86DD
 
 
-def tcp_conv(cap, rng, t0, fam, vlans):
+def tcp_conv(cap, rng, t0, fam, vlans, reuse=None):
     a, b = (addr4(rng), addr4(rng)) if fam == 4 else (addr6(rng), addr6(rng))
     cp, sp = rng.randrange(1024, 65535), rng.choice([80, 443, 5432, 8080, 6379])
+    if reuse is not None:  # the same addresses and ports as an earlier connection
+        a, b, cp, sp = reuse
     cs, ss = rng.randrange(2**32), rng.randrange(2**32)
     t = t0
     pkts = [(a, b, cp, sp, cs, 0, 0x02, b""), (b, a, sp, cp, ss, cs + 1, 0x12, b""),
@@ -90,6 +92,7 @@ def tcp_conv(cap, rng, t0, fam, vlans):
         ip, et = l3(rng, fam, s, d, 6, tcp(p1, p2, seq % 2**32, ack % 2**32, fl, data))
         t += rng.randrange(50, 5000)
         cap.add(t, eth(ip, et, vlans))
+    return (a, b, cp, sp), t
 
 
 def udp_conv(cap, rng, t0, fam, vlans):
@@ -141,6 +144,11 @@ def main():
             tcp_conv(cap, rng, t0, fam, vlans)
         else:
             udp_conv(cap, rng, t0, fam, vlans)
+    # Port reuse: a second connection on the same four-tuple after FIN/FIN.
+    for i in range(3):
+        t0 = base + 3_000_000 + i * 1_000_000
+        tup, t_end = tcp_conv(cap, rng, t0, 4, ())
+        tcp_conv(cap, rng, t_end + 1000, 4, (), reuse=tup)
     for i in range(10):
         frag_datagram(cap, rng, base + rng.randrange(0, 2_000_000), rng.choice([4, 6]), i % 2 == 1)
     for i in range(20):  # ARP and ICMP echo: counted, never recorded

@@ -7,4 +7,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 pcap=$(mktemp --suffix=.pcap)
 trap 'rm -f "$pcap"' EXIT
 python3 "$here/gen_traffic.py" "$pcap" --flows 300 --seed 7
-"$here/record_all.sh" "$1" "$pcap" "$2"
+"$here/record_all.sh" "$1" "$pcap" "$2" --streams-equal
