@@ -43,7 +43,7 @@ kflcap_pps() {
 }
 
 # The L7 mix: generated HTTP/1.1 keep-alive streams plus real DNS and TLS.
-python3 tests/integration/gen_http.py "$work/http.pcap" --streams 1500 --seed 5 > /dev/null
+python3 tests/integration/gen_http.py "$work/http.pcap" --streams 6000 --seed 5 > /dev/null
 mergecap -F pcap -w "$work/l7.pcap" "$work/http.pcap" tests/data/record/zeek-dns-long-connection.pcap \
   tests/data/record/suricata-dns-tcp-multirequest-buffer.pcap tests/data/record/zeek-tls13-ech.pcap \
   tests/data/record/zeek-tls-chrome-1250-x25519-kyber.pcap tests/data/record/zeek-wikipedia.pcap
@@ -105,8 +105,8 @@ Per-run figures: testpmd ${tp[*]}; kflcap ${kc[*]}.
 
 ## With dissection: reassembly, HTTP/DNS/TLS items, KFL on every item
 
-Input: $nl7 packets: 1500 generated HTTP/1.1 keep-alive streams
-(\`tests/integration/gen_http.py --streams 1500 --seed 5\`) merged with the
+Input: $nl7 packets: 6000 generated HTTP/1.1 keep-alive streams
+(\`tests/integration/gen_http.py --streams 6000 --seed 5\`) merged with the
 corpus' DNS, TLS and browsing captures, replayed the same way. The filter
 matches nothing, so every packet is decoded, reassembled, dissected, judged
 and retained (bounded), and nothing is written.

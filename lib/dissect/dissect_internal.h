@@ -22,6 +22,7 @@ struct pool {
 	uint32_t n;
 	uint32_t nfree;
 	size_t sz;
+	size_t bytes;      /* mapped size (mmap'd pools), 0 for heap pools */
 };
 
 int pool_init(struct pool *p, uint32_t n, size_t sz);

@@ -4,6 +4,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#define POOL_MMAP_MIN (1u << 20)
 
 #include "dissect_internal.h"
 
@@ -14,13 +17,26 @@ int pool_init(struct pool *p, uint32_t n, size_t sz)
 		return 0;
 	/* Round objects to a cache line so no two flows share one. */
 	sz = (sz + KC_CACHE_LINE - 1) & ~(size_t)(KC_CACHE_LINE - 1);
-	p->mem = aligned_alloc(KC_CACHE_LINE, sz * n);
+	/* Large pools come straight from mmap: zeroed and page-aligned by the
+	 * kernel, and resident only as they are used, so a core sized for a
+	 * quarter-million flows starts at once. */
+	if (sz * n >= POOL_MMAP_MIN) {
+		void *m = mmap(NULL, sz * n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m != MAP_FAILED) {
+			p->mem = m;
+			p->bytes = sz * n;
+		}
+	} else {
+		p->mem = aligned_alloc(KC_CACHE_LINE, sz * n);
+		if (p->mem != NULL)
+			memset(p->mem, 0, sz * n);
+	}
 	p->free_ix = malloc(sizeof(*p->free_ix) * n);
 	if (p->mem == NULL || p->free_ix == NULL) {
 		pool_fini(p);
 		return -ENOMEM;
 	}
-	memset(p->mem, 0, sz * n);
 	p->n = n;
 	p->sz = sz;
 	/* Hand out low indices first: they are the ones touched already. */
@@ -32,7 +48,10 @@ int pool_init(struct pool *p, uint32_t n, size_t sz)
 
 void pool_fini(struct pool *p)
 {
-	free(p->mem);
+	if (p->bytes != 0)
+		munmap(p->mem, p->bytes);
+	else
+		free(p->mem);
 	free(p->free_ix);
 	memset(p, 0, sizeof(*p));
 }

@@ -91,9 +91,10 @@ struct kc_flow_table *kc_flow_table_create(const struct kc_flow_cfg *cfg, kc_flo
 		goto fail_index;
 	memset(t->index, 0xff, sizeof(uint32_t) * slots);
 	t->index_mask = slots - 1;
+	/* Not zeroed here: an entry is cleared when it is taken, so a large
+	 * table costs no time (and no resident memory) until it fills. */
 	if (posix_memalign((void **)&t->entries, KC_CACHE_LINE, t->stride * cfg->capacity) != 0)
 		goto fail_entries;
-	memset(t->entries, 0, t->stride * cfg->capacity);
 	t->free_stack = malloc(sizeof(uint32_t) * cfg->capacity);
 	if (t->free_stack == NULL)
 		goto fail_free;

@@ -12,7 +12,7 @@ python3 "$here/gen_traffic.py" "$work/in.pcap" --flows 100
 # Telemetry needs the runtime directory, so no --in-memory here.
 if grep -q hugetlbfs /proc/mounts && [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -ge 256 ]; then
   mem=(-m 256); else mem=(--no-huge -m 512); fi
-"$kflcap" -l 0-1 --no-pci --file-prefix "$prefix" "${mem[@]}" --log-level=lib.eal:error \
+"$kflcap" -l 0-1 --no-pci --file-prefix "$prefix" --huge-unlink "${mem[@]}" --log-level=lib.eal:error \
   --vdev "net_pcap0,rx_pcap=$work/in.pcap,infinite_rx=1" -- --kfl 'tcp' --out "$work/out" --status-interval 0 \
   > "$work/kflcap.log" 2>&1 & kpid=$!
 q() { echo "$1" | dpdk-telemetry.py -f "$prefix" 2>/dev/null | tail -1; }
