@@ -42,19 +42,20 @@ kflcap_pps() {
     awk 'NR>1 {print $1 - prev} {prev=$1}' | tail -n +2 | median || true
 }
 
-# The L7 mix: generated HTTP/1.1 keep-alive streams plus real DNS and TLS.
-python3 tests/integration/gen_http.py "$work/http.pcap" --streams 6000 --seed 5 > /dev/null
+# The L7 mix: generated HTTP/1.1 keep-alive streams plus real DNS and TLS
+# (captures whose frames fit one mbuf: net_pcap infinite_rx needs that).
+python3 tests/integration/gen_http.py "$work/http.pcap" --streams 2500 --seed 5 > /dev/null
 mergecap -F pcap -w "$work/l7.pcap" "$work/http.pcap" tests/data/record/zeek-dns-long-connection.pcap \
   tests/data/record/suricata-dns-tcp-multirequest-buffer.pcap tests/data/record/zeek-tls13-ech.pcap \
-  tests/data/record/zeek-tls-chrome-1250-x25519-kyber.pcap tests/data/record/zeek-wikipedia.pcap
+  tests/data/record/zeek-wikipedia.pcap
 nl7=$(capinfos -c -M "$work/l7.pcap" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
 
 tp=() kc=() kd=() kq=() ts=()
 for i in $(seq "$runs"); do
   tp+=("$(testpmd_pps)")
-  kc+=("$(kflcap_pps)")
+  kc+=("$(kflcap_pps --no-dissect)")
   vdev="net_pcap0,rx_pcap=$work/l7.pcap,infinite_rx=1"
-  kd+=("$(kflcap_pps --kfl 'http and response.status == 599')")
+  kd+=("$(kflcap_pps --kfl 'http and response.status == 599' --mbufs 131071)")
   vdev="net_pcap0,rx_pcap=$work/mix.pcap,infinite_rx=1"
   echo "run $i: testpmd rxonly ${tp[-1]} pps, kflcap decode+flow ${kc[-1]} pps, dissect+kfl ${kd[-1]} pps" >&2
   s0=$(date +%s%N); "$BUILD/app/query/kflcap-query" -q --kfl 'http and response.status == 500' -r "$work/l7.pcap" > /dev/null
@@ -98,15 +99,15 @@ every packet into a fresh mbuf, which is a large part of both figures.
 | what | command | packets/s (median) |
 |---|---|---|
 | baseline: testpmd rxonly | \`dpdk-testpmd -l 0-1 --no-pci --vdev $vdev -- --forward-mode=rxonly --nb-cores=1\` | $tpm |
-| kflcap, decode + flow table, recording off | \`kflcap -l 0-1 --no-pci --vdev ... -- --status-interval 1\` | $kcm |
+| kflcap, decode + flow table, recording off | \`kflcap -l 0-1 --no-pci --vdev ... -- --no-dissect --status-interval 1\` | $kcm |
 | ratio kflcap / testpmd | | $ratio |
 
 Per-run figures: testpmd ${tp[*]}; kflcap ${kc[*]}.
 
 ## With dissection: reassembly, HTTP/DNS/TLS items, KFL on every item
 
-Input: $nl7 packets: 6000 generated HTTP/1.1 keep-alive streams
-(\`tests/integration/gen_http.py --streams 6000 --seed 5\`) merged with the
+Input: $nl7 packets: 2500 generated HTTP/1.1 keep-alive streams
+(\`tests/integration/gen_http.py --streams 2500 --seed 5\`) merged with the
 corpus' DNS, TLS and browsing captures, replayed the same way. The filter
 matches nothing, so every packet is decoded, reassembled, dissected, judged
 and retained (bounded), and nothing is written.
@@ -130,6 +131,20 @@ Same L7 capture, filter \`http and response.status == 500\` against
 | tshark / kflcap-query | ${qratio}x |
 
 Per-run figures: kflcap-query ${kq[*]}; tshark ${ts[*]}.
+
+## Against the targets
+
+| target | measured here | |
+|---|---|---|
+| decode + flow table >= 10 Mpps per worker core | $kcm pps (testpmd rxonly alone: $tpm) | $(awk -v a="$kcm" 'BEGIN {print (a >= 10000000 ? "met" : "not met on this VM")}') |
+| with dissection >= 5 Mpps per worker core | $kdm pps | $(awk -v a="$kdm" 'BEGIN {print (a >= 5000000 ? "met" : "not met on this VM")}') |
+| KFL < 50 ns for \`http\`, \`http and response.status == 500\`, \`startsWith\` | see bench_kfl below | |
+| kflcap-query >= 20x tshark | ${qratio}x | $(awk -v a="$qratio" 'BEGIN {print (a >= 20 ? "met" : "not met")}') |
+
+Reading the packet-rate figures: on this 2-core VM the worker shares its
+core's cache and the PMD copies every packet (\`infinite_rx\`), which costs
+about 1/testpmd of a second per packet before kflcap sees it; the in-memory
+micro-benchmark below (no PMD) shows the decode + flow lookup alone.
 $micro
 MD
 echo "wrote $out" >&2
