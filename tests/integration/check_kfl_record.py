@@ -62,7 +62,8 @@ def main():
             if len(flows) != 1:
                 fails.append(f"{name}: {len(flows)} conversations")
                 continue
-            ours[flows.pop()] = recs
+            # A reused four-tuple gives one file per connection.
+            ours.setdefault(flows.pop(), []).extend(recs)
     else:
         # One merged capture (kflcap-query -w): group it by conversation,
         # and it must be in time order.
