@@ -17,7 +17,7 @@
 #define MGMT_BURST 64
 #define IDLE_POLLS_BEFORE_SLEEP 1000
 
-static unsigned drain_items_of(struct kc_app *app, unsigned i);
+static unsigned drain_items_of(struct kc_app *app, unsigned i, unsigned max);
 
 static unsigned drain_rings(struct kc_app *app)
 {
@@ -33,10 +33,18 @@ static unsigned drain_rings(struct kc_app *app)
 
 				if (meta->kind == KC_META_END) {
 					/* The item that started this stream's recording was
-					 * queued before its end: take it first, for the
+					 * queued before its end: take what is queued now
+					 * (only that: the worker keeps adding), for the
 					 * manifest. */
-					while (drain_items_of(app, i) > 0)
-						;
+					unsigned pending = app->item_pool ? rte_ring_count(w->items) : 0;
+
+					while (pending > 0) {
+						unsigned got = drain_items_of(app, i, pending);
+
+						if (got == 0)
+							break;
+						pending -= got;
+					}
 					kc_writer_end(app->writer, meta->stream_id, meta->truncated);
 				}
 				else
@@ -80,7 +88,7 @@ static void item_summary(const struct kc_item *it, uint32_t version, char *buf, 
 
 /* Items from the workers: the item log (JSON lines, rendered here, off the
  * workers' hot path). */
-static unsigned drain_items_of(struct kc_app *app, unsigned i)
+static unsigned drain_items_of(struct kc_app *app, unsigned i, unsigned max)
 {
 	static char buf[256 * 1024];
 	struct kc_item_msg *msg[MGMT_BURST];
@@ -89,7 +97,7 @@ static unsigned drain_items_of(struct kc_app *app, unsigned i)
 	if (app->item_pool == NULL)
 		return 0;
 	{
-		n = rte_ring_sc_dequeue_burst(app->workers[i]->items, (void **)msg, MGMT_BURST, NULL);
+		n = rte_ring_sc_dequeue_burst(app->workers[i]->items, (void **)msg, KC_MIN(max, MGMT_BURST), NULL);
 		for (k = 0; k < n; k++) {
 			size_t len;
 
@@ -123,7 +131,7 @@ static unsigned drain_items(struct kc_app *app)
 	unsigned i, total = 0;
 
 	for (i = 0; i < app->n_workers; i++)
-		total += drain_items_of(app, i);
+		total += drain_items_of(app, i, MGMT_BURST);
 	return total;
 }
 

@@ -493,9 +493,21 @@ static void gap_notify(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 	case KC_ITEM_TCP:
 	case KC_ITEM_UDP:
 		break;
+#ifdef KC_DISSECT_HAVE_DNS
+	case KC_ITEM_DNS:
+		/* Resynchronises on the next plausible length prefix. */
+		kc_dns_flow_gap(f->ps, dir, &c->st.dns);
+		break;
+#endif
+#ifdef KC_DISSECT_HAVE_HTTP2
+	case KC_ITEM_HTTP2:
+		/* In sync inside a frame payload, else resynchronises on
+		 * the next plausible frame header (HPACK of that way partial). */
+		kc_http2_gap(f->ps, dir, gap, &c->st.h2);
+		break;
+#endif
 	default:
-		/* DNS-over-TCP and TLS framing, HTTP/2 framing and HPACK
-		 * state cannot survive a hole. */
+		/* TLS record framing cannot survive a hole. */
 		f->stopped[dir] = 1;
 		break;
 	}

@@ -81,6 +81,7 @@ enum h1_enc { ENC_NONE = 0, ENC_GZIP, ENC_DEFLATE };
 #define QF_HEAD    0x01u
 #define QF_CONNECT 0x02u
 #define QF_UP_H2C  0x04u
+#define QF_H09     0x08u /* HTTP/0.9 simple request: the answer is raw bytes */
 
 /* Where the response being parsed lives (struct h1_dir.rsrc). */
 enum { RS_NONE = 0, RS_QUEUE, RS_ONLY };

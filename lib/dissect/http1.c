@@ -7,6 +7,13 @@
  * remainder in its bounded pending buffer. Bodies are consumed as they come
  * and never buffered: only a prefix of KC_ITEM_BODY_PREFIX decoded bytes is
  * kept in the item.
+ *
+ * HTTP/0.9 (RFC 1945 4.1 Simple-Request, "GET /path" with no version), as
+ * TShark decodes it: the request item gets version "HTTP/0.9" and no
+ * headers; the answer has no status line or headers (Simple-Response), so
+ * everything the server sends until the connection closes is its body
+ * (status 0, body prefix kept) and the item is emitted at close. A server
+ * that answers with a status line anyway is parsed as usual.
  */
 #include <strings.h>
 #include <string.h>
@@ -195,8 +202,12 @@ static int is_h1_version(const uint8_t *v, size_t n)
 	return n == 8 && memcmp(v, "HTTP/1.", 7) == 0 && v[7] >= '0' && v[7] <= '9';
 }
 
+static const char h09_version[] = "HTTP/0.9";
+
 /* request-line = method SP request-target SP HTTP-version (RFC 9112 3).
- * Runs of spaces are tolerated, as most servers do. */
+ * Runs of spaces are tolerated, as most servers do.
+ * @return 0 for HTTP/1.x; 1 for an HTTP/0.9 Simple-Request ("GET" SP
+ * Request-URI, no version; r->version set to "HTTP/0.9"); -1 otherwise. */
 static int parse_request_line(const uint8_t *l, size_t n, struct reqline *r)
 {
 	size_t i = 0, j;
@@ -212,7 +223,7 @@ static int parse_request_line(const uint8_t *l, size_t n, struct reqline *r)
 	j = i;
 	while (j < n && l[j] != ' ')
 		j++;
-	if (j == i || j >= n)
+	if (j == i)
 		return -1;
 	r->target = l + i;
 	r->target_len = j - i;
@@ -222,7 +233,19 @@ static int parse_request_line(const uint8_t *l, size_t n, struct reqline *r)
 	r->version_len = n - j;
 	while (r->version_len > 0 && is_ows(r->version[r->version_len - 1]))
 		r->version_len--;
-	return is_h1_version(r->version, r->version_len) ? 0 : -1;
+	if (is_h1_version(r->version, r->version_len))
+		return 0;
+	if (r->version_len == 0 && r->method_len == 3 && memcmp(l, "GET", 3) == 0) {
+		/* RFC 1945 4.1: only GET exists in HTTP/0.9; the target
+		 * must look like one (a path or an absolute URI). */
+		for (size_t k = 0; k < r->target_len; k++)
+			if (r->target[k] <= 0x20 || r->target[k] >= 0x7f)
+				return -1;
+		r->version = (const uint8_t *)h09_version;
+		r->version_len = sizeof(h09_version) - 1;
+		return 1;
+	}
+	return -1;
 }
 
 /* status-line = HTTP-version SP status-code SP [reason-phrase] (RFC 9112 4). */
@@ -792,8 +815,9 @@ static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 	struct reqline r;
 	struct kc_item *it = NULL;
 	int8_t cur_q = -1;
+	int v09 = parse_request_line(l, n, &r);
 
-	if (parse_request_line(l, n, &r) != 0)
+	if (v09 < 0)
 		return -1;
 	c->st.http.requests++;
 	dir_reset_msg(d);
@@ -814,6 +838,8 @@ static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 			h->q[slot].flags |= QF_HEAD;
 		else if (r.method_len == 7 && memcmp(r.method, "CONNECT", 7) == 0)
 			h->q[slot].flags |= QF_CONNECT;
+		if (v09)
+			h->q[slot].flags |= QF_H09;
 		h->qlen++;
 	}
 	if (it != NULL) {
@@ -824,7 +850,32 @@ static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 	d->it = it;
 	d->cur_q = cur_q;
 	d->state = H1_HEADERS;
-	return 0;
+	return v09;
+}
+
+/* The answer to an HTTP/0.9 request: no status line, no headers, the body
+ * runs to the connection's end. */
+static void start_raw_response(struct kc_dissect_core *c, struct kc_dissect_flow *f,
+			       uint64_t ts_us)
+{
+	struct h1_flow *h = f->ps;
+	struct h1_dir *d = &h->d[KC_DIR_S2C];
+	struct h1_qent *e = q_head(h);
+	struct kc_item *it = e->it;
+
+	dir_reset_msg(d);
+	c->st.http.responses++;
+	d->qflags = e->flags;
+	d->rsrc = RS_QUEUE;
+	if (it != NULL) {
+		it->flags |= KC_ITEM_F_RESPONSE;
+		it->u.http.status = 0;
+		it->u.http.resp_headers_size = 0;
+		it->resp_ts_us = ts_us;
+	}
+	d->it = it;
+	d->state = H1_BODY_EOF;
+	body_begin(c, d);
 }
 
 static int start_response(struct kc_dissect_core *c, struct kc_dissect_flow *f,
@@ -938,7 +989,20 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 		size_t n = len - off;
 		const uint8_t *lf;
 		size_t ll, adv;
+		int rc;
 
+		if (dir == KC_DIR_S2C && d->state == H1_START && h->qlen > 0 &&
+		    (q_head(h)->flags & QF_H09) && h->skip_resp == 0) {
+			/* Unless the server sent a status line after all. */
+			int pr = h1_probe(p, n, KC_DIR_S2C);
+
+			if (pr < 0)
+				return res(KC_PARSE_NEED_MORE, off);
+			if (pr == 0) {
+				start_raw_response(c, f, ts_us);
+				continue;
+			}
+		}
 		switch (d->state) {
 		case H1_DEAD:
 			return res(KC_PARSE_OK, len);
@@ -1035,8 +1099,9 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 				d->state = H1_BLOCKED;
 				return res(KC_PARSE_NEED_MORE, off);
 			}
-			if ((dir == KC_DIR_C2S ? start_request(c, f, p, ll, ts_us)
-					       : start_response(c, f, p, ll, ts_us)) != 0) {
+			rc = dir == KC_DIR_C2S ? start_request(c, f, p, ll, ts_us)
+					       : start_response(c, f, p, ll, ts_us);
+			if (rc < 0) {
 				if (d->msgs == 0)
 					return res(KC_PARSE_ERROR, off);
 				if (dir == KC_DIR_C2S)
@@ -1050,6 +1115,12 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 			d->msg_bytes += adv;
 			d->hdr_bytes += adv;
 			off += adv;
+			if (rc == 1) {
+				/* HTTP/0.9: the request line is the request. */
+				if (d->it != NULL)
+					d->it->u.http.req_headers_size = (int32_t)d->hdr_bytes;
+				req_done(c, d);
+			}
 			continue;
 
 		case H1_HEADERS:

@@ -29,8 +29,12 @@
  * to the dissector: HTTP/1 stays in sync inside a body of known length and
  * otherwise resynchronises at the next request/status line, or gives up
  * after KC_DISSECT_HTTP_RESYNC_MAX bytes, each outcome counted. DNS over
- * TCP, TLS and HTTP/2 (framing, HPACK state) cannot resynchronise after a
- * hole: that direction stops being dissected (counted in proto[].gaps).
+ * TCP resynchronises on the next plausible length-prefixed message
+ * (kc_dns_flow_gap, dns.resync_*); HTTP/2 stays in sync inside a frame
+ * payload and otherwise resynchronises on the next plausible frame header,
+ * that direction's HPACK table becoming partial (kc_http2_gap,
+ * http2.resync_*). TLS cannot resynchronise after a hole: that direction
+ * stops being dissected. Every gap is counted in proto[].gaps.
  *
  * Memory: everything comes from pools sized at creation (flows, per-protocol
  * states, in-flight HTTP items, pending buffers, gzip/deflate decoders); no

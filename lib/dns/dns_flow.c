@@ -222,8 +222,41 @@ struct kc_parse_res kc_dns_feed_tcp(struct kc_dns_flow *f, enum kc_dir dir,
 				    void *ctx, struct kc_dns_stats *st)
 {
 	size_t off = 0;
+	unsigned d = dir == KC_DIR_S2C ? 1 : 0;
 
-	(void)dir;
+	if (f->dead[d])
+		return res(KC_PARSE_OK, len, 0);
+	if (f->resync[d]) {
+		/* After a gap: skip to the first plausible message start. */
+		for (;;) {
+			int c = off < len ? dns_resync_candidate(data + off, len - off) : -1;
+
+			if (c == 1)
+				break;
+			if (c < 0 && off < len) {
+				/* Cannot judge yet: keep these bytes for the next call. */
+				st->resync_skipped += off;
+				f->scanned[d] += (uint32_t)off;
+				return res(KC_PARSE_NEED_MORE, off, 1);
+			}
+			if (off >= len || f->scanned[d] + off >= KC_DNS_RESYNC_MAX) {
+				st->resync_skipped += off;
+				f->scanned[d] += (uint32_t)off;
+				if (f->scanned[d] >= KC_DNS_RESYNC_MAX) {
+					f->resync[d] = 0;
+					f->dead[d] = 1;
+					st->resync_giveup++;
+					return res(KC_PARSE_OK, len, 0);
+				}
+				return res(KC_PARSE_OK, len, 0);
+			}
+			off++;
+		}
+		st->resync_skipped += off;
+		f->resync[d] = 0;
+		f->scanned[d] = 0;
+		st->resync_ok++;
+	}
 	while (off < len) {
 		if (len - off < 2)
 			return res(KC_PARSE_NEED_MORE, off, 2 - (len - off));
@@ -251,6 +284,19 @@ struct kc_parse_res kc_dns_feed_tcp(struct kc_dns_flow *f, enum kc_dir dir,
 		off += 2 + mlen;
 	}
 	return res(KC_PARSE_OK, len, 0);
+}
+
+void kc_dns_flow_gap(struct kc_dns_flow *f, enum kc_dir dir, struct kc_dns_stats *st)
+{
+	unsigned d = dir == KC_DIR_S2C ? 1 : 0;
+
+	st->tcp_gaps++;
+	if (f->dead[d])
+		return;
+	if (!f->resync[d]) {
+		f->resync[d] = 1;
+		f->scanned[d] = 0;
+	}
 }
 
 unsigned kc_dns_flow_expire(struct kc_dns_flow *f, uint64_t now_us, uint64_t timeout_us,

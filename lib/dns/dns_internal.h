@@ -37,6 +37,13 @@ enum dns_name_rc {
 enum dns_name_rc dns_name_decode(const uint8_t *msg, size_t len, size_t *pos, char *out,
 				 size_t cap, size_t *out_len);
 
+/**
+ * Resync check at @p d (a TCP length prefix, then a message), of which
+ * @p avail bytes are present. 1: plausible message start; 0: not one;
+ * -1: too few bytes present to judge.
+ */
+int dns_resync_candidate(const uint8_t *d, size_t avail);
+
 /** Count a name fault in @p st (NULL allowed). */
 void dns_count_name_fault(struct kc_dns_stats *st, enum dns_name_rc rc);
 

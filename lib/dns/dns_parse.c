@@ -427,6 +427,37 @@ static bool probe_question(const uint8_t *msg, size_t len)
 	return pos + 4 <= len;
 }
 
+/*
+ * Stricter than the first-message probe, since it is tried at every byte
+ * offset after a gap: exactly one question (every ordinary query and
+ * response), Z clear, rcode <= 10 (header rcodes assigned by IANA), and the
+ * question must be complete. False positives would emit garbage items, a
+ * missed AXFR continuation (qdcount 0) only delays resync.
+ */
+int dns_resync_candidate(const uint8_t *d, size_t avail)
+{
+	if (avail < 2 + KC_DNS_HEADER_LEN)
+		return -1;
+	size_t mlen = dns_be16(d);
+	const uint8_t *msg = d + 2;
+	uint16_t flags = dns_be16(msg + 2);
+
+	if (mlen < KC_DNS_HEADER_LEN + 5 || dns_be16(msg + 4) != 1 || (flags & 0x0040) ||
+	    (flags & 0xf) > 10 || !probe_header(msg, mlen))
+		return 0;
+	size_t have = KC_MIN(avail - 2, mlen);
+	size_t pos = KC_DNS_HEADER_LEN;
+	enum dns_name_rc rc = dns_name_decode(msg, have, &pos, NULL, 0, NULL);
+
+	if (rc == DNS_NAME_TRUNCATED)
+		return have < mlen ? -1 : 0;
+	if (rc != DNS_NAME_OK)
+		return 0;
+	if (pos + 4 > have)
+		return have < mlen ? -1 : 0;
+	return 1;
+}
+
 bool kc_dns_probe(const uint8_t *data, size_t len, bool tcp)
 {
 	if (!tcp)

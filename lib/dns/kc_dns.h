@@ -49,6 +49,20 @@
  * TCP: a message is at most 65535 bytes, so the dispatcher's per-direction
  * bound should allow 65537 bytes for every message to complete.
  *
+ * TCP after a reassembly gap (kc_dns_flow_gap): message boundaries are lost,
+ * so that direction resynchronises. From the first byte after the hole it
+ * looks for a position where a 2-byte length prefix is followed by a
+ * plausible message: length at least 17 (header, root name, type, class),
+ * exactly one question, opcode 0/1/2/4/5/6, Z bit clear, rcode <= 10, the
+ * header counts fit the length (5 octets per question, 11 per record), and
+ * the question name decodes with its type and class inside the message. Only
+ * the prefix, header and question need to be present to judge (NEED_MORE
+ * otherwise, so the dispatcher's pending buffer never needs a whole message).
+ * Bytes before the first match are skipped; after KC_DNS_RESYNC_MAX skipped
+ * bytes the direction is given up (its bytes consumed and ignored). Outcomes
+ * are counted in resync_ok / resync_giveup. A message cut by the hole is
+ * lost: its query, if any, stays unmatched.
+ *
  * Display strings for types, classes, rcodes and opcodes are in lib/item
  * (kc_item_names.h), shared with the JSON renderer.
  *
@@ -82,6 +96,8 @@
 #define KC_DNS_QNAME_KEEP 100
 /** Default time after which an unanswered query is emitted (us). */
 #define KC_DNS_DEFAULT_TIMEOUT_US (5ull * 1000 * 1000)
+/** Bytes skipped looking for a message boundary after a TCP gap. */
+#define KC_DNS_RESYNC_MAX (64u * 1024)
 /** DNS header size (RFC 1035 4.1.1). */
 #define KC_DNS_HEADER_LEN 12
 
@@ -109,6 +125,11 @@ struct kc_dns_stats {
 	uint64_t bad_rdata;         /**< RDATA inconsistent with its type (A not 4 bytes, ...) */
 	uint64_t tcp_zero_len;      /**< TCP length prefix of 0: skipped */
 	uint64_t not_dns;           /**< first message of a flow failed the header probe */
+	/* TCP gaps (kc_dns_flow_gap). */
+	uint64_t tcp_gaps;          /**< gaps reported on a TCP direction */
+	uint64_t resync_ok;         /**< found a message boundary after a gap */
+	uint64_t resync_giveup;     /**< none within KC_DNS_RESYNC_MAX: direction ignored */
+	uint64_t resync_skipped;    /**< bytes skipped while resynchronising */
 	/* Limits hit while building an item (item still emitted). */
 	uint64_t section_overflow;  /**< more questions or records than an item keeps */
 	uint64_t arena_full;        /**< item arena full: strings dropped */
@@ -137,6 +158,9 @@ struct kc_dns_flow {
 	uint32_t n_pending;           /**< slots in use */
 	uint32_t index;               /**< next item index in this stream */
 	uint8_t seen_valid;           /**< a well-formed message was seen */
+	uint8_t resync[2];            /**< per TCP direction: looking for a boundary */
+	uint8_t dead[2];              /**< per TCP direction: resync given up */
+	uint32_t scanned[2];          /**< per TCP direction: bytes skipped in resync */
 	struct kc_dns_pending pending[KC_DNS_PENDING_MAX];
 };
 
@@ -210,18 +234,33 @@ struct kc_parse_res kc_dns_feed_udp(struct kc_dns_flow *f, enum kc_dir dir,
  * any number of length-prefixed messages, the last possibly incomplete.
  * Thread safety: the owning worker only.
  * @param f, dir, ts_us, info, emit, ctx, st As for kc_dns_feed_udp().
- * @param data Stream bytes starting at a message boundary, borrowed.
+ * @param data Stream bytes starting at a message boundary (or, after
+ *             kc_dns_flow_gap(), anywhere), borrowed.
  * @param len  Their length.
- * @return OK with consumed == @p len when it ended on a message boundary;
+ * @return OK with consumed == @p len when it ended on a message boundary (or
+ *         the direction was given up after a gap);
  *         NEED_MORE with consumed = bytes of the complete messages handled
- *         and needed = bytes missing to finish the next one (re-present the
- *         rest with more data); ERROR (consumed 0) when the first message of
- *         a flow that never carried valid DNS fails the probe.
+ *         (and bytes skipped while resynchronising) and needed = bytes
+ *         missing to finish (or judge) the next one (re-present the rest
+ *         with more data); ERROR (consumed 0) when the first message of a
+ *         flow that never carried valid DNS fails the probe.
  */
 struct kc_parse_res kc_dns_feed_tcp(struct kc_dns_flow *f, enum kc_dir dir,
 				    const uint8_t *data, size_t len, uint64_t ts_us,
 				    const struct kc_flow_info *info, kc_item_emit_fn emit,
 				    void *ctx, struct kc_dns_stats *st);
+
+/**
+ * A reassembly gap on TCP direction @p dir: bytes before the next feed are
+ * missing, so the next kc_dns_feed_tcp() on @p dir does not start at a
+ * message boundary; it resynchronises as described above. A gap on a given
+ * up direction changes nothing.
+ * Thread safety: the owning worker only.
+ * @param f   Per-flow state.
+ * @param dir Direction that lost bytes (KC_DIR_C2S or KC_DIR_S2C).
+ * @param st  Counters (tcp_gaps), not NULL.
+ */
+void kc_dns_flow_gap(struct kc_dns_flow *f, enum kc_dir dir, struct kc_dns_stats *st);
 
 /**
  * Emit pending queries older than @p timeout_us as KC_ITEM_F_TIMEOUT items,

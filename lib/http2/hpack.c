@@ -111,6 +111,12 @@ void kc_hpack_dec_set_partial(struct kc_hpack_dec *d)
 	d->max_known = 0;
 }
 
+void kc_hpack_dec_lose(struct kc_hpack_dec *d)
+{
+	kc_hpack_dec_init(d, d->limit);
+	kc_hpack_dec_set_partial(d);
+}
+
 void kc_hpack_dec_set_limit(struct kc_hpack_dec *d, uint32_t limit)
 {
 	if (limit > d->limit)

@@ -62,6 +62,40 @@ int h2_frame_plausible(const uint8_t *h)
 	}
 }
 
+int h2_frame_resync_ok(struct kc_http2_flow *f, const uint8_t *h, int dir)
+{
+	uint8_t type = h[3];
+	uint32_t sid = rd31(h + 5);
+	/* Each stream opened in the hole took a HEADERS frame there; more than
+	 * a table's worth of new streams at once is not believable. */
+	uint32_t new_max = f->max_c2s_sid + 2u * KC_HTTP2_MAX_STREAMS;
+	int tracked;
+
+	if (!h2_frame_plausible(h) || rd24(h) > f->dir[dir].max_frame)
+		return 0;
+	if (sid == 0)
+		return type != FT_CONTINUATION;
+	tracked = h2_stream_find(f, sid) != NULL;
+	switch (type) {
+	case FT_CONTINUATION:
+		return 0; /* its block's start is lost */
+	case FT_DATA:
+	case FT_PUSH_PROMISE:
+		/* Data needs an open stream; a stream we do not track gives
+		 * no item anyway, so nothing is lost by skipping its frames. */
+		return tracked && (type == FT_DATA || (dir == KC_DIR_S2C && (sid & 1u)));
+	case FT_HEADERS:
+		if (tracked)
+			return 1;
+		/* A new stream: the client's (odd, above those seen) or a
+		 * response that overtook its request (see header_block). */
+		return (sid & 1u) && sid > f->max_c2s_sid && sid <= new_max;
+	default:
+		/* PRIORITY, RST_STREAM, WINDOW_UPDATE may name closed streams. */
+		return tracked || sid <= new_max;
+	}
+}
+
 enum kc_http2_probe_res kc_http2_probe_frames(const uint8_t *data, size_t len)
 {
 	size_t off = 0;
@@ -108,6 +142,7 @@ struct kc_http2_flow *kc_http2_flow_init(void *mem, size_t len, enum kc_http2_mo
 	for (int d = 0; d < 2; d++) {
 		kc_hpack_dec_init(&f->dir[d].hpack, KC_HPACK_DEFAULT_TABLE_SIZE);
 		f->dir[d].phase = PH_SYNC;
+		f->dir[d].max_frame = KC_HTTP2_DEFAULT_MAX_FRAME;
 	}
 	if (mode == KC_HTTP2_MODE_MIDSTREAM) {
 		kc_hpack_dec_set_partial(&f->dir[KC_DIR_C2S].hpack);

@@ -357,6 +357,121 @@ static long frame_step(struct feed_ctx *c, const uint8_t *p, size_t avail, uint3
 	return FRAME_HDR_LEN;
 }
 
+/*
+ * PH_RESYNC: skip bytes at @p p until a plausible frame header (see
+ * kc_http2.h). Sets d->phase to PH_HEAD when found. Never skips past
+ * KC_HTTP2_RESYNC_MAX - d->scanned. @return bytes skipped; *need > 0 when
+ * more bytes are needed to judge the position after them.
+ */
+static size_t resync_scan(struct kc_http2_flow *f, int dir, const uint8_t *p, size_t avail,
+			  uint32_t *need)
+{
+	struct h2_dir *d = &f->dir[dir];
+	size_t limit = KC_HTTP2_RESYNC_MAX - KC_MIN(d->scanned, KC_HTTP2_RESYNC_MAX);
+	size_t off = 0;
+
+	for (; off < avail && off < limit; off++) {
+		const uint8_t *h = p + off;
+		size_t av = avail - off;
+		uint64_t flen;
+
+		if (av < FRAME_HDR_LEN) {
+			*need = (uint32_t)(FRAME_HDR_LEN - av);
+			return off;
+		}
+		if (!h2_frame_resync_ok(f, h, dir))
+			continue;
+		flen = FRAME_HDR_LEN + (uint64_t)rd24(h);
+		if (av >= flen + FRAME_HDR_LEN) {
+			const uint8_t *nx = h + flen;
+			int open_block = (h[3] == FT_HEADERS || h[3] == FT_PUSH_PROMISE) &&
+					 !(h[4] & FF_END_HEADERS);
+			int next_ok = open_block ?
+				(nx[3] == FT_CONTINUATION && h2_frame_plausible(nx) &&
+				 rd31(nx + 5) == rd31(h + 5) && rd24(nx) <= d->max_frame) :
+				h2_frame_resync_ok(f, nx, dir);
+
+			if (!next_ok)
+				continue;
+		} else if (av != flen && flen + FRAME_HDR_LEN <= KC_HTTP2_MAX_WHOLE_FRAME) {
+			/* Judge with the next header: wait for it (the
+			 * dispatcher's pending buffer holds this much). */
+			*need = (uint32_t)(flen + FRAME_HDR_LEN - av);
+			return off;
+		}
+		/* Plausible with its successor, or ends exactly at the bytes
+		 * given, or too long to wait for its successor. */
+		d->phase = PH_HEAD;
+		d->started = 1;
+		return off;
+	}
+	return off;
+}
+
+void kc_http2_gap(struct kc_http2_flow *f, enum kc_dir dir, uint64_t gap,
+		  struct kc_http2_stats *st)
+{
+	int di = dir == KC_DIR_S2C ? KC_DIR_S2C : KC_DIR_C2S;
+	struct h2_dir *d = &f->dir[di];
+	uint16_t side = di == KC_DIR_S2C ? S_GAP_RESP : S_GAP_REQ;
+
+	if (f->broken || f->closed || gap == 0 || d->phase == PH_DEAD)
+		return;
+	st->gaps++;
+	if ((d->phase == PH_SKIP && gap < d->left) ||
+	    (d->phase == PH_DATA && gap <= (uint64_t)d->left + d->pad)) {
+		/* The hole ends inside this frame's payload (or exactly at its
+		 * end): the next frame header is still where we expect it. A
+		 * DATA frame emptied this way ends (END_STREAM included) when
+		 * the next bytes come, as if it had been read. */
+		uint32_t in_data = d->phase == PH_DATA ? (uint32_t)KC_MIN(gap, (uint64_t)d->left) : 0;
+
+		st->gap_in_frame++;
+		if (d->phase == PH_DATA) {
+			struct h2_stream *s = h2_stream_find(f, d->sid);
+
+			d->left -= in_data;
+			d->pad -= (uint32_t)(gap - in_data);
+			if (s != NULL) {
+				if (!(s->flags & (S_GAP_REQ | S_GAP_RESP)))
+					st->streams_gap++;
+				s->flags |= side;
+				if (di == KC_DIR_S2C)
+					s->resp_body += in_data;
+				else
+					s->req_body += in_data;
+			}
+		} else {
+			d->left -= (uint32_t)gap;
+		}
+		return;
+	}
+	/* Frame boundary lost: whatever the hole held (DATA, END_STREAM,
+	 * header blocks of any open stream) is unknown. */
+	for (unsigned i = 0; i < KC_HTTP2_MAX_STREAMS; i++) {
+		struct h2_stream *s = &f->streams[i];
+
+		if (s->id == 0)
+			continue;
+		if (!(s->flags & (S_GAP_REQ | S_GAP_RESP)))
+			st->streams_gap++;
+		s->flags |= side;
+	}
+	if (d->cont_sid != 0 && f->hb_owner == di) {
+		f->hb_len = 0;
+		f->hb_owner = 0xff;
+	}
+	d->cont_sid = 0;
+	d->promised = 0;
+	d->cont_bytes = 0;
+	kc_hpack_dec_lose(&d->hpack);
+	d->phase = PH_RESYNC;
+	d->scanned = 0;
+	d->left = 0;
+	d->pad = 0;
+	d->flags = 0;
+}
+
 static struct kc_parse_res res(uint8_t status, size_t consumed, uint32_t needed)
 {
 	struct kc_parse_res r = { .status = status, .consumed = (uint32_t)consumed,
@@ -504,6 +619,30 @@ data_done:
 				d->phase = PH_HEAD;
 			break;
 		}
+		case PH_RESYNC: {
+			uint32_t need = 0;
+			size_t skip = resync_scan(f, c.d, p, avail, &need);
+
+			off += skip;
+			d->scanned += (uint32_t)skip;
+			st->resync_skipped += skip;
+			if (d->phase == PH_HEAD) {
+				st->resync_ok++;
+				break;
+			}
+			if (d->scanned >= KC_HTTP2_RESYNC_MAX) {
+				st->resync_giveup++;
+				d->phase = PH_DEAD;
+				break;
+			}
+			if (need > 0)
+				return off > 0 ? res(KC_PARSE_OK, off, 0) :
+						 res(KC_PARSE_NEED_MORE, 0, need);
+			break;
+		}
+		case PH_DEAD:
+			off = len;
+			break;
 		default:
 			return res(KC_PARSE_ERROR, off, 0);
 		}

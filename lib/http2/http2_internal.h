@@ -41,6 +41,8 @@ enum {
 	PH_SKIP,        /* skipping payload (padding, ignored frames) */
 	PH_SYNC,        /* first bytes of a direction without a preface: must
 			 * look like frames (server SETTINGS, or a join) */
+	PH_RESYNC,      /* after a gap: scanning for a plausible frame header */
+	PH_DEAD,        /* resync given up: bytes consumed and ignored */
 };
 
 struct h2_dir {
@@ -57,6 +59,9 @@ struct h2_dir {
 	uint8_t cont_flags;  /* its flags (END_STREAM applies at END_HEADERS) */
 	uint8_t preface_got; /* PH_PREFACE: bytes matched */
 	uint8_t started;     /* a first frame was seen */
+	uint32_t scanned;    /* PH_RESYNC: bytes skipped so far */
+	uint32_t max_frame;  /* SETTINGS_MAX_FRAME_SIZE the peer advertised
+			      * (bounds frames sent this way), 16384 default */
 };
 
 /* Stream flags. */
@@ -71,6 +76,9 @@ struct h2_dir {
 #define S_RESET_C        0x0100u /* RST_STREAM from the client: waits for the
 				  * server's in-flight response (see
 				  * h2_stream_maybe_finish) */
+#define S_GAP_REQ        0x0200u /* a gap hit the client side: KC_ITEM_F_GAP,
+				  * request body prefix stops */
+#define S_GAP_RESP       0x0400u /* same for the server side */
 
 struct h2_stream {
 	uint32_t id;          /* 0: free slot */
@@ -129,6 +137,13 @@ static inline uint32_t rd31(const uint8_t *p)
 
 /* http2_conn.c: could this 9-byte frame header occur in a valid connection? */
 int h2_frame_plausible(const uint8_t *h);
+/* Stricter check used to find a frame boundary after a gap in direction
+ * @p dir (kc_http2.h): h2_frame_plausible, length within the peer's
+ * SETTINGS_MAX_FRAME_SIZE, no CONTINUATION (its block's start is lost),
+ * DATA and PUSH_PROMISE only on tracked streams, HEADERS on a tracked
+ * stream or a new odd one above max_c2s_sid (at most 2 x
+ * KC_HTTP2_MAX_STREAMS above), other stream frames within that bound. */
+int h2_frame_resync_ok(struct kc_http2_flow *f, const uint8_t *h, int dir);
 
 /* http2_body.c: Content-Encoding of a side's headers, and inflating a body
  * prefix in place (@return 1 decoded whole, 0 decoded a prefix, -EINVAL

@@ -454,6 +454,8 @@ void h2_stream_maybe_finish(struct kc_http2_flow *f, struct h2_stream *s, int fo
 		it.flags |= KC_ITEM_F_TIMEOUT;
 	if (s->flags & S_TRUNC)
 		it.flags |= KC_ITEM_F_TRUNCATED;
+	if (s->flags & (S_GAP_REQ | S_GAP_RESP))
+		it.flags |= KC_ITEM_F_GAP;
 	it.ts_us = (s->flags & S_REQ_HDR) ? s->req_ts : s->resp_ts;
 	it.resp_ts_us = (s->flags & S_RESP_HDR) ? s->resp_ts : 0;
 	it.req_size = s->req_size;

@@ -44,6 +44,12 @@ static const struct stat_desc descs[] = {
 	S(body_decode_errors),
 	S(midstream_joins),
 	S(upgrades),
+	S(gaps),
+	S(gap_in_frame),
+	S(resync_ok),
+	S(resync_giveup),
+	S(resync_skipped),
+	S(streams_gap),
 };
 
 /* every counter is named: a field added to the struct must be added here */

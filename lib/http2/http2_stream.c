@@ -65,6 +65,13 @@ struct h2_stream *h2_stream_new(struct kc_http2_flow *f, uint32_t sid,
 	memset(s, 0, sizeof(*s));
 	s->id = sid;
 	s->grpc_status = -1;
+	/* A side given up after a gap will never show this stream's frames. */
+	if (f->dir[KC_DIR_C2S].phase == PH_DEAD)
+		s->flags |= S_GAP_REQ;
+	if (f->dir[KC_DIR_S2C].phase == PH_DEAD)
+		s->flags |= S_GAP_RESP;
+	if (s->flags & (S_GAP_REQ | S_GAP_RESP))
+		st->streams_gap++;
 	return s;
 }
 
@@ -120,6 +127,9 @@ void h2_store_body(struct kc_http2_flow *f, struct h2_stream *s, int resp,
 		s->resp_body += (int64_t)n;
 	else
 		s->req_body += (int64_t)n;
+	/* After a gap on this side the prefix would have a hole in it. */
+	if (s->flags & (resp ? S_GAP_RESP : S_GAP_REQ))
+		return;
 	want = KC_MIN(n, (size_t)KC_ITEM_BODY_PREFIX - *kept);
 	if (want == 0)
 		return; /* beyond the prefix: counted in the body size only */
@@ -305,5 +315,11 @@ void h2_apply_settings(struct kc_http2_flow *f, int dir, const uint8_t *p, size_
 		 * encoder uses, i.e. the blocks sent the other way. */
 		if (id == SETTINGS_HEADER_TABLE_SIZE)
 			kc_hpack_dec_set_limit(&f->dir[!dir].hpack, val);
+		/* 6.5.2 MAX_FRAME_SIZE (0x5): bounds the frames the peer
+		 * sends; only the resync check uses it, so keep the largest
+		 * (an old, larger value may still be in flight). */
+		if (id == 0x5 && val >= KC_HTTP2_DEFAULT_MAX_FRAME && val <= 0xffffffu &&
+		    val > f->dir[!dir].max_frame)
+			f->dir[!dir].max_frame = val;
 	}
 }

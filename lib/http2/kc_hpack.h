@@ -97,6 +97,14 @@ void kc_hpack_dec_init(struct kc_hpack_dec *d, uint32_t limit);
 void kc_hpack_dec_set_partial(struct kc_hpack_dec *d);
 
 /**
+ * Bytes of this direction were lost (a reassembly gap): insertions made in
+ * them are unknown, so no entry held can be trusted at its index any more.
+ * Empty the table and mark it partial (see @file); the limit is kept and
+ * max_size is assumed to be the limit until a size update says otherwise.
+ */
+void kc_hpack_dec_lose(struct kc_hpack_dec *d);
+
+/**
  * Raise the protocol bound after the decoding side advertised
  * SETTINGS_HEADER_TABLE_SIZE = @p limit. The bound only grows: a lowered
  * setting is followed by the encoder's own size update (RFC 7541 4.2), and

@@ -69,6 +69,28 @@
  * the other direction goes on. A server direction whose first frame is a
  * SETTINGS (the server preface, RFC 9113 3.4) is a connection start.
  *
+ * Reassembly gaps (kc_http2_gap). A hole that ends inside the payload of
+ * the DATA (or skipped) frame being read, or exactly at the end of that DATA
+ * frame, keeps the framing: the missing DATA bytes are counted in the body
+ * size (gap_in_frame), that stream gets KC_ITEM_F_GAP and its body prefix
+ * on that side stops there; nothing else changes. Any
+ * other hole loses the frame boundary and the header blocks sent in it, so
+ * that direction resynchronises: from the first byte after the hole it
+ * looks for a frame header that h2_frame_plausible() accepts, with a length
+ * within the SETTINGS_MAX_FRAME_SIZE the peer advertised (16384 by default),
+ * not a CONTINUATION (its block start is lost), stream-id parity of the
+ * direction (client DATA/HEADERS on odd streams, PUSH_PROMISE only from the
+ * server), and, when its bytes are there, a plausible next frame header (or
+ * the frame ending exactly at the bytes given). Up to KC_HTTP2_RESYNC_MAX
+ * bytes are skipped (resync_skipped), then the direction is given up
+ * (resync_giveup; its bytes consumed and ignored, the other direction goes
+ * on). The HPACK decoder of that direction is emptied and marked partial
+ * (kc_hpack_dec_lose: no guess; a later block that refers to an entry from
+ * before the hole makes its stream give no item, hpack_unknown_refs). A
+ * header block being assembled from that direction is dropped. Every stream
+ * open at the gap gets KC_ITEM_F_GAP on its item (streams_gap), and its body
+ * prefix on that side stops at the hole.
+ *
  * Thread safety: a flow is used by one thread at a time (its worker); the
  * functions share no mutable state. Stack use of kc_http2_feed() and
  * kc_http2_close(): about 12 KiB (one struct kc_item while emitting, HPACK
@@ -98,6 +120,10 @@
 /** Largest non-DATA frame the dissector asks to see whole; larger HEADERS or
  *  PUSH_PROMISE frames lose the HPACK state, others are skipped. */
 #define KC_HTTP2_MAX_WHOLE_FRAME 32768u
+/** RFC 9113 6.5.2: SETTINGS_MAX_FRAME_SIZE before any SETTINGS. */
+#define KC_HTTP2_DEFAULT_MAX_FRAME 16384u
+/** Bytes skipped looking for a frame boundary after a gap before giving up. */
+#define KC_HTTP2_RESYNC_MAX (64u * 1024u)
 /** Upper bound of kc_http2_flow_size(). */
 #define KC_HTTP2_FLOW_MAX_SIZE (24u * 1024u)
 
@@ -161,6 +187,12 @@ struct kc_http2_stats {
 	uint64_t body_decode_errors;  /**< encoded bodies kept raw: not inflatable */
 	uint64_t midstream_joins;     /**< connections joined mid-way */
 	uint64_t upgrades;            /**< connections from an h2c Upgrade */
+	uint64_t gaps;                /**< gaps reported (kc_http2_gap) */
+	uint64_t gap_in_frame;        /**< of which inside a frame payload: stayed in sync */
+	uint64_t resync_ok;           /**< frame boundary found after a gap */
+	uint64_t resync_giveup;       /**< none within KC_HTTP2_RESYNC_MAX: direction ignored */
+	uint64_t resync_skipped;      /**< bytes skipped while resynchronising */
+	uint64_t streams_gap;         /**< streams marked KC_ITEM_F_GAP */
 };
 
 /** Number of counters in struct kc_http2_stats. Thread safety: pure. */
@@ -269,6 +301,20 @@ struct kc_parse_res kc_http2_feed(struct kc_http2_flow *f, enum kc_dir dir,
 				  const uint8_t *data, size_t len, uint64_t ts_us,
 				  const struct kc_flow_info *info, kc_item_emit_fn emit,
 				  void *ctx, struct kc_http2_stats *st);
+
+/**
+ * A reassembly gap: @p gap bytes of direction @p dir are missing before the
+ * next kc_http2_feed() on it (bytes the caller held back unconsumed count as
+ * missing too). Stays in sync or resynchronises as described in @file.
+ * Nothing happens on a closed or broken flow, or a direction given up.
+ * Thread safety: the flow's worker only.
+ * @param f    the flow.
+ * @param dir  KC_DIR_C2S or KC_DIR_S2C.
+ * @param gap  missing bytes (> 0).
+ * @param st   counters (single writer).
+ */
+void kc_http2_gap(struct kc_http2_flow *f, enum kc_dir dir, uint64_t gap,
+		  struct kc_http2_stats *st);
 
 /**
  * End of the connection (FIN, RST, idle timeout or eviction): emit every

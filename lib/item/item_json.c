@@ -35,8 +35,11 @@
  *     .cookies {name: S} (first wins), .queryString {k: S | [S,...]} (values
  *     URL-decoded by the dissector; a repeated key gives an array in order),
  *     .headersSize I (req_headers_size), .bodySize I (req_body_size),
- *     .postData {mimeType S (req_mime), text S (req_body)} only when
- *     req_body_size > 0 or req_body is present,
+ *     .postData {mimeType S (req_mime), text S, [encoding "base64"]} only
+ *     when req_body_size > 0 or req_body is present; text is req_body's
+ *     bytes when they are valid UTF-8 (the rule above) with no NUL byte,
+ *     else base64(req_body) and "encoding": "base64" follows text (gRPC
+ *     messages start with a 0x00 flag byte; a C-string cut would lose them),
  *     .grpc {service S, method S} (gRPC only)
  *   response.status I, .statusText S, .httpVersion S, .headers {..},
  *     .cookies {..} (Set-Cookie name=value), .content {size I, mimeType S,
@@ -378,6 +381,46 @@ static void add_base64(struct jctx *c, cJSON *obj, const char *key, struct kc_st
 	add_item(c, obj, key, cJSON_CreateString(c->scratch));
 }
 
+/* Can @p s be shown as JSON text unchanged: valid UTF-8 by utf8_clean_to's
+ * rule, no NUL (which would end the C string)? */
+static int body_is_text(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char b = s[i];
+		size_t need;
+		uint32_t cp, min;
+
+		if (b == 0)
+			return 0;
+		if (b < 0x80) {
+			i++;
+			continue;
+		}
+		if ((b & 0xe0) == 0xc0) {
+			need = 1; cp = b & 0x1f; min = 0x80;
+		} else if ((b & 0xf0) == 0xe0) {
+			need = 2; cp = b & 0x0f; min = 0x800;
+		} else if ((b & 0xf8) == 0xf0) {
+			need = 3; cp = b & 0x07; min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (i + need >= n)
+			return 0;
+		for (size_t k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
 static void render_http(struct jctx *c, cJSON *root)
 {
 	const struct kc_item *it = c->it;
@@ -418,7 +461,13 @@ static void render_http(struct jctx *c, cJSON *root)
 
 			if (pd != NULL) {
 				add_view(c, pd, "mimeType", h->req_mime);
-				add_view(c, pd, "text", h->req_body);
+				if (body_is_text((const unsigned char *)kc_item_str(it, h->req_body),
+						 h->req_body.len)) {
+					add_view(c, pd, "text", h->req_body);
+				} else {
+					add_base64(c, pd, "text", h->req_body);
+					add_cstr(c, pd, "encoding", "base64");
+				}
 			}
 		}
 		if (it->proto == KC_ITEM_GRPC) {

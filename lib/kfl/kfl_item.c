@@ -15,7 +15,9 @@
  *   absent; always {} for tcp/udp items).
  *   HTTP request: method, path, pathSegments[], url, httpVersion, headers{}
  *     (repeats joined ","), cookies{} (first wins), queryString{} (repeats ->
- *     array), headersSize, bodySize, postData? {mimeType, text}, grpc?
+ *     array), headersSize, bodySize, postData? {mimeType, text, encoding?}
+ *     (text: the body when valid UTF-8 without NUL, else base64 of it with
+ *     encoding "base64"), grpc?
  *     {service, method}.
  *   HTTP response: status, statusText, httpVersion, headers{}, cookies{},
  *     content {size, mimeType, encoding "base64", text base64}, redirectURL,
@@ -49,7 +51,7 @@ enum kind {
 	K_HREQ,
 	K_HREQ_METHOD, K_HREQ_PATH, K_HREQ_PATHSEG, K_HREQ_URL, K_HREQ_VERSION,
 	K_HREQ_HEADERS, K_HREQ_COOKIES, K_HREQ_QUERY, K_HREQ_HSIZE, K_HREQ_BSIZE,
-	K_HREQ_POST, K_HREQ_POST_MIME, K_HREQ_POST_TEXT,
+	K_HREQ_POST, K_HREQ_POST_MIME, K_HREQ_POST_TEXT, K_HREQ_POST_ENC,
 	K_HREQ_GRPC, K_HREQ_GRPC_SERVICE, K_HREQ_GRPC_METHOD,
 	K_HRESP,
 	K_HRESP_STATUS, K_HRESP_STATUSTEXT, K_HRESP_VERSION, K_HRESP_HEADERS,
@@ -106,7 +108,8 @@ static const struct child t_hreq[] = {
 	{ NULL, 0 },
 };
 static const struct child t_hreq_post[] = { { "mimeType", K_HREQ_POST_MIME },
-					    { "text", K_HREQ_POST_TEXT }, { NULL, 0 } };
+					    { "text", K_HREQ_POST_TEXT },
+					    { "encoding", K_HREQ_POST_ENC }, { NULL, 0 } };
 static const struct child t_hreq_grpc[] = { { "service", K_HREQ_GRPC_SERVICE },
 					    { "method", K_HREQ_GRPC_METHOD }, { NULL, 0 } };
 static const struct child t_hresp[] = {
@@ -274,6 +277,29 @@ static struct kfl_val sv(struct kfl_ctx *x, const struct kc_item *it, struct kc_
 	if ((uint32_t)s.off + s.len > KC_ITEM_ARENA_SIZE)
 		return kfl_v_str("", 0);
 	return clean(x, kc_item_str(it, s), s.len);
+}
+
+/* item_json.c's body_is_text(): shown as is when valid UTF-8 without NUL,
+ * else base64 with "encoding". */
+static bool body_is_text(const struct kc_item *it, struct kc_str v)
+{
+	const unsigned char *s = (const unsigned char *)kc_item_str(it, v);
+	size_t n = v.len;
+
+	if ((uint32_t)v.off + v.len > KC_ITEM_ARENA_SIZE)
+		return true; /* renders as "" */
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == 0)
+			return false;
+		if (s[i] >= 0x80) {
+			size_t k = utf8_seq(s, i, n);
+
+			if (k == 0)
+				return false;
+			i += k - 1;
+		}
+	}
+	return true;
 }
 
 /* Raw bytes of a view (for splitting and base64, which the renderer does on
@@ -592,8 +618,13 @@ static bool present(const struct kc_item *it, uint8_t kind)
 	if (kind > K_HREQ && kind <= K_HREQ_GRPC_METHOD) {
 		if (kind >= K_HREQ_GRPC)
 			return req && it->proto == KC_ITEM_GRPC;
-		if (kind >= K_HREQ_POST)
-			return req && (h->req_body_size > 0 || h->req_body.len > 0);
+		if (kind >= K_HREQ_POST) {
+			bool post = req && (h->req_body_size > 0 || h->req_body.len > 0);
+
+			if (kind == K_HREQ_POST_ENC)
+				return post && !body_is_text(it, h->req_body);
+			return post;
+		}
 		return req;
 	}
 	if (kind > K_HRESP && kind <= K_HRESP_GRPC_STATUS) {
@@ -740,7 +771,22 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 	case K_HREQ_HSIZE: *out = kfl_v_int(h->req_headers_size); return 0;
 	case K_HREQ_BSIZE: *out = kfl_v_int(h->req_body_size); return 0;
 	case K_HREQ_POST_MIME: *out = sv(x, it, h->req_mime); return 0;
-	case K_HREQ_POST_TEXT: *out = sv(x, it, h->req_body); return 0;
+	case K_HREQ_POST_TEXT: {
+		struct kfl_val b;
+		char *o;
+
+		if (body_is_text(it, h->req_body)) {
+			*out = sv(x, it, h->req_body);
+			return 0;
+		}
+		b = raw(it, h->req_body);
+		o = kfl_alloc(x, (b.len + 2) / 3 * 4 + 1);
+		if (o == NULL)
+			return -ENOSPC;
+		*out = kfl_v_str(o, kfl_b64_encode((const unsigned char *)b.u.s, b.len, o));
+		return 0;
+	}
+	case K_HREQ_POST_ENC: *out = cs("base64"); return 0;
 	case K_HREQ_GRPC_SERVICE: *out = sv(x, it, h->grpc_service); return 0;
 	case K_HREQ_GRPC_METHOD: *out = sv(x, it, h->grpc_method); return 0;
 	case K_HRESP_STATUS: *out = kfl_v_int(h->status); return 0;

@@ -370,8 +370,115 @@ static void test_stats(void)
 	kc_dissect_core_destroy(c);
 }
 
+static size_t put(uint8_t *b, size_t n, const void *d, size_t l)
+{
+	memcpy(b + n, d, l);
+	return n + l;
+}
+
+/* Gaps reach lib/dns and lib/http2, which resynchronise instead of stopping
+ * the direction. */
+static void test_gap_resync(void)
+{
+	struct kc_dissect_core *c = t_core(4096);
+	struct kc_dissect_flow *f = open_flow(c, 53, 6);
+	const struct kc_dissect_stats *st = kc_dissect_stats(c);
+	uint8_t cb[256], sb[256];
+	size_t nc = 0, ns = 0;
+
+	/* DNS over TCP: queries 0x1234 and 0x5678; a hole inside the first
+	 * answer; the second answer must still pair. */
+	cb[nc++] = 0;
+	cb[nc++] = sizeof(dns_q);
+	nc = put(cb, nc, dns_q, sizeof(dns_q));
+	cb[nc++] = 0;
+	cb[nc++] = sizeof(dns_q);
+	nc = put(cb, nc, dns_q, sizeof(dns_q));
+	cb[nc - sizeof(dns_q)] = 0x56;
+	cb[nc - sizeof(dns_q) + 1] = 0x78;
+	sb[ns++] = 0;
+	sb[ns++] = sizeof(dns_a);
+	ns = put(sb, ns, dns_a, sizeof(dns_a));
+	sb[ns++] = 0;
+	sb[ns++] = sizeof(dns_a);
+	ns = put(sb, ns, dns_a, sizeof(dns_a));
+	sb[ns - sizeof(dns_a)] = 0x56;
+	sb[ns - sizeof(dns_a) + 1] = 0x78;
+	kc_dissect_tcp_data(c, f, C2S, cb, (uint32_t)nc, 0, 10);
+	kc_dissect_tcp_data(c, f, S2C, sb, 10, 0, 20);
+	kc_dissect_tcp_data(c, f, S2C, sb + 18, (uint32_t)(ns - 18), 8, 21);
+	CHECK_EQ_U(S.n, 1);
+	CHECK_EQ_U(S.items[0].proto, KC_ITEM_DNS);
+	CHECK_EQ_U(S.items[0].u.dns.id, 0x5678);
+	CHECK_EQ_U(S.items[0].flags, KC_ITEM_F_REQUEST | KC_ITEM_F_RESPONSE);
+	CHECK_EQ_U(S.items[0].ts_us, 10);
+	CHECK_EQ_U(S.items[0].resp_ts_us, 21);
+	CHECK_STR(&S.items[0], S.items[0].u.dns.rrs[0].data, "93.184.216.34");
+	CHECK_EQ_U(st->proto[KC_ITEM_DNS].gaps, 1);
+	CHECK_EQ_U(st->dns.resync_ok, 1);
+	CHECK_EQ_U(st->dns.resync_skipped, sizeof(dns_a) + 2 - 18);
+	kc_dissect_flow_close(c, f, 30);
+	CHECK_EQ_U(S.n, 2);
+	CHECK_EQ_U(S.items[1].u.dns.id, 0x1234);
+	CHECK_EQ_U(S.items[1].flags, KC_ITEM_F_REQUEST | KC_ITEM_F_TIMEOUT);
+	CHECK_EQ_U(S.items[1].index, 1);
+
+	/* HTTP/2: a hole from inside stream 1's DATA into a PING; stream 3
+	 * (static/literal headers) completes after it. */
+	{
+		static const char pre[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+		static const uint8_t req3[] = { 0, 0, 6, 1, 5, 0, 0, 0, 3, 0x82, 0x84, 0x86, 0x41, 0x01, 'h' };
+		static const uint8_t resp1[] = { 0, 0, 1, 1, 4, 0, 0, 0, 1, 0x88 }; /* no END_STREAM */
+		static const uint8_t resp3[] = { 0, 0, 1, 1, 5, 0, 0, 0, 3, 0x8d };  /* 404 */
+		static const uint8_t data1[] = { 0, 0, 20, 0, 0, 0, 0, 0, 1 };
+		static const uint8_t ping[] = { 0, 0, 8, 6, 0, 0, 0, 0, 0, '1', '2', '3', '4', '5', '6', '7', '8' };
+		uint8_t y[20];
+		size_t d1, cut1, cut2;
+
+		memset(y, 'y', sizeof(y));
+		f = open_flow(c, 8080, 6);
+		nc = put(cb, 0, pre, 24);
+		nc = put(cb, nc, h2_settings, sizeof(h2_settings));
+		nc = put(cb, nc, h2_req, sizeof(h2_req));
+		nc = put(cb, nc, req3, sizeof(req3));
+		ns = put(sb, 0, h2_settings, sizeof(h2_settings));
+		ns = put(sb, ns, resp1, sizeof(resp1));
+		ns = put(sb, ns, data1, sizeof(data1));
+		d1 = ns;
+		ns = put(sb, ns, y, sizeof(y));
+		cut2 = ns + 9 + 3;
+		ns = put(sb, ns, ping, sizeof(ping));
+		ns = put(sb, ns, resp3, sizeof(resp3));
+		cut1 = d1 + 5;
+		kc_dissect_tcp_data(c, f, C2S, cb, (uint32_t)nc, 0, 40);
+		kc_dissect_tcp_data(c, f, S2C, sb, (uint32_t)cut1, 0, 41);
+		kc_dissect_tcp_data(c, f, S2C, sb + cut2, (uint32_t)(ns - cut2),
+				    (uint32_t)(cut2 - cut1), 42);
+		CHECK_EQ_U(S.n, 1);
+		CHECK_EQ_U(S.items[0].proto, KC_ITEM_HTTP2);
+		CHECK_EQ_U(S.items[0].u.http.h2_stream_id, 3);
+		/* Stream 3 was open when the server's bytes were lost: the
+		 * hole may have held its frames too, so it is flagged. */
+		CHECK_EQ_U(S.items[0].flags, KC_ITEM_F_REQUEST | KC_ITEM_F_RESPONSE | KC_ITEM_F_GAP);
+		CHECK_EQ_U(S.items[0].u.http.status, 404);
+		CHECK_EQ_U(S.items[0].index, 0);
+		CHECK_EQ_U(st->proto[KC_ITEM_HTTP2].gaps, 1);
+		CHECK_EQ_U(st->h2.resync_ok, 1);
+		CHECK_EQ_U(st->h2.resync_skipped, 5);
+		kc_dissect_flow_close(c, f, 50);
+		CHECK_EQ_U(S.n, 2);
+		CHECK_EQ_U(S.items[1].u.http.h2_stream_id, 1);
+		CHECK_EQ_U(S.items[1].flags, KC_ITEM_F_REQUEST | KC_ITEM_F_RESPONSE |
+						     KC_ITEM_F_TIMEOUT | KC_ITEM_F_GAP);
+		CHECK_STR(&S.items[1], S.items[1].u.http.resp_body, "yyyyy");
+		CHECK_EQ_U(S.items[1].index, 1);
+	}
+	kc_dissect_core_destroy(c);
+}
+
 int main(void)
 {
+	test_gap_resync();
 	test_stats();
 	test_dns();
 	test_tls();

@@ -611,8 +611,94 @@ static void test_early_response_and_forms(void)
 	kc_dissect_core_destroy(c);
 }
 
+/* HTTP/0.9 (RFC 1945 4.1): "GET /path" without a version, a raw answer
+ * running to the close (the request of tcp.stream 2 of
+ * zeek-mixed-vlan-mpls.pcap, bytes as captured). */
+static void test_http09(void)
+{
+	struct kc_dissect_core *c = t_core(4096);
+	struct kc_dissect_flow *f = open_flow(c, 80);
+	const struct kc_item *it;
+	char *js;
+
+	feed(c, f, C2S, "GET /\r\n\r\n", 10);
+	CHECK_EQ_U(kc_dissect_flow_proto(f), KC_ITEM_HTTP);
+	feed(c, f, S2C, "<!DOCTYPE HTML PUBLIC>\n", 20);
+	feed(c, f, S2C, "<p>hi</p>", 30);
+	CHECK_EQ_U(S.n, 0);
+	kc_dissect_flow_close(c, f, 40);
+	CHECK_EQ_U(S.n, 1);
+	it = &S.items[0];
+	CHECK_EQ_U(it->proto, KC_ITEM_HTTP);
+	CHECK_EQ_U(it->flags, KC_ITEM_F_REQUEST | KC_ITEM_F_RESPONSE);
+	CHECK_STR(it, it->u.http.method, "GET");
+	CHECK_STR(it, it->u.http.url, "/");
+	CHECK_STR(it, it->u.http.path, "/");
+	CHECK_STR(it, it->u.http.version, "HTTP/0.9");
+	CHECK_EQ_U(it->u.http.n_req_headers, 0);
+	CHECK_EQ_U(it->u.http.status, 0);
+	CHECK_EQ_U(it->u.http.status_text.len, 0);
+	CHECK_EQ_U(it->u.http.n_resp_headers, 0);
+	CHECK_STR(it, it->u.http.resp_body, "<!DOCTYPE HTML PUBLIC>\n<p>hi</p>");
+	CHECK_EQ_U(it->u.http.resp_body_size, 32);
+	CHECK_EQ_U(it->u.http.req_body_size, 0);
+	CHECK_EQ_U(it->req_size, 7);
+	CHECK_EQ_U(it->resp_size, 32);
+	CHECK_EQ_U(it->u.http.req_headers_size, 7);
+	CHECK_EQ_U(it->u.http.resp_headers_size, 0);
+	CHECK_EQ_U(it->ts_us, 10);
+	CHECK_EQ_U(it->resp_ts_us, 20);
+	CHECK_EQ_U(kc_dissect_stats(c)->http.requests, 1);
+	CHECK_EQ_U(kc_dissect_stats(c)->http.responses, 1);
+	js = t_json(it);
+	CHECK(js != NULL && strstr(js, "\"httpVersion\":\"HTTP/0.9\"") != NULL);
+	CHECK(js != NULL && strstr(js, "\"status\":0,") != NULL);
+	free(js);
+	kc_dissect_core_destroy(c);
+
+	/* Path with a query, and a server that answers with a status line. */
+	c = t_core(4096);
+	f = open_flow(c, 80);
+	feed(c, f, C2S, "GET /a%20b?x=1\r\n", 1);
+	feed(c, f, S2C, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 2);
+	CHECK_EQ_U(S.n, 1);
+	it = &S.items[0];
+	CHECK_STR(it, it->u.http.version, "HTTP/0.9");
+	CHECK_STR(it, it->u.http.path, "/a b");
+	CHECK_EQ_U(it->u.http.n_query, 1);
+	CHECK_EQ_U(it->u.http.status, 200);
+	CHECK_STR(it, it->u.http.resp_body, "ok");
+	kc_dissect_flow_close(c, f, 3);
+	CHECK_EQ_U(S.n, 1);
+	kc_dissect_core_destroy(c);
+
+	/* Only GET exists in 0.9: "POST /x" alone is not HTTP. */
+	c = t_core(4096);
+	f = open_flow(c, 80);
+	feed(c, f, C2S, "POST /x\r\n\r\n", 1);
+	kc_dissect_flow_close(c, f, 2);
+	CHECK_EQ_U(S.n, 1);
+	CHECK_EQ_U(S.items[0].proto, KC_ITEM_TCP);
+	kc_dissect_core_destroy(c);
+
+	/* The raw answer split so its first bytes could be "HTTP/1." : held
+	 * until it can tell. */
+	c = t_core(4096);
+	f = open_flow(c, 80);
+	feed(c, f, C2S, "GET /\r\n", 1);
+	feed(c, f, S2C, "HTT", 2);
+	feed(c, f, S2C, "X raw", 3);
+	kc_dissect_flow_close(c, f, 4);
+	CHECK_EQ_U(S.n, 1);
+	CHECK_STR(&S.items[0], S.items[0].u.http.resp_body, "HTTX raw");
+	CHECK_EQ_U(S.items[0].u.http.status, 0);
+	CHECK_EQ_U(S.items[0].resp_ts_us, 3);
+	kc_dissect_core_destroy(c);
+}
+
 int main(void)
 {
+	test_http09();
 	test_early_response_and_forms();
 	test_simple();
 	test_every_split();

@@ -9,7 +9,9 @@
  *     2 bytes  big endian: bit 15 = direction (1 = server to client),
  *              bits 0-14 = length of the chunk that follows (cut short if
  *              the input ends)
- *     chunk    one UDP datagram, or the next bytes of that TCP direction
+ *     chunk    one UDP datagram, or the next bytes of that TCP direction;
+ *              on TCP a record of length 0 is a reassembly gap in that
+ *              direction (held bytes dropped, kc_dns_flow_gap)
  *
  * The TCP side keeps unconsumed bytes as the dispatcher does (bounded at
  * 70000 bytes per direction; a full buffer is dropped).
@@ -104,6 +106,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		off += n;
 		ts += 1000;
+		if (tcp && n == 0 && off <= size) {
+			blen[dir] = 0;
+			kc_dns_flow_gap(&f, dir, &st);
+			continue;
+		}
 		(void)kc_dns_probe(chunk, n, tcp);
 		if (!tcp) {
 			(void)kc_dns_parse_message(chunk, n, &scratch, &st);

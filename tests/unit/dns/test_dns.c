@@ -855,6 +855,129 @@ static void test_tcp_splits(void)
 	}
 }
 
+/* TCP gap inside the first response: the second one must still pair. */
+static void test_tcp_gap_resync(void)
+{
+	struct mb q1, q2, r1, r2;
+	uint8_t c2s[1024], s2c[2048];
+	size_t nc = 0, ns = 0, l1;
+	struct kc_flow_info fi = flow_info(IPPROTO_TCP);
+	static struct capture cap;
+
+	build_query(&q1, 21, "a.example", 1);
+	build_query(&q2, 22, "b.example", 28);
+	build_response_a(&r1, 21);
+	build_response_a(&r2, 22);
+	nc += frame(c2s + nc, &q1);
+	nc += frame(c2s + nc, &q2);
+	l1 = frame(s2c, &r1);
+	ns = l1 + frame(s2c + l1, &r2);
+
+	/* 20 bytes of r1, a 10-byte hole, the rest in one segment. */
+	{
+		struct kc_dns_flow f;
+		struct kc_dns_stats st = { 0 };
+		struct stream sc = { .len = 0 }, ss = { .len = 0 };
+
+		memset(&cap, 0, sizeof(cap));
+		kc_dns_flow_init(&f);
+		stream_feed(&sc, &f, KC_DIR_C2S, c2s, nc, 10, &fi, &cap, &st);
+		stream_feed(&ss, &f, KC_DIR_S2C, s2c, 20, 20, &fi, &cap, &st);
+		CHECK_EQ(ss.len, 20);
+		ss.len = 0; /* the dispatcher drops the held bytes at a gap */
+		kc_dns_flow_gap(&f, KC_DIR_S2C, &st);
+		stream_feed(&ss, &f, KC_DIR_S2C, s2c + 30, ns - 30, 21, &fi, &cap, &st);
+		CHECK_EQ(ss.len, 0);
+		CHECK_EQ(ss.errors, 0);
+		CHECK_EQ(cap.n, 1);
+		CHECK_EQ(cap.items[0].u.dns.id, 22);
+		CHECK_EQ(cap.items[0].flags, KC_ITEM_F_REQUEST | KC_ITEM_F_RESPONSE);
+		CHECK_EQ(cap.items[0].ts_us, 10);
+		CHECK_EQ(cap.items[0].resp_ts_us, 21);
+		CHECK_EQ(cap.items[0].req_size, q2.n);
+		CHECK_EQ(cap.items[0].resp_size, r2.n);
+		CHECK_EQ(cap.items[0].u.dns.n_answers, 2);
+		CHECK_STR(&cap.items[0], cap.items[0].u.dns.rrs[1].data, "192.0.2.1");
+		CHECK_EQ(st.tcp_gaps, 1);
+		CHECK_EQ(st.resync_ok, 1);
+		CHECK_EQ(st.resync_giveup, 0);
+		CHECK_EQ(st.resync_skipped, l1 - 30);
+		CHECK_EQ(kc_dns_flow_close(&f, &fi, cap_emit, &cap, &st), 1);
+		CHECK_EQ(cap.n, 2);
+		CHECK_EQ(cap.items[1].u.dns.id, 21);
+		CHECK_EQ(cap.items[1].flags, KC_ITEM_F_REQUEST | KC_ITEM_F_TIMEOUT);
+	}
+
+	/* Every hole position inside r1 (hole of 3 bytes), then byte by byte
+	 * for one of them: never a false start, always r2 found. */
+	unsigned bad = 0;
+
+	for (size_t k = 0; k + 3 < l1; k++) {
+		for (int bytewise = 0; bytewise < 2; bytewise++) {
+			struct kc_dns_flow f;
+			struct kc_dns_stats st = { 0 };
+			struct stream sc = { .len = 0 }, ss = { .len = 0 };
+
+			if (bytewise && k != 7)
+				continue;
+			memset(&cap, 0, sizeof(cap));
+			kc_dns_flow_init(&f);
+			stream_feed(&sc, &f, KC_DIR_C2S, c2s, nc, 10, &fi, &cap, &st);
+			stream_feed(&ss, &f, KC_DIR_S2C, s2c, k, 20, &fi, &cap, &st);
+			ss.len = 0;
+			kc_dns_flow_gap(&f, KC_DIR_S2C, &st);
+			if (bytewise) {
+				for (size_t i = k + 3; i < ns; i++)
+					stream_feed(&ss, &f, KC_DIR_S2C, s2c + i, 1, 21, &fi, &cap,
+						    &st);
+			} else {
+				stream_feed(&ss, &f, KC_DIR_S2C, s2c + k + 3, ns - k - 3, 21, &fi,
+					    &cap, &st);
+			}
+			if (cap.n != 1 || cap.items[0].u.dns.id != 22 || ss.len != 0 ||
+			    st.resync_ok != 1 || st.resync_skipped != l1 - k - 3 ||
+			    f.n_pending != 1) {
+				bad++;
+				fprintf(stderr, "gap at %zu bytewise %d: n %u skipped %llu\n", k,
+					bytewise, cap.n, (unsigned long long)st.resync_skipped);
+			}
+		}
+	}
+	CHECK_EQ(bad, 0);
+
+	/* 64 KiB of junk after a gap: given up, later messages ignored. */
+	{
+		struct kc_dns_flow f;
+		struct kc_dns_stats st = { 0 };
+		static uint8_t junk[KC_DNS_RESYNC_MAX + 100];
+		struct kc_parse_res r;
+
+		memset(junk, 0xff, sizeof(junk));
+		memset(&cap, 0, sizeof(cap));
+		kc_dns_flow_init(&f);
+		f.seen_valid = 1;
+		kc_dns_flow_gap(&f, KC_DIR_S2C, &st);
+		r = kc_dns_feed_tcp(&f, KC_DIR_S2C, junk, 1000, 1, &fi, cap_emit, &cap, &st);
+		/* The last 13 bytes are too few to judge: kept. */
+		CHECK_EQ(r.status, KC_PARSE_NEED_MORE);
+		CHECK_EQ(r.consumed, 1000 - 13);
+		CHECK_EQ(st.resync_giveup, 0);
+		r = kc_dns_feed_tcp(&f, KC_DIR_S2C, junk, sizeof(junk), 1, &fi, cap_emit, &cap,
+				    &st);
+		CHECK_EQ(r.consumed, sizeof(junk));
+		CHECK_EQ(st.resync_giveup, 1);
+		CHECK_EQ(st.resync_skipped, KC_DNS_RESYNC_MAX);
+		r = kc_dns_feed_tcp(&f, KC_DIR_S2C, s2c + l1, ns - l1, 2, &fi, cap_emit, &cap, &st);
+		CHECK_EQ(r.consumed, ns - l1);
+		CHECK_EQ(cap.n, 0);
+		CHECK_EQ(st.messages, 0);
+		/* The other direction is unaffected. */
+		r = kc_dns_feed_tcp(&f, KC_DIR_C2S, c2s, nc, 3, &fi, cap_emit, &cap, &st);
+		CHECK_EQ(r.consumed, nc);
+		CHECK_EQ(f.n_pending, 2);
+	}
+}
+
 int main(void)
 {
 	test_udp_pair();
@@ -865,5 +988,6 @@ int main(void)
 	test_pairing_and_timeouts();
 	test_probe_and_not_dns();
 	test_tcp_splits();
+	test_tcp_gap_resync();
 	return t_report();
 }

@@ -7,7 +7,10 @@
  *               carries an HTTP2-Settings header), 2 = KC_HTTP2_MODE_MIDSTREAM
  *   bytes 1..   chunks separated by the 4 bytes "KCH|"; a chunk's first byte
  *               gives the direction (bit 0: 0 client, 1 server), the rest are
- *               that direction's next TCP bytes
+ *               that direction's next TCP bytes; when its bit 7 is set, a
+ *               reassembly gap of ((byte >> 1) & 0x3f) * 61 + 1 bytes comes
+ *               before them (kc_http2_gap; held bytes count as lost, as in
+ *               the dispatcher)
  *
  * The harness behaves like the dispatcher: it keeps unconsumed bytes per
  * direction (up to 64 KiB; past that the flow is dropped) and re-presents
@@ -136,6 +139,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (end > off) {
 			d = data[off] & 1;
 			sd = &sides[d];
+			if (data[off] & 0x80) {
+				uint64_t gap = (uint64_t)((data[off] >> 1) & 0x3f) * 61 + 1;
+
+				kc_http2_gap(f, (enum kc_dir)d, gap + sd->len, &st);
+				sd->len = 0;
+			}
 			if (sd->len + (end - off - 1) > PENDING_MAX) {
 				dead = 1; /* the dispatcher's bound: flow dropped */
 				break;

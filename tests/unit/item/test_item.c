@@ -375,6 +375,69 @@ static void test_json_misc(void)
 	cJSON_Delete(got);
 }
 
+/* Render @p it and return request.postData printed unformatted (malloc'd),
+ * or NULL when absent. */
+static char *post_data_of(const struct kc_item *it)
+{
+	cJSON *got = kc_item_to_cjson(it);
+	cJSON *pd = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(got, "request"),
+						     "postData");
+	char *txt = pd != NULL ? cJSON_PrintUnformatted(pd) : NULL;
+
+	cJSON_Delete(got);
+	return txt;
+}
+
+/* request.postData.text: the body as text when valid UTF-8 without NUL,
+ * else base64 with "encoding": "base64" (a gRPC message starts with 0x00). */
+static void test_json_post_data(void)
+{
+	struct kc_item_http *h = &IT.u.http;
+	static const char grpc_msg[] = "\x00\x00\x00\x00\x05\x0a\x03" "abc";
+	static const char bad_utf8[] = "{\"k\":1}\x80";
+	char *txt;
+
+	kc_item_reset(&IT, KC_ITEM_GRPC);
+	IT.l4 = 6;
+	IT.family = 4;
+	IT.flags = KC_ITEM_F_REQUEST;
+	put_s(&IT, "application/grpc", &h->req_mime);
+	CHECK(kc_item_put(&IT, grpc_msg, sizeof(grpc_msg) - 1, &h->req_body) == 0);
+	h->req_body_size = 10;
+	txt = post_data_of(&IT);
+	CHECK(txt != NULL && strcmp(txt, "{\"mimeType\":\"application/grpc\","
+				    "\"text\":\"AAAAAAUKA2FiYw==\",\"encoding\":\"base64\"}") == 0);
+	free(txt);
+
+	/* Invalid UTF-8 is not cleaned but encoded: the bytes survive. */
+	kc_item_reset(&IT, KC_ITEM_HTTP);
+	IT.flags = KC_ITEM_F_REQUEST;
+	CHECK(kc_item_put(&IT, bad_utf8, sizeof(bad_utf8) - 1, &h->req_body) == 0);
+	h->req_body_size = 8;
+	txt = post_data_of(&IT);
+	CHECK(txt != NULL && strcmp(txt, "{\"mimeType\":\"\",\"text\":\"eyJrIjoxfYA=\","
+				    "\"encoding\":\"base64\"}") == 0);
+	free(txt);
+
+	/* Text (UTF-8 included) stays text, without "encoding". */
+	kc_item_reset(&IT, KC_ITEM_HTTP);
+	IT.flags = KC_ITEM_F_REQUEST;
+	put_s(&IT, "text/plain", &h->req_mime);
+	put_s(&IT, "caf\xc3\xa9=1", &h->req_body);
+	h->req_body_size = 7;
+	txt = post_data_of(&IT);
+	CHECK(txt != NULL && strcmp(txt, "{\"mimeType\":\"text/plain\",\"text\":\"caf\xc3\xa9=1\"}") == 0);
+	free(txt);
+
+	/* A body seen only in size (prefix empty): "" as text. */
+	kc_item_reset(&IT, KC_ITEM_HTTP);
+	IT.flags = KC_ITEM_F_REQUEST;
+	h->req_body_size = 5;
+	txt = post_data_of(&IT);
+	CHECK(txt != NULL && strcmp(txt, "{\"mimeType\":\"\",\"text\":\"\"}") == 0);
+	free(txt);
+}
+
 int main(void)
 {
 	test_arena();
@@ -383,6 +446,7 @@ int main(void)
 	test_json_h();
 	test_json_d();
 	test_json_misc();
+	test_json_post_data();
 	printf("%d passed, %d failed\n", t_pass, t_fail);
 	return t_fail == 0 ? 0 : 1;
 }

@@ -230,6 +230,31 @@ int main(void)
 	it.u.http.grpc_status = 14;
 	cross("gRPC", &it);
 
+	/* gRPC request body: binary (starts with 0x00) -> base64 + encoding */
+	t_item_h(&it);
+	it.proto = KC_ITEM_GRPC;
+	{
+		struct kc_item_http *h = &it.u.http;
+		static const char msg[] = "\x00\x00\x00\x00\x05\x0a\x03" "abc";
+		memcpy(it.arena + it.arena_used, msg, sizeof(msg) - 1);
+		h->req_body.off = it.arena_used;
+		h->req_body.len = sizeof(msg) - 1;
+		it.arena_used += sizeof(msg) - 1;
+		h->req_body_size = 10;
+		h->req_mime = t_put(&it, "application/grpc");
+	}
+	cross("gRPC binary body", &it);
+	EXPECT_ITEM("request.postData.text == \"AAAAAAUKA2FiYw==\"", &it, true);
+	EXPECT_ITEM("request.postData.encoding == \"base64\"", &it, true);
+	/* a text body has no encoding key */
+	t_item_h(&it);
+	it.u.http.req_body = t_put(&it, "caf\xc3\xa9=1");
+	it.u.http.req_body_size = 7;
+	cross("HTTP text body", &it);
+	EXPECT_ITEM("request.postData.text == \"caf\xc3\xa9=1\"", &it, true);
+	EXPECT_ITEM("request.postData.encoding == \"base64\"", &it, false);
+	EXPECT_ITEM("request.postData.encoding", &it, false);
+
 	/* HTTP without a response, IPv6 */
 	t_item_h(&it);
 	it.flags = KC_ITEM_F_REQUEST;
@@ -265,6 +290,9 @@ int main(void)
 	EXPECT_ITEM("request.headers[\"X-\xef\xbf\xbdt\xc3\xa9\"] == \"ok\"", &it, false); /* lookups use raw names */
 	EXPECT_ITEM("request.headers.* == \"ok\"", &it, true);
 	EXPECT_ITEM("response.content.text == \"/wtpbmFyeQ==\"", &it, true); /* base64 of the raw bytes */
+	/* the request body is not UTF-8: base64 of its raw bytes */
+	EXPECT_ITEM("request.postData.text == \"eyJrIjoxfYA=\" and request.postData.encoding == \"base64\"",
+		    &it, true);
 	t_item_d(&it);
 	it.u.dns.n_answers = 1;
 	it.u.dns.rrs[0].type = 16;
