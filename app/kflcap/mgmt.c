@@ -15,6 +15,7 @@
 #include "kc_item_json.h"
 
 #define MGMT_BURST 64
+#define MGMT_MAX_BURSTS 64 /* per worker ring and loop iteration */
 #define IDLE_POLLS_BEFORE_SLEEP 1000
 
 static unsigned drain_items_of(struct kc_app *app, unsigned i, unsigned max);
@@ -26,8 +27,12 @@ static unsigned drain_rings(struct kc_app *app)
 
 	for (i = 0; i < app->n_workers; i++) {
 		struct kc_worker *w = app->workers[i];
+		unsigned bursts = 0;
 
-		while ((n = rte_ring_sc_dequeue_burst(w->to_mgmt, (void **)m, MGMT_BURST, NULL)) > 0) {
+		/* Bounded per call: under overload the loop must still come back
+		 * to the gate, the reload flag and the quit flag. */
+		while (bursts++ < MGMT_MAX_BURSTS &&
+		       (n = rte_ring_sc_dequeue_burst(w->to_mgmt, (void **)m, MGMT_BURST, NULL)) > 0) {
 			for (k = 0; k < n; k++) {
 				const struct kc_mbuf_meta *meta = kc_meta(m[k]);
 

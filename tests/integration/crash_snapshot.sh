@@ -167,7 +167,7 @@ for delay in "${delays[@]}"; do
   kpid=$!
   # The delay counts from the start of recording (EAL start-up takes a
   # while on a loaded machine).
-  for i in $(seq 300); do grep -q "writing to" "$work/kill$it.log" && break; sleep 0.1; done
+  for i in $(seq 300); do grep -qs "writing to" "$work/kill$it.log" && break; sleep 0.1; done
   sleep "$delay"
   kill -9 "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null; kpid=
   cron='* * * * * *'

@@ -27,7 +27,8 @@ work=$ST_TMP
 kpid=
 prefixes=()
 cleanup() {
-  if [ -n "$kpid" ]; then kill -9 "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null; fi
+  # kpid may be timeout(1) wrapping kflcap: its child too.
+  if [ -n "$kpid" ]; then kill -9 $(pgrep -P "$kpid") "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null; fi
   local p
   for p in "${prefixes[@]:-}"; do [ -n "$p" ] && rm -rf "/var/run/dpdk/$p"; done
   st_cleanup
