@@ -174,6 +174,9 @@ int kc_worker_init(struct kc_app *app, struct kc_worker *w)
 	memset(&ec, 0, sizeof(ec));
 	ec.flow.capacity = app->opts.flow_table_size;
 	ec.flow.worker = (uint8_t)w->idx;
+	/* Stream numbers start from the start time (65536 a second), so a
+	 * restarted recorder never reuses a file name of an earlier run. */
+	ec.flow.stream_base = ((uint64_t)app->wall0_us / 1000000u) << 16;
 	for (c = 0; c < KC_FLOW_T_MAX; c++)
 		ec.flow.timeout_us[c] = (uint64_t)app->opts.timeout_s[c] * 1000000u;
 	ec.defrag.max_datagrams = app->opts.defrag_max;

@@ -486,9 +486,39 @@ static int replace(char **field, const char *a, const char *b)
 	return 0;
 }
 
+/* Relative paths are taken from the working directory at start-up, once:
+ * the destination URL built from out_dir must be absolute (file://). */
+static int absolute(char **field)
+{
+	char cwd[4096];
+	const char *rel = *field;
+
+	if (rel[0] == '/' || rel[0] == '\0')
+		return 0;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -errno;
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	if (strcmp(rel, ".") == 0)
+		rel = "";
+	{
+		char *abs = NULL;
+		int rc;
+
+		if (asprintf(&abs, "%s%s%s", cwd, rel[0] ? "/" : "", rel) < 0)
+			return -ENOMEM;
+		rc = replace(field, abs, "");
+		free(abs);
+		return rc;
+	}
+}
+
 int kc_config_finish(struct kc_config *cfg, struct kc_err *err)
 {
 	struct kc_cron c;
+
+	if (absolute(&cfg->out_dir) < 0 || absolute(&cfg->spool_dir) < 0)
+		return kc_err_set(err, -EINVAL, "key 'out_dir': cannot make the path absolute");
 
 	if (cfg->dest[0] == '\0') {
 		int rc = cfg->gcs_bucket[0] ? replace(&cfg->dest, "gs://", cfg->gcs_bucket)

@@ -318,7 +318,7 @@ struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key
 	f->key = *k;
 	f->hash = hash;
 	f->first_us = f->last_us = now_us;
-	f->stream_id = ((uint64_t)t->cfg.worker << 48) | ++t->next_stream;
+	f->stream_id = ((uint64_t)t->cfg.worker << 48) | ((t->cfg.stream_base + ++t->next_stream) & ((1ull << 48) - 1));
 	f->in_use = 1;
 	f->state = KC_FLOW_NEW;
 	f->tclass = (uint8_t)tclass_of(f);

@@ -93,7 +93,10 @@ struct kc_flow_cfg {
 	uint32_t capacity;        /**< flows held at once (table full → evict longest idle) */
 	uint32_t user_size;       /**< bytes of caller state per flow */
 	uint64_t timeout_us[KC_FLOW_T_MAX];
-	uint8_t worker;           /**< goes into the top byte of every stream id */
+	uint8_t worker;           /**< goes into the top 16 bits of every stream id */
+	uint64_t stream_base;     /**< first stream number - 1 (below 2^47): e.g. derived
+	                               from the start time, so ids, and the file names made
+	                               from them, do not repeat across restarts */
 };
 
 struct kc_flow_stats {

@@ -154,7 +154,27 @@ struct kc_snapshot *kc_snapshot_create(const struct kc_snapshot_params *p,
 				goto fail;
 			}
 		}
-		if (!snap_is_dir(s->live_dir)) {
+		/* A live folder left by an earlier run (killed, or ended without
+		 * its last snapshot) goes aside as a rotating folder, so that the
+		 * first snapshot merges it as recovered: the new run's writer
+		 * never opens, let alone truncates, a file of the old one. */
+		if (snap_is_dir(s->live_dir)) {
+			uint64_t rnd;
+			char *dst;
+
+			if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+				rnd = kc_wall_us() ^ ((uint64_t)getpid() << 40) ^ kc_now_us();
+			dst = snap_fmt("%s/%" PRIu64 "-%016" PRIx64, s->rot_dir, (uint64_t)time(NULL), rnd);
+			rc = dst == NULL ? -ENOMEM : rename(s->live_dir, dst) < 0 ? -errno : 0;
+			free(dst);
+			if (rc == 0)
+				rc = snap_fsync_path(s->rot_dir);
+			if (rc < 0) {
+				kc_err_set(err, rc, "snapshot: set %s aside: %s", s->live_dir, strerror(-rc));
+				goto fail;
+			}
+		}
+		{
 			rc = snap_mkdir(s->live_dir);
 			if (rc == 0)
 				rc = write_started(s->live_dir, (uint64_t)time(NULL));

@@ -189,12 +189,45 @@ static void mark_failed(struct kc_uploader *u, const char *edir, const char *msg
 	kc_store_fsync_dir(edir);
 }
 
+/* The object folder of a spool entry: the run that first tried to ship it
+ * records its own folder in .objdir; every later attempt, in this run or
+ * after a restart (new run id), reuses it, so one snapshot never ends up
+ * split across two folders (a resumed GCS session would finish the old name). */
+static int entry_objdir(struct kc_uploader *u, const char *edir, char *out, size_t cap)
+{
+	char path[1500];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.objdir", edir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, out, cap - 1);
+		close(fd);
+	}
+	if (n > 0) {
+		out[n] = '\0';
+		return 0;
+	}
+	snprintf(out, cap, "%s", u->objdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, out, strlen(out)) != (ssize_t)strlen(out) || fsync(fd) != 0) {
+		close(fd);
+		unlink(path);
+		return -EIO;
+	}
+	close(fd);
+	return kc_store_fsync_dir(edir);
+}
+
 /* Upload one entry. @return 0 (removed from the spool), -EAGAIN, -EACCES,
  * -EIO (marked FAILED), -ECANCELED. */
 static int upload_entry(struct kc_uploader *u, const char *name)
 {
 	struct kc_store_ctx *ctx = &u->ctx;
-	char edir[1400], done[2400], object[3000];
+	char edir[1400], done[2400], object[3000], objdir[1400];
 	char **files;
 	size_t nf;
 	struct kc_err err = { "" };
@@ -215,6 +248,9 @@ static int upload_entry(struct kc_uploader *u, const char *name)
 		set_err(u, &err);
 		return -EAGAIN;
 	}
+	rc = entry_objdir(u, edir, objdir, sizeof(objdir));
+	if (rc < 0)
+		kc_err_set(&err, -EAGAIN, "spool entry %s: cannot record its object folder: %s", name, strerror(-rc));
 	for (size_t i = 0; i < nf && rc == 0; i++) {
 		struct stat st;
 		char src[2048];
@@ -228,7 +264,7 @@ static int upload_entry(struct kc_uploader *u, const char *name)
 					name, files[i]);
 			break;
 		}
-		if (snprintf(object, sizeof(object), "%s/%s/%s", u->objdir, name, files[i]) >= (int)sizeof(object)) {
+		if (snprintf(object, sizeof(object), "%s/%s/%s", objdir, name, files[i]) >= (int)sizeof(object)) {
 			rc = kc_err_set(&err, -EIO, "spool entry %s: object name too long", name);
 			break;
 		}

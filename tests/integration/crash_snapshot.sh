@@ -1,8 +1,10 @@
 #!/bin/bash
 # Crash safety of the whole recorder: kflcap replays a generated HTTP capture
-# for ever (net_pcap infinite_rx=1), records the streams with a 500 answer,
-# snapshots every second and ships to file://. It is SIGKILLed at random
-# moments (KC_CRASH_DELAYS="1.3 2.7 ..." repeats given ones). After each kill:
+# for ever (net_pcap infinite_rx=1), records the streams whose KFL filter
+# matches, snapshots every second and ships to file://. It is SIGKILLed at
+# random moments, 1-4 s into recording (KC_CRASH_DELAYS="1.3 2.7 ..." repeats
+# given ones), after a first, deterministic kill before any snapshot (kill 0:
+# its schedule never fires). After each kill:
 #   - the spool holds only complete entries (READY in every visible entry);
 #   - a restart on a finite capture with the same --out exits 0 and leaves
 #     the spool empty and OUT/rotating empty;
@@ -222,7 +224,7 @@ for delay in "${delays[@]}"; do
       test $missing -eq 0
   fi
   ck "$k every packet the killed run wrote is archived" chk subset "$old" "${newdirs[@]:-/nonexistent}" "$old/spool"
-  rm -rf "$old"
+  [ -z "${KC_KEEP:-}" ] && rm -rf "$old"
   echo "$k iteration took $((SECONDS - t1)) s"
 done
 

@@ -74,6 +74,7 @@ run() { # run N PCAP [timeout...]: kflcap in the background, sets kpid
 }
 chunks() { json_get "$(gcs_stats)" "j.byKind.chunk || 0"; }
 queries() { json_get "$(gcs_stats)" "j.byKind.query || 0"; }
+inits() { json_get "$(gcs_stats)" "j.byKind.init || 0"; }
 wait_for() { # wait_for SECONDS CMD...: poll every 0.1 s (eval '...' to re-expand)
   local n=$(($1 * 10)); shift
   while [ $n -gt 0 ]; do "$@" && return 0; n=$((n - 1)); sleep 0.1; done
@@ -107,6 +108,7 @@ q0=$(queries) c0=$(chunks)
 run 2 "$work/small.pcap"
 ck "run 2: the session is resumed (status query)" wait_for 30 eval '[ "$(queries)" -gt "$q0" ]'
 ck "run 2: the next chunk is on its way" wait_for 20 eval '[ "$(chunks)" -gt "$c0" ]'
+ck "run 2: no new upload session (resumed, not restarted)" test "$(inits)" -eq 1
 sleep 1
 kill_now
 save_spool "$work/spool2"

@@ -74,8 +74,18 @@ static void test_defaults(void)
 	CHECK_EQ(kc_config_source_of(c, "mbufs"), KC_CONFIG_SRC_DEFAULT);
 	CHECK_EQ(kc_config_source_of(c, "nope"), -1);
 	CHECK_EQ(kc_config_finish(c, &err), 0);
-	CHECK_STR(c->dest, "file://./kflcap-out/archive");
-	CHECK_STR(c->spool_dir, "./kflcap-out/spool");
+	/* Relative paths are made absolute from the working directory. */
+	{
+		char cwd[4096], want[4200];
+
+		CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+		snprintf(want, sizeof(want), "file://%s/kflcap-out/archive", cwd);
+		CHECK_STR(c->dest, want);
+		snprintf(want, sizeof(want), "%s/kflcap-out/spool", cwd);
+		CHECK_STR(c->spool_dir, want);
+		snprintf(want, sizeof(want), "%s/kflcap-out", cwd);
+		CHECK_STR(c->out_dir, want);
+	}
 	/* the parsed schedule is the default one: next after 00:00:00 is 00:05:00 */
 	CHECK_EQ(kc_cron_next(&c->snapshot_schedule, 1704067200), 1704067200 + 300);
 	kc_config_free(c);
