@@ -106,8 +106,6 @@ struct kc_dissect_core *kc_dissect_core_create(const struct kc_dissect_cfg *cfg,
 #endif
 	if (rc != 0)
 		goto oom;
-	for (uint32_t i = 0; i < cfg->max_flows; i++)
-		((struct kc_dissect_flow *)pool_at(&c->flows, i))->slot = i;
 	return c;
 oom:
 	core_release(c);
@@ -137,7 +135,9 @@ struct kc_dissect_flow *kc_dissect_flow_open(struct kc_dissect_core *core,
 		core->st.flow_pool_empty++;
 		return NULL;
 	}
-	slot = f->slot;
+	/* The slot number comes from the address: no start-up pass writes
+	 * every flow of the pool (it stays untouched memory until used). */
+	slot = (uint32_t)(((uint8_t *)f - core->flows.mem) / core->flows.sz);
 	memset(f, 0, sizeof(*f));
 	f->slot = slot;
 	f->core = core;
