@@ -497,7 +497,7 @@ int kq_mode_pcap(const struct kq_opts *o, FILE *out, FILE *err)
 	}
 	q.scratch = kc_kfl_scratch_create(0);
 	memset(&ec, 0, sizeof(ec));
-	ec.flow.capacity = 1u << 20;
+	ec.flow.capacity = 1u << 18; /* concurrent flows; beyond, the longest idle is evicted (counted) */
 	ec.flow.timeout_us[KC_FLOW_T_OPENING] = 30000000u;
 	ec.flow.timeout_us[KC_FLOW_T_ESTABLISHED] = 600000000u;
 	ec.flow.timeout_us[KC_FLOW_T_CLOSED] = 10000000u;
@@ -507,7 +507,7 @@ int kq_mode_pcap(const struct kq_opts *o, FILE *out, FILE *err)
 	ec.dissect = true;
 	kc_reasm_cfg_default(&ec.reasm);
 	kc_dissect_cfg_default(&ec.dissect_cfg);
-	ec.dissect_cfg.max_flows = 1u << 18;
+	ec.dissect_cfg.max_flows = 1u << 17;
 	ec.expire_budget = 256;
 	/* -w keeps whole streams: retention as wide as the capture. */
 	if (o->write != NULL) {
