@@ -185,7 +185,8 @@ void kc_ports_stop(struct kc_app *app);
 /* worker.c */
 int kc_worker_init(struct kc_app *app, struct kc_worker *w);
 int kc_worker_main(void *arg);
-/** One iteration of the worker loop; returns packets received. */
+/** One iteration of the worker loop; marks rx_done once every finite queue
+ *  has ended. Returns packets received. */
 unsigned kc_worker_poll(struct kc_worker *w);
 /** Periodic engine work (expiry) at TSC @p tsc. */
 void kc_worker_tick(struct kc_worker *w, uint64_t tsc);

@@ -359,15 +359,6 @@ void kc_mgmt_run(struct kc_app *app)
 
 		if (solo != NULL && !atomic_load(&app->drain)) {
 			n += kc_worker_poll(solo);
-			if (!atomic_load(&solo->rx_done)) {
-				unsigned q;
-				bool done = true;
-
-				for (q = 0; q < solo->n_rxq; q++)
-					done = done && solo->rxq[q].finite && solo->rxq[q].eof;
-				if (done)
-					atomic_store(&solo->rx_done, true);
-			}
 		}
 		n += drain_rings(app);
 		n += drain_items(app);

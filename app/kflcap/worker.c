@@ -306,6 +306,16 @@ static void fan_out(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64
 	process(w, mine, n_mine, tsc, false);
 }
 
+static bool all_finite_done(const struct kc_worker *w)
+{
+	unsigned q;
+
+	for (q = 0; q < w->n_rxq; q++)
+		if (!w->rxq[q].finite || !w->rxq[q].eof)
+			return false;
+	return true;
+}
+
 unsigned kc_worker_poll(struct kc_worker *w)
 {
 	struct rte_mbuf *m[KC_APP_BURST];
@@ -339,18 +349,11 @@ unsigned kc_worker_poll(struct kc_worker *w)
 			process(w, m, n, tsc, false);
 	}
 	flush_out(w);
+	if (!atomic_load_explicit(&w->rx_done, memory_order_relaxed) && all_finite_done(w))
+		atomic_store(&w->rx_done, true);
 	return total;
 }
 
-static bool all_finite_done(const struct kc_worker *w)
-{
-	unsigned q;
-
-	for (q = 0; q < w->n_rxq; q++)
-		if (!w->rxq[q].finite || !w->rxq[q].eof)
-			return false;
-	return true;
-}
 
 void kc_worker_finish(struct kc_worker *w)
 {
@@ -398,8 +401,6 @@ int kc_worker_main(void *arg)
 		uint64_t tsc;
 
 		kc_worker_poll(w);
-		if (!atomic_load_explicit(&w->rx_done, memory_order_relaxed) && all_finite_done(w))
-			atomic_store(&w->rx_done, true);
 		tsc = rte_rdtsc();
 		if (tsc >= next_tick) {
 			kc_worker_tick(w, tsc);
