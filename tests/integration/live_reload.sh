@@ -23,13 +23,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-ip netns add "$ns" || { echo "SKIP: cannot create a network namespace"; exit 77; }
-ip link add "$vc" type veth peer name "$vs" || { echo "SKIP: cannot create veth"; exit 77; }
-ip link set "$vs" netns "$ns"
-sysctl -qw "net.ipv6.conf.$vc.disable_ipv6=1"; ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$vs.disable_ipv6=1"
-ip addr add "${net}1/24" dev "$vc"; ip link set "$vc" up
-ip netns exec "$ns" ip addr add "${net}2/24" dev "$vs"; ip netns exec "$ns" ip link set "$vs" up
-ethtool -K "$vc" tso off gso off gro off >/dev/null 2>&1; ip netns exec "$ns" ethtool -K "$vs" tso off gso off gro off >/dev/null 2>&1
+. "$here/veth_lib.sh"
+kc_veth_up "$ns" "$vc" "$vs" "$net"
 mkdir -p "$work/www"; echo A > "$work/www/a"; echo B > "$work/www/b"
 ip netns exec "$ns" python3 -m http.server 8080 --bind "${net}2" --directory "$work/www" >/dev/null 2>&1 &
 echo '{"kfl": "request.path == \"/a\""}' > "$work/kflcap.json"

@@ -26,19 +26,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-ip netns add "$ns" || { echo "SKIP: cannot create a network namespace"; exit 77; }
-ip link add "$vc" type veth peer name "$vs" || { echo "SKIP: cannot create veth"; exit 77; }
-ip link set "$vs" netns "$ns"
-sysctl -qw "net.ipv6.conf.$vc.disable_ipv6=1" || true
-ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$vs.disable_ipv6=1" || true
-ip addr add "${net}1/24" dev "$vc"; ip link set "$vc" up
-ip netns exec "$ns" ip addr add "${net}2/24" dev "$vs"
-ip netns exec "$ns" ip link set "$vs" up
-ip netns exec "$ns" ip link set lo up
-# veth hands af_packet TSO/GSO super-frames; a span port delivers wire-sized
-# frames, so make the veth behave like one.
-ethtool -K "$vc" tso off gso off gro off >/dev/null 2>&1
-ip netns exec "$ns" ethtool -K "$vs" tso off gso off gro off >/dev/null 2>&1
+. "$here/veth_lib.sh"
+kc_veth_up "$ns" "$vc" "$vs" "$net"
 mkdir -p "$work/www"; head -c 200000 /dev/urandom > "$work/www/blob.bin"; echo hello > "$work/www/index.html"
 ip netns exec "$ns" python3 -m http.server 8080 --bind "${net}2" --directory "$work/www" >/dev/null 2>&1 &
 ip netns exec "$ns" python3 -c "
