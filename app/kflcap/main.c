@@ -14,6 +14,7 @@
 #include <rte_eal.h>
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_random.h>
 
 #include "kflcap.h"
 #include "kc_config.h"
@@ -133,6 +134,9 @@ int main(int argc, char **argv)
 	gettimeofday(&tv, NULL);
 	app.wall0_us = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 	register_dynfields(&app);
+	/* Secret flow-hash keys, so traffic cannot be crafted to collide in
+	 * the flow tables (EAL seeded rte_rand from the CPU or the clock). */
+	kc_flow_hash_seed(rte_rand());
 
 	app.writer = kc_writer_create(app.opts.out_dir, app.opts.max_open_files, &err);
 	if (app.writer == NULL)

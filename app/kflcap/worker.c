@@ -23,14 +23,25 @@
 #define EOF_EMPTY_POLLS 64
 #define TICK_US 1000
 
-static uint64_t pkt_time_ns(const struct kc_app *app, struct rte_mbuf *m, uint64_t tsc)
+/* Wall clock of a TSC reading, split into seconds and remainder so the
+ * multiplication cannot overflow (cycles * 1e9 would after a few seconds). */
+static uint64_t tsc_time_ns(const struct kc_app *app, uint64_t tsc)
+{
+	uint64_t cycles = tsc - app->tsc0;
+
+	return app->wall0_us * 1000 + cycles / app->tsc_hz * 1000000000ull +
+	       cycles % app->tsc_hz * 1000000000ull / app->tsc_hz;
+}
+
+/* @p burst_ns: the wall clock of the burst's TSC reading, for packets without
+ * a capture timestamp (computed once per burst, not per packet). */
+static inline uint64_t pkt_time_ns(const struct kc_app *app, struct rte_mbuf *m, uint64_t burst_ns)
 {
 	/* The timestamp field's unit is the PMD's own: trust only ports whose
 	 * unit we know (net_pcap: the file's time in microseconds). */
 	if (app->ts_off >= 0 && (m->ol_flags & app->ts_flag) && app->ts_mult[m->port] != 0)
 		return *RTE_MBUF_DYNFIELD(m, app->ts_off, uint64_t *) * app->ts_mult[m->port];
-	/* No capture timestamp from the PMD: wall clock derived from the TSC. */
-	return app->wall0_us * 1000 + (tsc - app->tsc0) * 1000000000ull / app->tsc_hz;
+	return burst_ns;
 }
 
 static void free_released(struct kc_worker *w);
@@ -230,35 +241,39 @@ int kc_worker_init(struct kc_app *app, struct kc_worker *w)
  * were timestamped by the reader (@p stamped); the others are stamped here.
  * Multi-segment mbufs (jumbo frames from net_pcap) are copied into the
  * worker's scratch buffer, one at a time. */
-static void process(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64_t tsc, bool stamped)
+static void process(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64_t burst_ns, bool stamped)
 {
 	struct kc_engine_pkt pk[KC_APP_BURST];
 	unsigned i, k = 0;
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *mb = m[i];
-		struct kc_engine_pkt cur;
+		struct kc_engine_pkt *cur = &pk[k];
+		uint64_t ts_ns = stamped ? kc_meta(mb)->ts_ns : pkt_time_ns(w->app, mb, burst_ns);
 
-		if (!stamped)
-			kc_meta(mb)->ts_ns = pkt_time_ns(w->app, mb, tsc);
-		cur.caplen = rte_pktmbuf_pkt_len(mb);
-		cur.wire_len = cur.caplen;
-		cur.ts_us = kc_meta(mb)->ts_ns / 1000;
-		cur.handle = mb;
+		/* Fields written in place: a struct built aside and copied in
+		 * stalls on store forwarding, once per packet. */
+		kc_meta(mb)->ts_ns = ts_ns;
+		cur->caplen = rte_pktmbuf_pkt_len(mb);
+		cur->wire_len = cur->caplen;
+		cur->ts_us = ts_ns / 1000;
+		cur->handle = mb;
 		if (kc_likely(mb->nb_segs == 1)) {
-			cur.data = rte_pktmbuf_mtod(mb, const uint8_t *);
-			pk[k++] = cur;
+			cur->data = rte_pktmbuf_mtod(mb, const uint8_t *);
+			k++;
 			continue;
 		}
+		/* Multi-segment: the packets before it go first, then this
+		 * one from the scratch copy. */
 		kc_engine_rx(w->eng, pk, k);
-		k = 0;
-		if (cur.caplen > sizeof(w->scratch)) {
+		if (cur->caplen > sizeof(w->scratch)) {
 			w->st.linearize_drop++;
 			rte_pktmbuf_free(mb);
-			continue;
+		} else {
+			cur->data = rte_pktmbuf_read(mb, 0, cur->caplen, w->scratch);
+			kc_engine_rx(w->eng, cur, 1);
 		}
-		cur.data = rte_pktmbuf_read(mb, 0, cur.caplen, w->scratch);
-		kc_engine_rx(w->eng, &cur, 1);
+		k = 0;
 	}
 	kc_engine_rx(w->eng, pk, k);
 }
@@ -266,7 +281,7 @@ static void process(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64
 /* Software fan-out for single-queue ports: decode enough to hash the address
  * pair (symmetric, and without ports so fragments follow their flow), then
  * hand each packet to its owner. */
-static void fan_out(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64_t tsc)
+static void fan_out(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64_t burst_ns)
 {
 	struct kc_app *app = w->app;
 	struct rte_mbuf *mine[KC_APP_BURST];
@@ -295,7 +310,7 @@ static void fan_out(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64
 			continue;
 		}
 		/* Timestamp now, on the reader, before the packet waits in a ring. */
-		kc_meta(m[i])->ts_ns = pkt_time_ns(app, m[i], tsc);
+		kc_meta(m[i])->ts_ns = pkt_time_ns(app, m[i], burst_ns);
 		if (rte_ring_sp_enqueue(app->workers[owner]->fanin, m[i]) != 0) {
 			w->st.fanout_drop++;
 			rte_pktmbuf_free(m[i]);
@@ -303,7 +318,7 @@ static void fan_out(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64
 			w->st.fanout_out++;
 		}
 	}
-	process(w, mine, n_mine, tsc, false);
+	process(w, mine, n_mine, burst_ns, false);
 }
 
 static bool all_finite_done(const struct kc_worker *w)
@@ -319,7 +334,7 @@ static bool all_finite_done(const struct kc_worker *w)
 unsigned kc_worker_poll(struct kc_worker *w)
 {
 	struct rte_mbuf *m[KC_APP_BURST];
-	uint64_t tsc = rte_rdtsc();
+	uint64_t tsc = rte_rdtsc(), burst_ns = 0;
 	unsigned q, n, total = 0;
 
 	n = rte_ring_sc_dequeue_burst(w->fanin, (void **)m, KC_APP_BURST, NULL);
@@ -343,10 +358,12 @@ unsigned kc_worker_poll(struct kc_worker *w)
 		rq->empty_polls = 0;
 		w->last_rx_tsc = tsc;
 		total += n;
+		if (burst_ns == 0)
+			burst_ns = tsc_time_ns(w->app, tsc);
 		if (w->app->fanout)
-			fan_out(w, m, n, tsc);
+			fan_out(w, m, n, burst_ns);
 		else
-			process(w, m, n, tsc, false);
+			process(w, m, n, burst_ns, false);
 	}
 	flush_out(w);
 	if (!atomic_load_explicit(&w->rx_done, memory_order_relaxed) && all_finite_done(w))

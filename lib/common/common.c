@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "kc_common.h"
@@ -35,6 +36,29 @@ uint64_t kc_now_us(void)
 uint64_t kc_wall_us(void)
 {
 	return clock_us(CLOCK_REALTIME);
+}
+
+#define HUGE_2M (2u << 20)
+
+void *kc_alloc_table(size_t size)
+{
+	void *p;
+
+	/* Below one huge page, cache-line alignment is enough. */
+	if (size < HUGE_2M) {
+		if (posix_memalign(&p, KC_CACHE_LINE, size) != 0)
+			goto fail;
+		return p;
+	}
+	size = (size + HUGE_2M - 1) & ~(size_t)(HUGE_2M - 1);
+	if (posix_memalign(&p, HUGE_2M, size) != 0)
+		goto fail;
+	/* Advice only: without THP the table simply uses small pages. */
+	(void)madvise(p, size, MADV_HUGEPAGE);
+	return p;
+fail:
+	errno = ENOMEM;
+	return NULL;
 }
 
 int kc_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)

@@ -8,6 +8,9 @@
 /* Fragments of one datagram plus a full table's worth of evictions. */
 #define KC_ENGINE_DEAD_CAP (2 * KC_DEFRAG_MAX_FRAGS + 2)
 #define RNIL UINT32_MAX
+/* Packets decoded and hashed together before their flows are looked up, so
+ * the table's memory is fetched for all of them at once (engine.c). */
+#define KC_ENGINE_BATCH 32
 
 struct kc_engine;
 
@@ -58,6 +61,12 @@ struct kc_engine {
 	struct kc_engine_cfg cfg;
 	void *dead[KC_ENGINE_DEAD_CAP];
 	struct kc_defrag_done done;
+	/* The batch in flight in kc_engine_rx. */
+	struct kc_pkt b_pkt[KC_ENGINE_BATCH];
+	struct kc_flow_key b_key[KC_ENGINE_BATCH];
+	uint32_t b_hash[KC_ENGINE_BATCH];
+	uint8_t b_res[KC_ENGINE_BATCH];
+	bool b_a_to_b[KC_ENGINE_BATCH];
 };
 
 void kc_engine_release_handle(struct kc_engine *e, void *h);

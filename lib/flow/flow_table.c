@@ -9,6 +9,7 @@
  * LRU links and per-state timeouts next to the entry anyway.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,13 @@ struct lru {
 	uint32_t head, tail;
 };
 
+/* LRU links by entry number, apart from the entries: a move to the tail
+ * writes three 8-byte links in a dense array that stays cached, instead of
+ * the cache lines of two neighbouring flows. */
+struct link {
+	uint32_t prev, next;
+};
+
 struct kc_flow_table {
 	/* Lookup path. */
 	uint32_t *index;        /* entry number per slot, EMPTY if free */
@@ -28,6 +36,7 @@ struct kc_flow_table {
 	uint8_t *entries;       /* capacity entries of `stride` bytes */
 	size_t stride;
 	struct lru lru[KC_FLOW_T_MAX];
+	struct link *links;
 	uint32_t *free_stack;
 	uint32_t n_free;
 	uint64_t next_stream;
@@ -52,9 +61,12 @@ static inline struct kc_flow *entry(const struct kc_flow_table *t, uint32_t i)
 	return (struct kc_flow *)(t->entries + (size_t)i * t->stride);
 }
 
+/* Kept in the flow: dividing by the stride would cost tens of cycles on
+ * every packet. */
 static inline uint32_t entry_no(const struct kc_flow_table *t, const struct kc_flow *f)
 {
-	return (uint32_t)(((const uint8_t *)f - t->entries) / t->stride);
+	(void)t;
+	return f->idx;
 }
 
 void *kc_flow_user(struct kc_flow_table *t, struct kc_flow *f)
@@ -86,18 +98,22 @@ struct kc_flow_table *kc_flow_table_create(const struct kc_flow_cfg *cfg, kc_flo
 	t->release = release;
 	t->ctx = ctx;
 	t->stride = (sizeof(struct kc_flow) + cfg->user_size + KC_CACHE_LINE - 1) & ~(size_t)(KC_CACHE_LINE - 1);
-	t->index = malloc(sizeof(uint32_t) * slots);
+	t->index = kc_alloc_table(sizeof(uint32_t) * slots);
 	if (t->index == NULL)
 		goto fail_index;
 	memset(t->index, 0xff, sizeof(uint32_t) * slots);
 	t->index_mask = slots - 1;
 	/* Not zeroed here: an entry is cleared when it is taken, so a large
 	 * table costs no time (and no resident memory) until it fills. */
-	if (posix_memalign((void **)&t->entries, KC_CACHE_LINE, t->stride * cfg->capacity) != 0)
+	t->entries = kc_alloc_table(t->stride * cfg->capacity);
+	if (t->entries == NULL)
 		goto fail_entries;
 	t->free_stack = malloc(sizeof(uint32_t) * cfg->capacity);
 	if (t->free_stack == NULL)
 		goto fail_free;
+	t->links = kc_alloc_table(sizeof(*t->links) * cfg->capacity);
+	if (t->links == NULL)
+		goto fail_links;
 	/* Hand out low entry numbers first: they are the warm part of memory. */
 	for (c = cfg->capacity, i = 0; i < c; i++)
 		t->free_stack[i] = c - 1 - i;
@@ -106,6 +122,8 @@ struct kc_flow_table *kc_flow_table_create(const struct kc_flow_cfg *cfg, kc_flo
 		t->lru[i].head = t->lru[i].tail = NIL;
 	return t;
 
+fail_links:
+	free(t->free_stack);
 fail_free:
 	free(t->entries);
 fail_entries:
@@ -122,87 +140,279 @@ void kc_flow_table_destroy(struct kc_flow_table *t)
 	if (t == NULL)
 		return;
 	kc_flow_flush(t);
+	free(t->links);
 	free(t->free_stack);
 	free(t->entries);
 	free(t->index);
 	free(t);
 }
 
-/* Endpoints ordered by (address, port) so both directions give one key. */
-bool kc_flow_key_make(const struct kc_pkt *p, struct kc_flow_key *k)
+static inline uint32_t load_be32(const uint8_t *b)
 {
-	size_t alen = p->family == 4 ? 4 : 16;
-	int c = memcmp(p->src, p->dst, alen);
-	bool src_is_a = c < 0 || (c == 0 && p->sport <= p->dport);
+	uint32_t v;
 
-	memset(k, 0, sizeof(*k));
-	if (src_is_a) {
-		memcpy(k->a, p->src, alen);
-		memcpy(k->b, p->dst, alen);
-		k->port_a = p->sport;
-		k->port_b = p->dport;
+	memcpy(&v, b, sizeof(v));
+	return __builtin_bswap32(v);
+}
+
+static inline uint64_t load_be64(const uint8_t *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return __builtin_bswap64(v);
+}
+
+/* memcmp order of two addresses, without the libc call of a variable-length
+ * memcmp: big-endian words compare as the bytes do. */
+static inline int addr_cmp(const uint8_t *x, const uint8_t *y, uint8_t family)
+{
+	uint64_t a, b;
+
+	if (family == 4) {
+		a = load_be32(x);
+		b = load_be32(y);
 	} else {
-		memcpy(k->a, p->dst, alen);
-		memcpy(k->b, p->src, alen);
-		k->port_a = p->dport;
-		k->port_b = p->sport;
+		a = load_be64(x);
+		b = load_be64(y);
+		if (a == b) {
+			a = load_be64(x + 8);
+			b = load_be64(y + 8);
+		}
 	}
-	k->vlan[0] = p->vlan[0];
-	k->vlan[1] = p->vlan[1];
-	k->proto = p->proto;
-	k->family = p->family;
+	return (a > b) - (a < b);
+}
+
+static inline uint64_t load64(const uint8_t *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return v;
+}
+
+static inline uint64_t load32(const uint8_t *b)
+{
+	uint32_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return v;
+}
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are assembled little-endian");
+static_assert(offsetof(struct kc_flow_key, port_a) == 32 && offsetof(struct kc_flow_key, vlan) == 36 &&
+		      offsetof(struct kc_flow_key, proto) == 40 && offsetof(struct kc_flow_key, family) == 41,
+	      "key layout as kc_flow_key_make assembles it");
+
+/* Endpoints ordered by (address, port) so both directions give one key, as
+ * its six 64-bit words. */
+static inline bool key_words(const struct kc_pkt *p, uint64_t w[6])
+{
+	int c = addr_cmp(p->src, p->dst, p->family);
+	bool src_is_a = c < 0 || (c == 0 && p->sport <= p->dport);
+	const uint8_t *a = src_is_a ? p->src : p->dst, *b = src_is_a ? p->dst : p->src;
+
+	if (p->family == 4) {
+		w[0] = load32(a);
+		w[1] = 0;
+		w[2] = load32(b);
+		w[3] = 0;
+	} else {
+		w[0] = load64(a);
+		w[1] = load64(a + 8);
+		w[2] = load64(b);
+		w[3] = load64(b + 8);
+	}
+	w[4] = (uint64_t)(src_is_a ? p->sport : p->dport) | (uint64_t)(src_is_a ? p->dport : p->sport) << 16 |
+	       (uint64_t)p->vlan[0] << 32 | (uint64_t)p->vlan[1] << 48;
+	w[5] = (uint64_t)p->proto | (uint64_t)p->family << 8;
 	return src_is_a;
 }
 
-/* 64-bit multiply-xorshift over the six words of the key; fast and well
- * mixed, and symmetric because the key already is. */
-uint32_t kc_flow_key_hash(const struct kc_flow_key *k)
+/* Word by word: the compiler would otherwise gather the words into vector
+ * registers through the stack, and stall on store forwarding doing so. */
+static inline void key_store(struct kc_flow_key *k, const uint64_t w[6])
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull;
+	uint8_t *d = (uint8_t *)k;
 	unsigned i;
 
-	for (i = 0; i < sizeof(*k) / 8; i++) {
-		uint64_t w;
+	for (i = 0; i < 6; i++) {
+		uint64_t x = w[i];
 
-		/* memcpy, not a uint64_t cast: a key is only 2-byte aligned
-		 * (one on the caller's stack may sit anywhere); this compiles
-		 * to the same single load. */
-		memcpy(&w, (const uint8_t *)k + 8 * i, sizeof(w));
-		h ^= w;
-		h *= 0xbf58476d1ce4e5b9ull;
-		h ^= h >> 31;
+		__asm__("" : "+r"(x));
+		memcpy(d + 8 * i, &x, sizeof(x));
 	}
-	h *= 0x94d049bb133111ebull;
+}
+
+bool kc_flow_key_make(const struct kc_pkt *p, struct kc_flow_key *k)
+{
+	uint64_t w[6];
+	bool src_is_a = key_words(p, w);
+
+	key_store(k, w);
+	return src_is_a;
+}
+
+static inline uint64_t key_word(const struct kc_flow_key *k, unsigned i)
+{
+	uint64_t w;
+
+	/* memcpy, not a uint64_t cast: a key is only 2-byte aligned (one on
+	 * the caller's stack may sit anywhere); this compiles to one load. */
+	memcpy(&w, (const uint8_t *)k + 8 * i, sizeof(w));
+	return w;
+}
+
+/* Secrets of the hash; kc_flow_hash_seed() replaces them at start-up. */
+static uint64_t secret[4] = {
+	0xa0761d6478bd642full, 0xe7037ed1a0b428dbull, 0x8ebc6af09c88c6e3ull, 0x589965cc75374cc3ull,
+};
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void kc_flow_hash_seed(uint64_t seed)
+{
+	unsigned i;
+
+	for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+		secret[i] = splitmix64(&seed) | 1;
+}
+
+/* The 128-bit product folded to 64 bits (wyhash's "mum"): one multiply mixes
+ * two words at once. */
+static inline uint64_t mum(uint64_t a, uint64_t b)
+{
+	__uint128_t r = (__uint128_t)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* Three independent products over the six words, then one to fold them: a
+ * short dependency chain, keyed by the secrets, symmetric because the key
+ * already is. */
+static inline uint32_t hash_words(const uint64_t w[6])
+{
+	uint64_t h = mum(w[0] ^ secret[0], w[1] ^ secret[1]) ^ mum(w[2] ^ secret[2], w[3] ^ secret[3]) ^
+		     mum(w[4] ^ secret[1], w[5] ^ secret[0]);
+
+	h = mum(h ^ secret[2], h ^ secret[3]);
 	return (uint32_t)(h ^ (h >> 32));
+}
+
+uint32_t kc_flow_key_hash(const struct kc_flow_key *k)
+{
+	uint64_t w[6];
+	unsigned i;
+
+	for (i = 0; i < 6; i++)
+		w[i] = key_word(k, i);
+	return hash_words(w);
+}
+
+bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32_t *hash)
+{
+	uint64_t w[6];
+	bool src_is_a = key_words(p, w);
+
+	key_store(k, w);
+	*hash = hash_words(w);
+	return src_is_a;
+}
+
+/* Inline instead of memcmp: 48 bytes are six loads and XORs, where the libc
+ * call costs more than the compare. */
+static inline bool key_eq(const struct kc_flow_key *x, const struct kc_flow_key *y)
+{
+	uint64_t d = 0;
+	unsigned i;
+
+	for (i = 0; i < sizeof(*x) / 8; i++)
+		d |= key_word(x, i) ^ key_word(y, i);
+	return d == 0;
 }
 
 static void lru_unlink(struct kc_flow_table *t, struct kc_flow *f)
 {
 	struct lru *l = &t->lru[f->tclass];
+	struct link *n = &t->links[entry_no(t, f)];
 
-	if (f->prev != NIL)
-		entry(t, f->prev)->next = f->next;
+	if (n->prev != NIL)
+		t->links[n->prev].next = n->next;
 	else
-		l->head = f->next;
-	if (f->next != NIL)
-		entry(t, f->next)->prev = f->prev;
+		l->head = n->next;
+	if (n->next != NIL)
+		t->links[n->next].prev = n->prev;
 	else
-		l->tail = f->prev;
-	f->prev = f->next = NIL;
+		l->tail = n->prev;
+	n->prev = n->next = NIL;
 }
 
 static void lru_append(struct kc_flow_table *t, struct kc_flow *f)
 {
 	struct lru *l = &t->lru[f->tclass];
-	uint32_t n = entry_no(t, f);
+	uint32_t e = entry_no(t, f);
 
-	f->next = NIL;
-	f->prev = l->tail;
+	t->links[e].next = NIL;
+	t->links[e].prev = l->tail;
 	if (l->tail != NIL)
-		entry(t, l->tail)->next = n;
+		t->links[l->tail].next = e;
 	else
-		l->head = n;
-	l->tail = n;
+		l->head = e;
+	l->tail = e;
+}
+
+/* Most packets belong to a flow that is already last of its class (a burst of
+ * one conversation): then there is nothing to move. */
+static inline void lru_touch(struct kc_flow_table *t, struct kc_flow *f)
+{
+	if (t->lru[f->tclass].tail == entry_no(t, f))
+		return;
+	lru_unlink(t, f);
+	lru_append(t, f);
+}
+
+void kc_flow_prefetch_slots(const struct kc_flow_table *t, const uint32_t *hashes, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		__builtin_prefetch(&t->index[hashes[i] & t->index_mask]);
+}
+
+/* The entry's lookup line, its counters line and the start of the user area
+ * (the engine reads its per-flow state on every packet). */
+void kc_flow_prefetch_entries(const struct kc_flow_table *t, const uint32_t *hashes, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		uint32_t e = t->index[hashes[i] & t->index_mask];
+		const uint8_t *f;
+
+		if (e == EMPTY)
+			continue;
+		f = (const uint8_t *)entry(t, e);
+		__builtin_prefetch(f);
+		__builtin_prefetch(f + KC_CACHE_LINE);
+		__builtin_prefetch(f + 2 * KC_CACHE_LINE);
+	}
+}
+
+void kc_flow_prefetch_links(const struct kc_flow_table *t, uint32_t hash)
+{
+	uint32_t e = t->index[hash & t->index_mask];
+
+	if (e == EMPTY)
+		return;
+	__builtin_prefetch(&t->links[t->links[e].prev == NIL ? e : t->links[e].prev]);
+	__builtin_prefetch(&t->links[t->links[e].next == NIL ? e : t->links[e].next], 1);
 }
 
 static uint32_t find_slot(const struct kc_flow_table *t, uint32_t e)
@@ -282,30 +492,17 @@ static enum kc_flow_tclass tclass_of(const struct kc_flow *f)
 	}
 }
 
-struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
-			       uint64_t now_us, bool *created)
+/* A key not in the table: take a free entry (evicting the longest-idle flow
+ * if there is none) for it at empty slot @p s. Out of line, so the lookup's
+ * hit path stays small. */
+static __attribute__((noinline)) struct kc_flow *flow_create(struct kc_flow_table *t, const struct kc_flow_key *k,
+							     uint32_t hash, uint64_t now_us, uint32_t s)
 {
-	uint32_t s = hash & t->index_mask, probe = 0, e;
+	uint32_t probe = (s - hash) & t->index_mask, e;
 	struct kc_flow *f;
 
-	t->stats.lookups++;
-	for (;; s = (s + 1) & t->index_mask, probe++) {
-		e = t->index[s];
-		if (e == EMPTY)
-			break;
-		f = entry(t, e);
-		if (f->hash == hash && memcmp(&f->key, k, sizeof(*k)) == 0) {
-			*created = false;
-			if (now_us > f->last_us)
-				f->last_us = now_us;
-			lru_unlink(t, f);
-			lru_append(t, f);
-			return f;
-		}
-	}
 	if (probe > t->stats.max_probe)
 		t->stats.max_probe = probe;
-
 	if (t->n_free == 0) {
 		kc_flow_remove(t, longest_idle(t), KC_FLOW_END_EVICTED);
 		/* The deletion may have shifted our empty slot: probe again. */
@@ -317,18 +514,39 @@ struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key
 	memset(f, 0, t->stride);
 	f->key = *k;
 	f->hash = hash;
+	f->idx = e;
 	f->first_us = f->last_us = now_us;
 	f->stream_id = ((uint64_t)t->cfg.worker << 48) | ((t->cfg.stream_base + ++t->next_stream) & ((1ull << 48) - 1));
 	f->in_use = 1;
 	f->state = KC_FLOW_NEW;
 	f->tclass = (uint8_t)tclass_of(f);
-	f->prev = f->next = NIL;
 	t->index[s] = e;
 	lru_append(t, f);
 	t->stats.created++;
 	t->stats.active++;
-	*created = true;
 	return f;
+}
+
+struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
+			       uint64_t now_us, bool *created)
+{
+	uint32_t s = hash & t->index_mask, e;
+
+	t->stats.lookups++;
+	while ((e = t->index[s]) != EMPTY) {
+		struct kc_flow *f = entry(t, e);
+
+		if (f->hash == hash && key_eq(&f->key, k)) {
+			*created = false;
+			if (now_us > f->last_us)
+				f->last_us = now_us;
+			lru_touch(t, f);
+			return f;
+		}
+		s = (s + 1) & t->index_mask;
+	}
+	*created = true;
+	return flow_create(t, k, hash, now_us, s);
 }
 
 /* Follow the TCP state from flags only (RFC 9293 section 3.3.2, seen from a

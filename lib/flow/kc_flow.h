@@ -21,6 +21,7 @@
 #define KC_FLOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kc_common.h"
@@ -69,25 +70,30 @@ enum kc_flow_end {
 };
 
 /**
- * One flow. Hot fields first. The user area follows the struct (see
- * kc_flow_user()).
+ * One flow. The first cache line holds everything a lookup compares and a
+ * packet updates in the common case (key, hash, state, last time); counters
+ * and identity follow. The LRU links live in a separate compact array of the
+ * table, so moving a flow to the tail touches 8-byte links, not the
+ * neighbours' entries. The user area follows the struct (kc_flow_user()).
  */
 struct kc_flow {
 	struct kc_flow_key key;
-	uint64_t last_us;       /**< time of the last packet */
-	uint64_t first_us;      /**< time of the first packet */
-	uint64_t stream_id;     /**< unique per process: worker in the top bits */
-	uint64_t pkts[2];       /**< packets by direction (0: client to server) */
-	uint64_t bytes[2];      /**< captured bytes by direction */
-	uint32_t prev, next;    /**< LRU links (entry indices, UINT32_MAX = none) */
 	uint32_t hash;
 	uint8_t state;          /**< enum kc_flow_state */
 	uint8_t tclass;         /**< enum kc_flow_tclass */
 	uint8_t client_is_a;    /**< 1 if the client (opener) is endpoint a of the key */
 	uint8_t fin_seen;       /**< bit 0: client FIN, bit 1: server FIN */
+	uint64_t last_us;       /**< time of the last packet */
+	/* Second cache line. */
+	uint64_t first_us;      /**< time of the first packet */
+	uint64_t stream_id;     /**< unique per process: worker in the top bits */
+	uint64_t pkts[2];       /**< packets by direction (0: client to server) */
+	uint64_t bytes[2];      /**< captured bytes by direction */
+	uint32_t idx;           /**< entry number in the table (internal) */
 	uint8_t in_use;
 	uint8_t pad[3];
 };
+static_assert(offsetof(struct kc_flow, first_us) == 64, "lookup fields fill the first cache line");
 
 struct kc_flow_cfg {
 	uint32_t capacity;        /**< flows held at once (table full → evict longest idle) */
@@ -136,8 +142,19 @@ void kc_flow_table_destroy(struct kc_flow_table *t);
  */
 bool kc_flow_key_make(const struct kc_pkt *p, struct kc_flow_key *k);
 
+/** kc_flow_key_make() and kc_flow_key_hash() in one pass (the per-packet path). */
+bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32_t *hash);
+
 /** Symmetric hash of a key: the same for both directions (the key is canonical). */
 uint32_t kc_flow_key_hash(const struct kc_flow_key *k);
+
+/**
+ * Derive the hash's secrets from @p seed (a random number at start-up), so
+ * that nobody outside can aim packets at one probe run of the tables (hash
+ * flooding). Call before any table is used and before any thread hashes;
+ * without it the hash uses fixed secrets (reproducible tests).
+ */
+void kc_flow_hash_seed(uint64_t seed);
 
 /**
  * Find the flow of @p k or create it, evicting the longest-idle flow if the
@@ -147,6 +164,18 @@ uint32_t kc_flow_key_hash(const struct kc_flow_key *k);
  */
 struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
 			       uint64_t now_us, bool *created);
+
+/**
+ * Prefetching for burst processing (the DPDK bulk-lookup pattern): once the
+ * hashes of a burst are known, kc_flow_prefetch_slots() asks for their index
+ * slots, kc_flow_prefetch_entries() (called after other work, when the slots
+ * have arrived) for the entries they name, and kc_flow_prefetch_links(), a
+ * few packets ahead of each lookup, for the LRU neighbours. Hints only: the
+ * table may change between a prefetch and the lookup, which stays exact.
+ */
+void kc_flow_prefetch_slots(const struct kc_flow_table *t, const uint32_t *hashes, uint32_t n);
+void kc_flow_prefetch_entries(const struct kc_flow_table *t, const uint32_t *hashes, uint32_t n);
+void kc_flow_prefetch_links(const struct kc_flow_table *t, uint32_t hash);
 
 /**
  * Update TCP state from the flags of one packet and move the flow to the LRU
