@@ -22,9 +22,11 @@ struct flow_state {
 	struct kc_reasm_dir dir[2];   /* by enum kc_dir */
 	uint32_t r_head, r_tail;      /* retained packets, oldest first (RNIL: none) */
 	uint32_t r_count;
+	uint32_t r_unpinned;          /* first unpinned retained node + 1 (0: none) */
 	uint64_t r_bytes;
 	uint8_t recorded;             /* record() every packet of this flow */
 	uint8_t truncated;            /* retention evicted packets of this flow */
+	uint8_t r_pinned;             /* pinned nodes retained */
 };
 
 /* One retained packet. Linked per flow (arrival order) and, unless pinned,
@@ -84,6 +86,8 @@ void kc_engine_retain(struct kc_engine *e, struct kc_flow *f, struct flow_state 
 		      uint32_t bytes, bool pin);
 void kc_engine_retain_flush(struct kc_engine *e, struct flow_state *fs);
 void kc_engine_retain_drop(struct kc_engine *e, struct flow_state *fs);
+/* Prefetch the first retained nodes of @p fs, ahead of a drop or flush. */
+void kc_engine_retain_prefetch(const struct kc_engine *e, const struct flow_state *fs);
 void kc_engine_retain_expire(struct kc_engine *e, uint32_t budget);
 
 #endif /* KC_ENGINE_INTERNAL_H */
