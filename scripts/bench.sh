@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 BUILD=${BUILD:-$root/build}
 [ -x "$BUILD/app/kflcap/kflcap" ] || BUILD=$BUILD "$root/scripts/build.sh" -Dbuildtype=release
-runs=${BENCH_RUNS:-3}
+runs=${BENCH_RUNS:-5}
 secs=${BENCH_SECS:-6}
 out=${BENCH_OUT:-$root/docs/performance.md}
 work=$(mktemp -d)
@@ -82,6 +82,13 @@ qratio=$(awk -v a="$tsm" -v b="$kqm" 'BEGIN {printf "%.1f", (b > 0 ? a / b : 0)}
 micro=""
 if [ -x "$BUILD/tests/unit/flow/bench_flow" ]; then
   micro+=$'\n### lib/flow: decode + flow lookup, in memory (bench_flow)\n\n```\n'"$("$BUILD/tests/unit/flow/bench_flow" 2>&1 | tail -5)"$'\n```\n'
+fi
+if [ -x "$BUILD/tests/unit/engine/bench_engine" ]; then
+  micro+=$'\n### lib/engine: the worker\'s engine without the PMD, in memory (bench_engine)\n\n'
+  micro+=$'What a worker core spends per packet besides the PMD\'s copy: the same inputs\n'
+  micro+=$'as above, replayed from memory in bursts of 32 (`bench_engine FILE --mode flow|full`).\n\n```\n'
+  micro+="$("$BUILD/tests/unit/engine/bench_engine" "$work/mix.pcap" --mode flow 2>&1 | grep 'ns/packet')"$'\n'
+  micro+="$("$BUILD/tests/unit/engine/bench_engine" "$work/l7.pcap" --mode full 2>&1 | grep 'ns/packet')"$'\n```\n'
 fi
 if [ -x "$BUILD/tests/unit/kfl/bench_kfl" ]; then
   micro+=$'\n### lib/kfl: ns per evaluation (bench_kfl)\n\n```\n'"$("$BUILD/tests/unit/kfl/bench_kfl" 2>&1 | tail -20)"$'\n```\n'

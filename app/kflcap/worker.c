@@ -23,14 +23,10 @@
 #define EOF_EMPTY_POLLS 64
 #define TICK_US 1000
 
-/* Wall clock of a TSC reading, split into seconds and remainder so the
- * multiplication cannot overflow (cycles * 1e9 would after a few seconds). */
+/* Wall clock of a TSC reading. */
 static uint64_t tsc_time_ns(const struct kc_app *app, uint64_t tsc)
 {
-	uint64_t cycles = tsc - app->tsc0;
-
-	return app->wall0_us * 1000 + cycles / app->tsc_hz * 1000000000ull +
-	       cycles % app->tsc_hz * 1000000000ull / app->tsc_hz;
+	return app->wall0_us * 1000 + kc_cycles_to_ns(tsc - app->tsc0, app->tsc_hz);
 }
 
 /* @p burst_ns: the wall clock of the burst's TSC reading, for packets without
