@@ -124,6 +124,8 @@ struct kc_store_cfg {
 	uint32_t backoff_base_ms;
 	uint32_t backoff_cap_ms;
 	uint32_t rescan_ms;       /**< rescan the spool this often without a kick */
+	uint32_t auth_retry_ms;   /**< after a credential/bucket error, try again after this
+	                               (0: 60 s), doubling per failure up to 1 h */
 	/* object naming: <prefix>/<host>_<ip>_<run_id>/<entry>/<file> */
 	char host[64];
 	char ip[64];
@@ -152,7 +154,7 @@ struct kc_store_stats {
 	uint64_t quota_refused;     /**< new entries refused by refuse-new */
 	uint64_t quota_dropped;     /**< entries deleted by drop-oldest */
 	uint64_t quota_dropped_bytes;
-	bool halted;                /**< stopped on a credential/bucket error until restart */
+	bool halted;                /**< paused on a credential/bucket error (retried after auth_retry_ms) */
 };
 
 struct kc_uploader;

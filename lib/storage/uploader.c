@@ -309,7 +309,7 @@ static int upload_entry(struct kc_uploader *u, const char *name)
 	case -EACCES:
 		KC_STAT_ADD(ctx, fail_auth, 1);
 		set_err(u, &err);
-		kc_store_log(ctx, KC_STORE_LOG_ERR, "%s; uploads halted until restart (spool kept)", err.msg);
+		kc_store_log(ctx, KC_STORE_LOG_ERR, "%s; uploads paused, retried later (spool kept)", err.msg);
 		return rc;
 	case -EAGAIN:
 		KC_STAT_ADD(ctx, fail_transient, 1);
@@ -344,10 +344,19 @@ static void wait_kick(struct kc_uploader *u, uint64_t ms)
 	pthread_mutex_unlock(&u->mu);
 }
 
+/* After a credential or bucket error the next try waits auth_retry_ms,
+ * doubling per failure up to this: an operator may fix the key, the bucket or
+ * the clock without restarting the recorder, and a refusing server is not
+ * hammered meanwhile. */
+#define AUTH_RETRY_DEFAULT_MS (60u * 1000)
+#define AUTH_RETRY_MAX_MS (60u * 60 * 1000)
+
 static void *run(void *arg)
 {
 	struct kc_uploader *u = arg;
 	bool halted = false;
+	uint32_t first_retry_ms = u->cfg.auth_retry_ms ? u->cfg.auth_retry_ms : AUTH_RETRY_DEFAULT_MS;
+	uint64_t retry_at_us = 0, retry_ms = first_retry_ms;
 
 	kc_spool_cleanup(u->spool);
 	for (;;) {
@@ -360,6 +369,10 @@ static void *run(void *arg)
 
 		if (atomic_load(&u->abort))
 			break;
+		if (halted && kc_now_us() >= retry_at_us) {
+			kc_store_log(&u->ctx, KC_STORE_LOG_INFO, "retrying uploads after the credential/bucket error");
+			halted = false;
+		}
 		if (kc_spool_scan(u->spool, &v, &n, &total) == 0) {
 			for (size_t i = 0; i < n; i++) {
 				ready += v[i].ready;
@@ -382,7 +395,8 @@ static void *run(void *arg)
 			}
 			pthread_mutex_unlock(&u->mu);
 			free(v);
-			wait_kick(u, u->cfg.rescan_ms);
+			wait_kick(u, halted ? KC_MIN(u->cfg.rescan_ms, (retry_at_us - kc_now_us()) / 1000 + 1)
+					    : u->cfg.rescan_ms);
 			continue;
 		}
 		u->idle = false;
@@ -398,8 +412,15 @@ static void *run(void *arg)
 		free(v);
 		if (rc == -ECANCELED)
 			break;
-		if (rc == -EACCES)
+		if (rc == -EACCES) {
 			halted = true;
+			retry_at_us = kc_now_us() + (uint64_t)retry_ms * 1000;
+			kc_store_log(&u->ctx, KC_STORE_LOG_WARN, "next upload attempt in %llu ms",
+				     (unsigned long long)retry_ms);
+			retry_ms = KC_MIN(retry_ms * 2, KC_MAX(AUTH_RETRY_MAX_MS, first_retry_ms));
+		} else if (rc == 0) {
+			retry_ms = first_retry_ms;
+		}
 		transient = rc == -EAGAIN;
 		if (transient) {
 			/* The destination is unreachable for now: let the next pass come

@@ -145,6 +145,20 @@ run_tool up9b upload --spool "$ST_TMP/spool-9" --dest gs://no-such-bucket/snaps 
 check "no bucket: exit 1" test "$TOOL_RC" -eq 1
 check "no bucket: clear error" grep -q "no such bucket" "$ST_TMP/up9b.out"
 
+# 9c. The token endpoint refuses once (a key revoked, then fixed; a clock
+#     put right): uploads pause, then resume by themselves after
+#     auth_retry_ms without a restart, and the spool arrives whole.
+prep 11 2 300000
+gcs_admin reset-stats
+gcs_admin expire-tokens
+gcs_admin fault '{"kind":"status","code":403,"match":"token","count":1}'
+upload 11 up11 --auth-retry-ms 1500 --until-empty --timeout-ms 30000
+check "auth pause: exit 0" test "$TOOL_RC" -eq 0
+check "auth pause: refusal counted" test "$(stat_of up11 fail_auth)" -eq 1
+check "auth pause: paused, then retried" grep -q "retrying uploads after the credential" "$ST_TMP/up11.out"
+check "auth pause: byte-identical" verify 11
+check "auth pause: exactly once" once 11
+
 # 10. Crash: SIGKILL the uploader mid-upload three times, restart each time.
 prep 10 3 3000000
 gcs_admin delay '{"ms":100}'

@@ -15,7 +15,9 @@
  *   --s3-secret-key S --s3-multipart-threshold N --s3-part-size N
  *   --ca-file F --host H --ip I --run-id R --quota-bytes N
  *   --quota-policy refuse-new|drop-oldest --retry-max N --backoff-base-ms N
- *   --backoff-cap-ms N --rescan-ms N --timeout-s N --timeout-ms N
+ *   --backoff-cap-ms N --rescan-ms N --auth-retry-ms N --timeout-s N --timeout-ms N
+ *   --until-empty (upload: keep waiting through credential pauses until the
+ *   spool is empty or --timeout-ms passes)
  *   --stop-after-ms N --stop-timeout-ms M (upload: stop the uploader after N
  *   ms with kc_uploader_stop(M) instead of waiting for an empty spool; prints
  *   stop_ms=<time the stop took>; exit 0 spool empty, 1 entries left)
@@ -25,12 +27,32 @@
  * "storage.<name>=<value>" lines; log lines to stderr.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kc_storage.h"
+
+/* wait_idle() once; with --until-empty, again while the uploader is paused on
+ * a credential error, until the spool is empty or the deadline passes. */
+static int wait_empty(struct kc_uploader *u, uint64_t timeout_ms, bool until_empty, struct kc_err *err)
+{
+	uint64_t deadline = kc_now_us() + timeout_ms * 1000;
+	int rc;
+
+	for (;;) {
+		uint64_t now = kc_now_us();
+		uint64_t left = timeout_ms == 0 ? 0 : now >= deadline ? 1 : (deadline - now) / 1000 + 1;
+		struct timespec pause = { 0, 100 * 1000000 };
+
+		rc = kc_uploader_wait_idle(u, (uint32_t)KC_MIN(left, UINT32_MAX), err);
+		if (rc != -EIO || !until_empty || (timeout_ms != 0 && kc_now_us() >= deadline))
+			return rc;
+		nanosleep(&pause, NULL);
+	}
+}
 
 static void log_stderr(void *arg, enum kc_store_log_level lvl, const char *msg)
 {
@@ -95,6 +117,7 @@ int main(int argc, char **argv)
 	const char *cmd, *spool = NULL, *url = NULL, *out = NULL, *env;
 	uint64_t bytes = 0, timeout_ms = 0, v, stop_after = 0, stop_timeout = 1000;
 	struct kc_err err = { "" };
+	bool until_empty = false;
 	int rc;
 
 	if (argc < 2)
@@ -113,6 +136,10 @@ int main(int argc, char **argv)
 
 		if (strcmp(k, "--s3-path-style") == 0) {
 			cfg.s3_path_style = true;
+			continue;
+		}
+		if (strcmp(k, "--until-empty") == 0) {
+			until_empty = true;
 			continue;
 		}
 		if (val == NULL)
@@ -181,6 +208,8 @@ int main(int argc, char **argv)
 			cfg.backoff_cap_ms = (uint32_t)v;
 		else if (strcmp(k, "--rescan-ms") == 0)
 			cfg.rescan_ms = (uint32_t)v;
+		else if (strcmp(k, "--auth-retry-ms") == 0)
+			cfg.auth_retry_ms = (uint32_t)v;
 		else if (strcmp(k, "--timeout-s") == 0)
 			cfg.timeout_s = (uint32_t)v;
 		else {
@@ -253,7 +282,7 @@ int main(int argc, char **argv)
 			print_stats(&st);
 			return rc == 0 ? 0 : 1;
 		}
-		rc = kc_uploader_wait_idle(u, (uint32_t)KC_MIN(timeout_ms, UINT32_MAX), &err);
+		rc = wait_empty(u, timeout_ms, until_empty, &err);
 		if (rc != 0)
 			fprintf(stderr, "kc-store-tool: spool not empty: %s\n", err.msg);
 		kc_uploader_stats(u, &st);
