@@ -58,9 +58,10 @@ static inline uint64_t kc_cycles_to_ns(uint64_t cycles, uint64_t hz)
 
 /**
  * Allocate @p size bytes for a large table read at random on the hot path
- * (flow table, its index): 2 MiB aligned and marked for transparent huge
- * pages, so lookups do not pay a TLB miss on top of the cache miss. Works
- * (with small pages) where THP is off. Not zeroed. Free with free().
+ * (flow table, its index): from 512 KiB up, rounded up to and aligned on
+ * 2 MiB and marked for transparent huge pages, so lookups do not pay a TLB
+ * miss on top of the cache miss; smaller, cache-line aligned. Works (with
+ * small pages) where THP is off. Not zeroed. Free with free().
  * @return NULL with errno ENOMEM.
  */
 void *kc_alloc_table(size_t size);

@@ -111,7 +111,8 @@ static void test_memcap(void)
 
 static void test_alloc_table(void)
 {
-	static const size_t sizes[] = { 64, 1000, (2u << 20) - 1, 2u << 20, (5u << 20) + 3 };
+	static const size_t sizes[] = { 64, 1000, (512u << 10) - 1, 512u << 10, (2u << 20) - 1, 2u << 20,
+					(5u << 20) + 3 };
 	unsigned i;
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -120,7 +121,7 @@ static void test_alloc_table(void)
 		CHECK(p != NULL);
 		if (p == NULL)
 			continue;
-		CHECK_EQ((uintptr_t)p % (sizes[i] >= (2u << 20) ? (2u << 20) : KC_CACHE_LINE), 0);
+		CHECK_EQ((uintptr_t)p % (sizes[i] >= (512u << 10) ? (2u << 20) : KC_CACHE_LINE), 0);
 		memset(p, 0xa5, sizes[i]); /* the whole size is usable */
 		CHECK_EQ(p[sizes[i] - 1], 0xa5);
 		free(p);
