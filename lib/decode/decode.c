@@ -58,7 +58,11 @@ static inline uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-enum kc_decode_res kc_decode_l4(uint8_t proto, const uint8_t *l4, uint32_t len, struct kc_pkt *p)
+/* Inlined into each IP decoder: one call per packet, not three (this is the
+ * per-packet path of every worker). */
+#define DECODE_INLINE static inline __attribute__((always_inline))
+
+DECODE_INLINE enum kc_decode_res decode_l4(uint8_t proto, const uint8_t *l4, uint32_t len, struct kc_pkt *p)
 {
 	p->proto = proto;
 	if (proto == IPPROTO_TCP) {
@@ -106,9 +110,14 @@ enum kc_decode_res kc_decode_l4(uint8_t proto, const uint8_t *l4, uint32_t len, 
 	return KC_DEC_OTHER_L4;
 }
 
+enum kc_decode_res kc_decode_l4(uint8_t proto, const uint8_t *l4, uint32_t len, struct kc_pkt *p)
+{
+	return decode_l4(proto, l4, len, p);
+}
+
 /* IPv4 (RFC 791). The header length and total length are both checked
  * against what was captured; options are skipped, not interpreted. */
-static enum kc_decode_res decode_ipv4(const uint8_t *ip, uint32_t caplen, struct kc_pkt *p)
+DECODE_INLINE enum kc_decode_res decode_ipv4(const uint8_t *ip, uint32_t caplen, struct kc_pkt *p)
 {
 	uint32_t ihl, tot, avail;
 	uint16_t frag;
@@ -151,12 +160,12 @@ static enum kc_decode_res decode_ipv4(const uint8_t *ip, uint32_t caplen, struct
 		p->frag_len = tot - ihl;
 		return KC_DEC_FRAGMENT;
 	}
-	return kc_decode_l4(ip[9], ip + ihl, avail - ihl, p);
+	return decode_l4(ip[9], ip + ihl, avail - ihl, p);
 }
 
 /* IPv6 (RFC 8200 section 4): walk the extension header chain up to the
  * upper-layer header; a Fragment header hands the rest to defrag. */
-static enum kc_decode_res decode_ipv6(const uint8_t *ip, uint32_t caplen, struct kc_pkt *p)
+DECODE_INLINE enum kc_decode_res decode_ipv6(const uint8_t *ip, uint32_t caplen, struct kc_pkt *p)
 {
 	uint32_t plen, avail, off;
 	uint8_t nh;
@@ -205,7 +214,7 @@ static enum kc_decode_res decode_ipv6(const uint8_t *ip, uint32_t caplen, struct
 			p->frag_len = avail - off - 8;
 			/* An atomic fragment (offset 0, M=0; RFC 6946) is a whole datagram. */
 			if (p->frag_off == 0 && !p->frag_more)
-				return kc_decode_l4(p->frag_proto, p->frag_data, p->frag_len, p);
+				return decode_l4(p->frag_proto, p->frag_data, p->frag_len, p);
 			return KC_DEC_FRAGMENT;
 		}
 		/* AH counts its length in 4-byte units minus 2 (RFC 4302), the
@@ -216,7 +225,7 @@ static enum kc_decode_res decode_ipv6(const uint8_t *ip, uint32_t caplen, struct
 		if (off > avail)
 			return p->payload_clipped ? KC_DEC_TRUNC_IP : KC_DEC_IP6_EXT;
 	}
-	return kc_decode_l4(nh, ip + off, avail - off, p);
+	return decode_l4(nh, ip + off, avail - off, p);
 }
 
 /* MPLS (RFC 3032): skip labels to the bottom of the stack, then guess the

@@ -316,6 +316,9 @@ static void load_filter(struct kc_engine *e)
  * hints: the lookups themselves, in arrival order, stay exact. */
 static void rx_batch(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint32_t n)
 {
+	/* An index slot asked for while decoding packet i has arrived by
+	 * packet i + LAG: then its entry can be asked for. */
+	enum { LAG = 6 };
 	uint32_t i;
 
 	for (i = 0; i < n && i < 3; i++)
@@ -327,13 +330,16 @@ static void rx_batch(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint
 		e->b_hash[i] = 0;
 		if (kc_likely(e->b_res[i] == KC_DEC_OK)) {
 			e->b_a_to_b[i] = kc_flow_key_make_hash(&e->b_pkt[i], &e->b_key[i], &e->b_hash[i]);
-			kc_flow_prefetch_slots(e->flows, &e->b_hash[i], 1);
+			kc_flow_prefetch_slot(e->flows, e->b_hash[i]);
 		}
+		if (i >= LAG && e->b_res[i - LAG] == KC_DEC_OK)
+			kc_flow_prefetch_entry(e->flows, e->b_hash[i - LAG]);
 	}
-	kc_flow_prefetch_entries(e->flows, e->b_hash, n);
-	for (i = 0; i < n; i++) {
+	for (i = n > LAG ? n - LAG : 0; i < n; i++)
+		if (e->b_res[i] == KC_DEC_OK)
+			kc_flow_prefetch_entry(e->flows, e->b_hash[i]);
+	for (i = 0; i < n; i++)
 		rx_one(e, &pkts[i], i);
-	}
 }
 
 void kc_engine_rx(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint32_t n)

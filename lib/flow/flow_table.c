@@ -378,41 +378,24 @@ static inline void lru_touch(struct kc_flow_table *t, struct kc_flow *f)
 	lru_append(t, f);
 }
 
-void kc_flow_prefetch_slots(const struct kc_flow_table *t, const uint32_t *hashes, uint32_t n)
+void kc_flow_prefetch_slot(const struct kc_flow_table *t, uint32_t hash)
 {
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		__builtin_prefetch(&t->index[hashes[i] & t->index_mask]);
+	__builtin_prefetch(&t->index[hash & t->index_mask]);
 }
 
 /* The entry's lookup line, its counters line and the start of the user area
  * (the engine reads its per-flow state on every packet). */
-void kc_flow_prefetch_entries(const struct kc_flow_table *t, const uint32_t *hashes, uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++) {
-		uint32_t e = t->index[hashes[i] & t->index_mask];
-		const uint8_t *f;
-
-		if (e == EMPTY)
-			continue;
-		f = (const uint8_t *)entry(t, e);
-		__builtin_prefetch(f);
-		__builtin_prefetch(f + KC_CACHE_LINE);
-		__builtin_prefetch(f + 2 * KC_CACHE_LINE);
-	}
-}
-
-void kc_flow_prefetch_links(const struct kc_flow_table *t, uint32_t hash)
+void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash)
 {
 	uint32_t e = t->index[hash & t->index_mask];
+	const uint8_t *f;
 
 	if (e == EMPTY)
 		return;
-	__builtin_prefetch(&t->links[t->links[e].prev == NIL ? e : t->links[e].prev]);
-	__builtin_prefetch(&t->links[t->links[e].next == NIL ? e : t->links[e].next], 1);
+	f = (const uint8_t *)entry(t, e);
+	__builtin_prefetch(f);
+	__builtin_prefetch(f + KC_CACHE_LINE);
+	__builtin_prefetch(f + 2 * KC_CACHE_LINE);
 }
 
 static uint32_t find_slot(const struct kc_flow_table *t, uint32_t e)

@@ -167,15 +167,13 @@ struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key
 
 /**
  * Prefetching for burst processing (the DPDK bulk-lookup pattern): once the
- * hashes of a burst are known, kc_flow_prefetch_slots() asks for their index
- * slots, kc_flow_prefetch_entries() (called after other work, when the slots
- * have arrived) for the entries they name, and kc_flow_prefetch_links(), a
- * few packets ahead of each lookup, for the LRU neighbours. Hints only: the
- * table may change between a prefetch and the lookup, which stays exact.
+ * hash of a packet is known, kc_flow_prefetch_slot() asks for its index slot;
+ * some packets later, when the slot has arrived, kc_flow_prefetch_entry()
+ * asks for the entry it names; the lookups then come in arrival order. Hints
+ * only: the table may change in between, and the lookups stay exact.
  */
-void kc_flow_prefetch_slots(const struct kc_flow_table *t, const uint32_t *hashes, uint32_t n);
-void kc_flow_prefetch_entries(const struct kc_flow_table *t, const uint32_t *hashes, uint32_t n);
-void kc_flow_prefetch_links(const struct kc_flow_table *t, uint32_t hash);
+void kc_flow_prefetch_slot(const struct kc_flow_table *t, uint32_t hash);
+void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash);
 
 /**
  * Update TCP state from the flags of one packet and move the flow to the LRU
