@@ -69,11 +69,6 @@ static inline uint32_t entry_no(const struct kc_flow_table *t, const struct kc_f
 	return f->idx;
 }
 
-void *kc_flow_user(struct kc_flow_table *t, struct kc_flow *f)
-{
-	(void)t;
-	return (uint8_t *)f + sizeof(*f);
-}
 
 const struct kc_flow_stats *kc_flow_stats(const struct kc_flow_table *t)
 {
@@ -535,7 +530,7 @@ struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key
 /* Follow the TCP state from flags only (RFC 9293 section 3.3.2, seen from a
  * tap: we cannot know which side has acknowledged what, so FIN from both sides
  * or any RST closes the flow). */
-void kc_flow_tcp_update(struct kc_flow_table *t, struct kc_flow *f, uint8_t fl, bool from_client)
+void kc_flow_tcp_change(struct kc_flow_table *t, struct kc_flow *f, uint8_t fl, bool from_client)
 {
 	uint8_t old = f->state;
 

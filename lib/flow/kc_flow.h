@@ -180,7 +180,20 @@ void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash);
  * list of its new timeout class.
  * @param from_client true if the packet was sent by the client.
  */
-void kc_flow_tcp_update(struct kc_flow_table *t, struct kc_flow *f, uint8_t tcp_flags, bool from_client);
+static inline void kc_flow_tcp_update(struct kc_flow_table *t, struct kc_flow *f, uint8_t tcp_flags,
+				      bool from_client);
+/** The out-of-line part of kc_flow_tcp_update(): call that one. */
+void kc_flow_tcp_change(struct kc_flow_table *t, struct kc_flow *f, uint8_t tcp_flags, bool from_client);
+
+static inline void kc_flow_tcp_update(struct kc_flow_table *t, struct kc_flow *f, uint8_t tcp_flags,
+				      bool from_client)
+{
+	/* Most segments (data and ACKs of an open connection) change nothing:
+	 * decided here without a call. */
+	if (!(tcp_flags & (KC_TCP_SYN | KC_TCP_FIN | KC_TCP_RST)) && f->state >= KC_FLOW_ESTABLISHED)
+		return;
+	kc_flow_tcp_change(t, f, tcp_flags, from_client);
+}
 
 /** Remove one flow now (reason FLUSH), calling the release callback. */
 void kc_flow_remove(struct kc_flow_table *t, struct kc_flow *f, enum kc_flow_end why);
@@ -195,7 +208,11 @@ uint32_t kc_flow_expire(struct kc_flow_table *t, uint64_t now_us, uint32_t budge
 void kc_flow_flush(struct kc_flow_table *t);
 
 /** The caller's state of @p f (user_size bytes, zeroed when the flow was created). */
-void *kc_flow_user(struct kc_flow_table *t, struct kc_flow *f);
+static inline void *kc_flow_user(struct kc_flow_table *t, struct kc_flow *f)
+{
+	(void)t;
+	return (uint8_t *)f + sizeof(*f);
+}
 
 const struct kc_flow_stats *kc_flow_stats(const struct kc_flow_table *t);
 
