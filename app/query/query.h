@@ -59,4 +59,18 @@ int kq_mode_items(const struct kq_opts *o, FILE *out, FILE *err);
  *  optionally write the packets of every stream with a match. */
 int kq_mode_pcap(const struct kq_opts *o, FILE *out, FILE *err);
 
+/** -r gs://... or s3://...: fetch the objects under @p url into a new
+ *  temporary directory, its path written to @p dir (@p cap bytes), with the
+ *  credentials of the environment and the endpoints of @p o. Lives in the
+ *  module kflcap-query-remote.so (remote.c), loaded by mode_pcap.c when
+ *  needed: libcurl stays out of every local run.
+ *  @return 0, or -1 (error printed to @p err). */
+int kq_remote_fetch(const struct kq_opts *o, const char *url, char *dir, size_t cap, FILE *err);
+typedef int (*kq_remote_fetch_fn)(const struct kq_opts *o, const char *url, char *dir, size_t cap,
+				  FILE *err);
+
+/** File name of the remote module, looked for next to the executable, then
+ *  in KQ_MODULE_DIR (the install directory). */
+#define KQ_REMOTE_MODULE "kflcap-query-remote.so"
+
 #endif /* KC_QUERY_H */

@@ -1,10 +1,12 @@
 /*
  * struct kc_item -> Kubeshark entry JSON.
  *
- * THE CONTRACT (the KFL struct-backed accessors implement the same mapping;
- * change both together). "S" = string, "I" = integer, "B" = bool, view = the
- * struct kc_str rendered as a JSON string (invalid UTF-8 replaced by U+FFFD,
- * as Go's encoding/json does). Absent views render as "".
+ * THE CONTRACT (the KFL struct-backed accessors implement the same mapping,
+ * and item_json_text.c writes the same text without the tree; change all
+ * three together: tests/unit/item/test_item_json_text.c compares the texts).
+ * "S" = string, "I" = integer, "B" = bool, view = the struct kc_str rendered
+ * as a JSON string (invalid UTF-8 replaced by U+FFFD, as Go's encoding/json
+ * does). Absent views render as "".
  *
  * Common (every item):
  *   id            S  "<worker>/<stream>-<index>"
@@ -79,6 +81,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "item_json_internal.h"
 #include "kc_item_json.h"
 #include "kc_item_names.h"
 
@@ -147,7 +150,7 @@ static const char *utf8_clean(struct jctx *c, const unsigned char *s, size_t n)
 }
 
 /* Object keys: at most KEY_MAX input bytes, cleaned like values. */
-#define KEY_MAX 255
+#define KEY_MAX KC_ITEM_JSON_KEY_MAX
 #define KEY_BUF (3 * KEY_MAX + 1)
 
 static const char *key_of(const struct kc_item *it, struct kc_str v, char *kbuf)
@@ -237,7 +240,7 @@ static void add_endpoint(struct jctx *c, cJSON *root, const char *key, const uin
 	add_cstr(c, o, "name", name != NULL ? name : "");
 }
 
-static void rfc3339(uint64_t ts_us, char *buf, size_t cap)
+void kc_item_json_rfc3339(uint64_t ts_us, char *buf, size_t cap)
 {
 	time_t sec = (time_t)(ts_us / 1000000u);
 	unsigned frac = (unsigned)(ts_us % 1000000u);
@@ -395,7 +398,7 @@ static void add_base64(struct jctx *c, cJSON *obj, const char *key, struct kc_st
 
 /* Can @p s be shown as JSON text unchanged: valid UTF-8 by utf8_clean_to's
  * rule, no NUL (which would end the C string)? */
-static int body_is_text(const unsigned char *s, size_t n)
+int kc_item_json_body_is_text(const unsigned char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -473,8 +476,8 @@ static void render_http(struct jctx *c, cJSON *root)
 
 			if (pd != NULL) {
 				add_view(c, pd, "mimeType", h->req_mime);
-				if (body_is_text((const unsigned char *)kc_item_str(it, h->req_body),
-						 h->req_body.len)) {
+				if (kc_item_json_body_is_text(
+					    (const unsigned char *)kc_item_str(it, h->req_body), h->req_body.len)) {
 					add_view(c, pd, "text", h->req_body);
 				} else {
 					add_base64(c, pd, "text", h->req_body);
@@ -745,7 +748,7 @@ static void clamp_kv(struct kc_kv *kv, uint8_t *n, unsigned max)
 /* The renderer trusts nothing it did not build: views are clamped to the
  * arena and counts to their tables, so an item from a buggy (or fuzzed)
  * producer renders garbage at worst, never reads out of bounds. */
-static void sanitize(struct kc_item *it)
+void kc_item_json_sanitize(struct kc_item *it)
 {
 	if (it->proto == KC_ITEM_HTTP || it->proto == KC_ITEM_HTTP2 || it->proto == KC_ITEM_GRPC) {
 		struct kc_item_http *h = &it->u.http;
@@ -797,7 +800,7 @@ static cJSON *render(const struct kc_item *item, const struct kc_item_json_opts 
 	if (root == NULL)
 		goto oom;
 	memcpy(it, item, sizeof(*it));
-	sanitize(it);
+	kc_item_json_sanitize(it);
 	c.it = it;
 	l4 = it->l4 == 17 ? "udp" : "tcp";
 	snprintf(buf, sizeof(buf), "%u/%" PRIu64 "_%s-%u", it->worker, it->stream_id, l4,
@@ -814,7 +817,7 @@ static cJSON *render(const struct kc_item *item, const struct kc_item_json_opts 
 	add_endpoint(&c, root, "src", it->src_ip, it->src_port, opts ? opts->src_name : NULL);
 	add_endpoint(&c, root, "dst", it->dst_ip, it->dst_port, opts ? opts->dst_name : NULL);
 	add_num(&c, root, "timestamp", (double)(it->ts_us / 1000u));
-	rfc3339(it->ts_us, buf, sizeof(buf));
+	kc_item_json_rfc3339(it->ts_us, buf, sizeof(buf));
 	add_cstr(&c, root, "startTime", buf);
 	add_num(&c, root, "elapsedTime", (double)kc_item_elapsed_ms(it));
 	add_num(&c, root, "requestSize", (double)it->req_size);
@@ -850,7 +853,9 @@ cJSON *kc_item_to_cjson_opts(const struct kc_item *item, const struct kc_item_js
 	return render(item, opts, 0);
 }
 
-int kc_item_to_json(const struct kc_item *it, char *buf, size_t cap, size_t *len)
+/* The text through the cJSON tree: what kc_item_to_json() printed before it
+ * wrote the text directly, kept as the tests' reference for it. */
+int kc_item_to_json_cjson(const struct kc_item *it, char *buf, size_t cap, size_t *len)
 {
 	cJSON *root = render(it, NULL, 1);
 	int ok;

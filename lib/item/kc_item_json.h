@@ -4,8 +4,9 @@
  * and 11). The exact field mapping is the contract written at the top of
  * item_json.c; the KFL accessors follow the same mapping.
  *
- * Off the hot path: these functions allocate (cJSON). Thread safety: they only
- * read @p it; any thread may call them concurrently on different outputs.
+ * Off the hot path: the tree functions allocate (cJSON); kc_item_to_json()
+ * does not. Thread safety: they only read @p it (scratch is per thread); any
+ * thread may call them concurrently on different outputs.
  */
 #ifndef KC_ITEM_JSON_H
 #define KC_ITEM_JSON_H
@@ -38,13 +39,24 @@ cJSON *kc_item_to_cjson(const struct kc_item *it);
 
 /**
  * Render @p it as one line of compact JSON (no newline) into @p buf,
- * NUL-terminated.
+ * NUL-terminated. Writes the text directly (no tree, no allocation): the
+ * bytes are those cJSON prints for kc_item_to_cjson()'s tree, whole numbers
+ * included (kc_item_to_json_cjson() is that reference).
  * @param it   the item (borrowed).
  * @param buf  output buffer of @p cap bytes.
  * @param len  when not NULL, receives the length without the NUL.
- * @return 0, -ENOMEM (allocation failed) or -ENOSPC (@p buf too small;
- *         @p buf then holds no valid JSON).
+ * @return 0, or -ENOSPC (@p buf too small for the text and its NUL; @p buf
+ *         then holds no valid JSON).
  */
 int kc_item_to_json(const struct kc_item *it, char *buf, size_t cap, size_t *len);
+
+/**
+ * The reference for kc_item_to_json(): the same text printed through a cJSON
+ * tree (slow: one allocation per node). For the tests and fuzz targets.
+ * @return 0, -ENOMEM (allocation failed) or -ENOSPC (@p buf too small; cJSON
+ *         asks for a few bytes of slack, so it can fail where
+ *         kc_item_to_json() still fits).
+ */
+int kc_item_to_json_cjson(const struct kc_item *it, char *buf, size_t cap, size_t *len);
 
 #endif /* KC_ITEM_JSON_H */

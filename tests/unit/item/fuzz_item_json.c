@@ -5,9 +5,12 @@
  * (shorter inputs leave the rest zero; longer ones are cut). byte 0 of the
  * struct's proto field is reduced modulo KC_ITEM_PROTO_MAX + 1 so every
  * protocol branch (and one unknown value) is reached. Views, counts and
- * strings are whatever the input says: the renderer must clamp them, never
- * read outside the item, and always produce parseable JSON.
+ * strings are whatever the input says: the renderers must clamp them, never
+ * read outside the item, and always produce parseable JSON; and the direct
+ * text writer (kc_item_to_json) must give the same bytes as its cJSON
+ * reference (kc_item_to_json_cjson), and fit wherever the reference fits.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,23 +21,46 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Room for any item's text (under 9 MiB: every view at most 6 x 8 KiB
+ * escaped); allocated once, the fuzzer calls us millions of times. */
+#define OUT_CAP (16u << 20)
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static char *buf, *ref;
 	struct kc_item *it = calloc(1, sizeof(*it));
-	char *buf = malloc(1 << 18);
+	size_t len = 0, rlen = 0;
+	int rc, rrc;
+	char *exact;
 	cJSON *back;
 
-	if (it == NULL || buf == NULL)
+	if (buf == NULL) {
+		buf = malloc(OUT_CAP);
+		ref = malloc(OUT_CAP);
+	}
+	if (it == NULL || buf == NULL || ref == NULL)
 		abort();
 	memcpy(it, data, size < sizeof(*it) ? size : sizeof(*it));
 	it->proto = (uint8_t)(it->proto % (KC_ITEM_PROTO_MAX + 1));
-	if (kc_item_to_json(it, buf, 1 << 18, NULL) == 0) {
-		back = cJSON_Parse(buf);
-		if (back == NULL)
-			abort(); /* rendered text must be valid JSON */
-		cJSON_Delete(back);
-	}
-	free(buf);
+	rc = kc_item_to_json(it, buf, OUT_CAP, &len);
+	rrc = kc_item_to_json_cjson(it, ref, OUT_CAP, &rlen);
+	if (rc != 0 || (rrc == 0 && (rlen != len || memcmp(ref, buf, len + 1) != 0)))
+		abort(); /* the direct writer must match its reference byte for byte */
+	back = cJSON_Parse(buf);
+	if (back == NULL)
+		abort(); /* rendered text must be valid JSON */
+	cJSON_Delete(back);
+	/* Exactly the text and its NUL fits; one byte less fails cleanly. The
+	 * buffers have exactly cap bytes, so ASan sees any write past cap. */
+	exact = malloc(len + 1);
+	if (exact == NULL)
+		abort();
+	if (kc_item_to_json(it, exact, len + 1, &rlen) != 0 || rlen != len ||
+	    memcmp(exact, buf, len + 1) != 0)
+		abort();
+	if (kc_item_to_json(it, exact, len, NULL) != -ENOSPC)
+		abort();
+	free(exact);
 	free(it);
 	return 0;
 }
