@@ -370,9 +370,7 @@ static int detect_tcp(const struct kc_dissect_flow *f, enum kc_dir dir, const ui
 
 static struct kc_parse_res mkres(uint8_t st, size_t consumed)
 {
-	struct kc_parse_res r = { .status = st, .consumed = (uint32_t)consumed, .needed = 0 };
-
-	return r;
+	return kc_parse_res_make(st, consumed);
 }
 
 static void handle_switch(struct kc_dissect_core *c, struct kc_dissect_flow *f);

@@ -9,8 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <zlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "kc_dissect.h"
 
@@ -179,5 +183,98 @@ unsigned h1_expire(struct kc_dissect_core *c, struct kc_dissect_flow *f, uint64_
 /* Does @p d[0..n) start like an HTTP/1 request (C2S) or response line?
  * 1 yes, 0 no, -1 too short to tell. */
 int h1_probe(const uint8_t *d, size_t n, enum kc_dir dir);
+
+/* memchr() for the short distances of header parsing (the next '\n', the
+ * ':' of a header line: tens of bytes), inline: the libc call's dispatch and
+ * set-up cost as much as the search. Reads only [p, p + n). */
+static inline const uint8_t *kc_find_byte(const uint8_t *p, size_t n, uint8_t c)
+{
+#ifdef __SSE2__
+	const __m128i needle = _mm_set1_epi8((char)c);
+	size_t i = 0;
+
+	if (n >= 16) {
+		for (; i + 16 <= n; i += 16) {
+			unsigned m = (unsigned)_mm_movemask_epi8(
+				_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), needle));
+
+			if (m != 0)
+				return p + i + __builtin_ctz(m);
+		}
+		if (i < n) {
+			/* The last 16 bytes, overlapping what was searched. */
+			unsigned m = (unsigned)_mm_movemask_epi8(
+				_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + n - 16)), needle));
+
+			return m != 0 ? p + n - 16 + __builtin_ctz(m) : NULL;
+		}
+		return NULL;
+	}
+	for (; i < n; i++)
+		if (p[i] == c)
+			return p + i;
+	return NULL;
+#else
+	return memchr(p, c, n);
+#endif
+}
+
+/* First byte of [p, p + n) equal to @p c1 or @p c2, as kc_find_byte(). */
+static inline const uint8_t *kc_find_byte2(const uint8_t *p, size_t n, uint8_t c1, uint8_t c2)
+{
+#ifdef __SSE2__
+	const __m128i n1 = _mm_set1_epi8((char)c1), n2 = _mm_set1_epi8((char)c2);
+	size_t i = 0;
+
+	if (n >= 16) {
+		for (; i + 16 <= n; i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+			unsigned m = (unsigned)_mm_movemask_epi8(
+				_mm_or_si128(_mm_cmpeq_epi8(v, n1), _mm_cmpeq_epi8(v, n2)));
+
+			if (m != 0)
+				return p + i + __builtin_ctz(m);
+		}
+		if (i < n) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(p + n - 16));
+			unsigned m = (unsigned)_mm_movemask_epi8(
+				_mm_or_si128(_mm_cmpeq_epi8(v, n1), _mm_cmpeq_epi8(v, n2)));
+
+			return m != 0 ? p + n - 16 + __builtin_ctz(m) : NULL;
+		}
+		return NULL;
+	}
+	for (; i < n; i++)
+		if (p[i] == c1 || p[i] == c2)
+			return p + i;
+	return NULL;
+#else
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == c1 || p[i] == c2)
+			return p + i;
+	return NULL;
+#endif
+}
+
+/* A parse result for NEED_MORE-free returns (needed 0). Built as whole
+ * words: field-by-field stores of the 12-byte struct, then the 8-byte load
+ * that returns it in a register, defeat store forwarding (a stall on every
+ * h1_feed return, measured). */
+static inline struct kc_parse_res kc_parse_res_make(uint8_t status, size_t consumed)
+{
+	struct kc_parse_res r;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t lo = (uint64_t)status | (uint64_t)(uint32_t)consumed << 32;
+
+	_Static_assert(offsetof(struct kc_parse_res, status) == 0 &&
+		       offsetof(struct kc_parse_res, consumed) == 4 &&
+		       offsetof(struct kc_parse_res, needed) == 8, "kc_parse_res layout");
+	memcpy(&r, &lo, sizeof(lo));
+	r.needed = 0;
+#else
+	r = (struct kc_parse_res){ .status = status, .consumed = (uint32_t)consumed, .needed = 0 };
+#endif
+	return r;
+}
 
 #endif /* KC_DISSECT_INTERNAL_H */

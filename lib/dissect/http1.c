@@ -15,7 +15,6 @@
  * (status 0, body prefix kept) and the item is emitted at close. A server
  * that answers with a status line anyway is parsed as usual.
  */
-#include <strings.h>
 #include <string.h>
 
 #include "dissect_internal.h"
@@ -48,11 +47,27 @@ static void trim(const uint8_t **s, size_t *n)
 		(*n)--;
 }
 
-static int ieq(const uint8_t *s, size_t n, const char *lit)
+/* @p lit is lower case. Inline, not strncasecmp: the header names compared
+ * per line are short, and a libc call per comparison cost more than the
+ * comparison. */
+static inline int ieq_n(const uint8_t *s, const char *lit, size_t l)
+{
+	for (size_t i = 0; i < l; i++) {
+		uint8_t ch = s[i];
+
+		if ((unsigned)(ch - 'A') < 26u)
+			ch = (uint8_t)(ch + ('a' - 'A'));
+		if (ch != (uint8_t)lit[i])
+			return 0;
+	}
+	return 1;
+}
+
+static inline int ieq(const uint8_t *s, size_t n, const char *lit)
 {
 	size_t l = strlen(lit);
 
-	return n == l && strncasecmp((const char *)s, lit, l) == 0;
+	return n == l && ieq_n(s, lit, l);
 }
 
 /* Does the comma-separated list @p s contain token @p tok (case-insensitive)? */
@@ -99,12 +114,25 @@ static void put_decoded(struct kc_item *it, const uint8_t *s, size_t n, int plus
 			struct kc_str *out)
 {
 	char *a;
-	size_t w = 0;
+	const char *esc;
+	size_t w, r;
 
 	if (kc_item_put(it, s, n, out) != 0 || out->len == 0)
 		return;
 	a = it->arena + out->off;
-	for (size_t r = 0; r < n; r++) {
+	/* Most paths and queries hold no escape: find the first one, and
+	 * rewrite in place only from there. */
+	esc = memchr(a, '%', n);
+	r = esc != NULL ? (size_t)(esc - a) : n;
+	if (plus) {
+		const char *pl = memchr(a, '+', r);
+
+		if (pl != NULL)
+			r = (size_t)(pl - a);
+	}
+	if (r == n)
+		return;
+	for (w = r; r < n; r++) {
 		char ch = a[r];
 
 		if (ch == '%' && r + 2 < n && hexv((uint8_t)a[r + 1]) >= 0 &&
@@ -220,9 +248,11 @@ static int parse_request_line(const uint8_t *l, size_t n, struct reqline *r)
 	r->method_len = i;
 	while (i < n && l[i] == ' ')
 		i++;
-	j = i;
-	while (j < n && l[j] != ' ')
-		j++;
+	{
+		const uint8_t *sp = kc_find_byte(l + i, n - i, ' ');
+
+		j = sp != NULL ? (size_t)(sp - l) : n;
+	}
 	if (j == i)
 		return -1;
 	r->target = l + i;
@@ -307,17 +337,21 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 	(void)kc_item_put(it, t, tn, &h->url);
 	(void)kc_item_put(it, r->version, r->version_len, &h->version);
 	/* absolute-form (RFC 9112 3.2.2): drop scheme and authority. */
-	if (tn > 7 && (strncasecmp((const char *)t, "http://", 7) == 0 ||
-		       (tn > 8 && strncasecmp((const char *)t, "https://", 8) == 0))) {
+	if (tn > 7 && (t[0] | 0x20) == 'h' && (ieq_n(t, "http://", 7) ||
+		       (tn > 8 && ieq_n(t, "https://", 8)))) {
 		const uint8_t *s = memchr(t, ':', tn) + 3;
 		const uint8_t *slash = memchr(s, '/', (size_t)(t + tn - s));
 
 		path = slash != NULL ? slash : (const uint8_t *)"/";
 		path_len = slash != NULL ? (size_t)(t + tn - slash) : 1;
 	}
-	for (size_t i = 0; i < path_len; i++) {
-		if (path[i] == '?' || path[i] == '#') {
-			if (path[i] == '?') {
+	{
+		const uint8_t *qm = kc_find_byte2(path, path_len, '?', '#');
+
+		if (qm != NULL) {
+			size_t i = (size_t)(qm - path);
+
+			if (*qm == '?') {
 				q = path + i + 1;
 				q_len = path_len - i - 1;
 				for (size_t k = 0; k < q_len; k++)
@@ -325,7 +359,6 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 						q_len = k;
 			}
 			path_len = i;
-			break;
 		}
 	}
 	/* request.path is Go's url.URL.Path: percent-decoded, '+' kept. */
@@ -583,20 +616,34 @@ enum {
 	HK_CONTENT_LENGTH, HK_CONTENT_ENCODING, HK_TRANSFER_ENCODING,
 };
 
-/* Classify by length first: most header lines then need no comparison. */
-static int hdr_kind(const uint8_t *n, size_t l)
+/* Classify by length first: most header lines then need no comparison.
+ * Senders nearly always use the canonical spelling ("Content-Length"): an
+ * exact comparison (a few word compares) is tried before the
+ * case-insensitive one, and *canon tells the caller the name needs no
+ * canonicalisation. */
+static int hdr_kind(const uint8_t *n, size_t l, int *canon)
 {
+#define HK(lit, canon_lit, kind) \
+	do { \
+		if (memcmp(n, canon_lit, sizeof(canon_lit) - 1) == 0) { \
+			*canon = 1; \
+			return kind; \
+		} \
+		return ieq_n(n, lit, sizeof(lit) - 1) ? kind : HK_OTHER; \
+	} while (0)
+	*canon = 0;
 	switch (l) {
-	case 4: return ieq(n, l, "host") ? HK_HOST : HK_OTHER;
-	case 6: return ieq(n, l, "cookie") ? HK_COOKIE : HK_OTHER;
-	case 7: return ieq(n, l, "upgrade") ? HK_UPGRADE : HK_OTHER;
-	case 10: return ieq(n, l, "set-cookie") ? HK_SET_COOKIE : HK_OTHER;
-	case 12: return ieq(n, l, "content-type") ? HK_CONTENT_TYPE : HK_OTHER;
-	case 14: return ieq(n, l, "content-length") ? HK_CONTENT_LENGTH : HK_OTHER;
-	case 16: return ieq(n, l, "content-encoding") ? HK_CONTENT_ENCODING : HK_OTHER;
-	case 17: return ieq(n, l, "transfer-encoding") ? HK_TRANSFER_ENCODING : HK_OTHER;
+	case 4: HK("host", "Host", HK_HOST);
+	case 6: HK("cookie", "Cookie", HK_COOKIE);
+	case 7: HK("upgrade", "Upgrade", HK_UPGRADE);
+	case 10: HK("set-cookie", "Set-Cookie", HK_SET_COOKIE);
+	case 12: HK("content-type", "Content-Type", HK_CONTENT_TYPE);
+	case 14: HK("content-length", "Content-Length", HK_CONTENT_LENGTH);
+	case 16: HK("content-encoding", "Content-Encoding", HK_CONTENT_ENCODING);
+	case 17: HK("transfer-encoding", "Transfer-Encoding", HK_TRANSFER_ENCODING);
 	default: return HK_OTHER;
 	}
+#undef HK
 }
 
 /* One header field line (no CRLF). Framing headers are interpreted even when
@@ -608,7 +655,7 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 	const uint8_t *colon, *name, *val;
 	size_t nl, vl;
 	int resp = dir == KC_DIR_S2C;
-	int kind;
+	int kind, canon;
 
 	if (d->mflags & M_INTERIM)
 		return 0;
@@ -627,7 +674,7 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 		}
 		return 0;
 	}
-	colon = memchr(l, ':', n);
+	colon = kc_find_byte(l, n, ':');
 	if (colon == NULL || colon == l) {
 		c->st.http.bad_header_line++;
 		return 0;
@@ -640,7 +687,7 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 	vl = n - (size_t)(val - l);
 	trim(&val, &vl);
 
-	kind = hdr_kind(name, nl);
+	kind = hdr_kind(name, nl, &canon);
 	if (kind == HK_CONTENT_LENGTH) {
 		uint64_t v = 0;
 
@@ -683,9 +730,9 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 			d->last_hdr = -1;
 			return 0;
 		}
-		if (kc_item_put(it, name, nl, &kv->name) != 0)
+		if ((canon ? kc_item_put(it, name, nl, &kv->name)
+			   : kc_item_put_header_name(it, name, nl, &kv->name)) != 0)
 			return 0;
-		kc_item_canon_header(it->arena + kv->name.off, kv->name.len);
 		(void)kc_item_put(it, val, vl, &kv->value);
 		d->last_hdr = (int8_t)*cnt;
 		(*cnt)++;
@@ -964,10 +1011,13 @@ static int boundary_at(const uint8_t *p, size_t n, enum kc_dir dir)
 
 static struct kc_parse_res res(uint8_t status, size_t consumed)
 {
-	struct kc_parse_res r = { .status = status, .consumed = (uint32_t)consumed, .needed = 0 };
-
-	return r;
+	return kc_parse_res_make(status, consumed);
 }
+
+/* States whose input is parsed line by line (the feed's second dispatch). */
+#define LINE_STATES \
+	((1u << H1_START) | (1u << H1_HEADERS) | (1u << H1_CHUNK_SIZE) | (1u << H1_CHUNK_CRLF) | \
+	 (1u << H1_TRAILERS))
 
 static int any_h2c_pending(const struct h1_flow *h)
 {
@@ -1003,75 +1053,80 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 				continue;
 			}
 		}
-		switch (d->state) {
-		case H1_DEAD:
-			return res(KC_PARSE_OK, len);
+		/* Line-oriented states skip the first dispatch with one
+		 * predictable test (a jump table mispredicts as the state
+		 * alternates between lines, bodies and directions). */
+		if (!((1u << d->state) & LINE_STATES)) {
+			switch (d->state) {
+			case H1_DEAD:
+				return res(KC_PARSE_OK, len);
 
-		case H1_BLOCKED:
-			/* The server may decline the upgrade (any non-101
-			 * answer): then the held bytes are parsed as HTTP/1. */
-			if (any_h2c_pending(h))
-				return res(KC_PARSE_NEED_MORE, off);
-			d->state = H1_START;
-			continue;
-
-		case H1_BODY_CL:
-		case H1_CHUNK_DATA: {
-			size_t take = (size_t)KC_MIN((uint64_t)n, d->remaining);
-
-			body_data(c, dir, d, p, take);
-			off += take;
-			d->msg_bytes += take;
-			d->remaining -= take;
-			if (d->remaining == 0) {
-				if (d->state == H1_CHUNK_DATA)
-					d->state = H1_CHUNK_CRLF;
-				else if (dir == KC_DIR_C2S)
-					req_done(c, d);
-				else
-					resp_done(c, f, 0);
-			}
-			continue;
-		}
-
-		case H1_BODY_EOF:
-			body_data(c, dir, d, p, n);
-			d->msg_bytes += n;
-			off = len;
-			continue;
-
-		case H1_RESYNC:
-			if (!d->line_start) {
-				lf = memchr(p, '\n', n);
-				adv = lf ? (size_t)(lf - p) + 1 : n;
-				off += adv;
-				d->scanned += adv;
-				d->line_start = lf != NULL;
-			} else {
-				int b = boundary_at(p, n, dir);
-
-				if (b == 1) {
-					c->st.http.resync_ok++;
-					d->state = H1_START;
-					continue;
-				}
-				if (b == -1 && n < c->cfg.pending_size)
+			case H1_BLOCKED:
+				/* The server may decline the upgrade (any non-101
+				 * answer): then the held bytes are parsed as HTTP/1. */
+				if (any_h2c_pending(h))
 					return res(KC_PARSE_NEED_MORE, off);
-				d->line_start = 0;
+				d->state = H1_START;
+				continue;
+
+			case H1_BODY_CL:
+			case H1_CHUNK_DATA: {
+				size_t take = (size_t)KC_MIN((uint64_t)n, d->remaining);
+
+				body_data(c, dir, d, p, take);
+				off += take;
+				d->msg_bytes += take;
+				d->remaining -= take;
+				if (d->remaining == 0) {
+					if (d->state == H1_CHUNK_DATA)
+						d->state = H1_CHUNK_CRLF;
+					else if (dir == KC_DIR_C2S)
+						req_done(c, d);
+					else
+						resp_done(c, f, 0);
+				}
 				continue;
 			}
-			if (d->scanned > KC_DISSECT_HTTP_RESYNC_MAX) {
-				c->st.http.resync_giveup++;
-				d->state = H1_DEAD;
-			}
-			continue;
 
-		default:
-			break;
+			case H1_BODY_EOF:
+				body_data(c, dir, d, p, n);
+				d->msg_bytes += n;
+				off = len;
+				continue;
+
+			case H1_RESYNC:
+				if (!d->line_start) {
+					lf = memchr(p, '\n', n);
+					adv = lf ? (size_t)(lf - p) + 1 : n;
+					off += adv;
+					d->scanned += adv;
+					d->line_start = lf != NULL;
+				} else {
+					int b = boundary_at(p, n, dir);
+
+					if (b == 1) {
+						c->st.http.resync_ok++;
+						d->state = H1_START;
+						continue;
+					}
+					if (b == -1 && n < c->cfg.pending_size)
+						return res(KC_PARSE_NEED_MORE, off);
+					d->line_start = 0;
+					continue;
+				}
+				if (d->scanned > KC_DISSECT_HTTP_RESYNC_MAX) {
+					c->st.http.resync_giveup++;
+					d->state = H1_DEAD;
+				}
+				continue;
+
+			default:
+				break;
+			}
 		}
 
 		/* Line-oriented states. */
-		lf = memchr(p, '\n', n);
+		lf = kc_find_byte(p, n, '\n');
 		if (lf == NULL) {
 			/* C2S preface after an h2c upgrade request: hold it
 			 * until the 101 hands the flow to HTTP/2. */
@@ -1086,6 +1141,21 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 		if (ll > 0 && p[ll - 1] == '\r')
 			ll--;
 
+		if (kc_likely(d->state == H1_HEADERS)) {
+			d->msg_bytes += adv;
+			d->hdr_bytes += adv;
+			off += adv;
+			if (ll == 0) {
+				headers_done(c, f, dir);
+				continue;
+			}
+			if (header_line(c, f, dir, d, p, ll) != 0) {
+				c->st.http.err_content_length++;
+				abort_msg(c, f, dir, KC_ITEM_F_GAP);
+				to_resync(d, 1);
+			}
+			continue;
+		}
 		switch (d->state) {
 		case H1_START:
 			if (ll == 0) {
@@ -1120,21 +1190,6 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 				if (d->it != NULL)
 					d->it->u.http.req_headers_size = (int32_t)d->hdr_bytes;
 				req_done(c, d);
-			}
-			continue;
-
-		case H1_HEADERS:
-			d->msg_bytes += adv;
-			d->hdr_bytes += adv;
-			off += adv;
-			if (ll == 0) {
-				headers_done(c, f, dir);
-				continue;
-			}
-			if (header_line(c, f, dir, d, p, ll) != 0) {
-				c->st.http.err_content_length++;
-				abort_msg(c, f, dir, KC_ITEM_F_GAP);
-				to_resync(d, 1);
 			}
 			continue;
 

@@ -28,10 +28,13 @@ void kc_engine_dissect_pkt(struct kc_engine *e, struct flow_state *fs, const str
 	e->cur_fs = fs;
 	/* An ACK travelling this way acknowledges the other direction's bytes:
 	 * held data the peer already has can be delivered past its holes. */
-	if (p->tcp_flags & KC_TCP_ACK) {
+	if ((p->tcp_flags & KC_TCP_ACK) && !kc_reasm_ack_is_noop(&fs->dir[!dir], p->ack, p->win)) {
 		e->cur_dir = (enum kc_dir)!dir;
 		kc_reasm_ack(e->reasm, &fs->dir[!dir], p->ack, p->win, ts, deliver, e);
 	}
+	/* Half the segments are bare ACKs, which reassembly ignores. */
+	if (kc_reasm_push_is_noop(&fs->dir[dir], p->seq, p->tcp_flags, p->payload_len))
+		return;
 	e->cur_dir = dir;
 	kc_reasm_push(e->reasm, &fs->dir[dir], p->seq, p->tcp_flags, p->payload, p->payload_len, ts, deliver, e);
 }
@@ -39,6 +42,10 @@ void kc_engine_dissect_pkt(struct kc_engine *e, struct flow_state *fs, const str
 void kc_engine_dissect_close(struct kc_engine *e, struct flow_state *fs)
 {
 	unsigned d;
+
+	/* The stream's retained packets are released (or recorded) right
+	 * after this: their cold nodes load while the dissector closes. */
+	kc_engine_retain_prefetch(e, fs);
 
 	if (fs->flow->key.proto == IPPROTO_TCP) {
 		e->cur_fs = fs;

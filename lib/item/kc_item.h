@@ -19,9 +19,11 @@
 #ifndef KC_ITEM_H
 #define KC_ITEM_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kc_common.h"
 
@@ -180,18 +182,81 @@ struct kc_item {
  * Reset @p it to an empty item of protocol @p proto: every field before the
  * arena is zeroed and the arena emptied (its bytes are not cleared). For the
  * HTTP family (KC_ITEM_HTTP, KC_ITEM_HTTP2, KC_ITEM_GRPC) the "unknown"
- * markers are set: headers sizes and body sizes -1, grpc_status -1.
+ * markers are set: headers sizes and body sizes -1, grpc_status -1; and the
+ * tables (req_headers ... query) are not cleared, only their counts: fill an
+ * entry before counting it, read none past its count.
  * Thread safety: touches only @p it.
  */
 void kc_item_reset(struct kc_item *it, enum kc_item_proto proto);
+
+/* memcpy() for the short strings items are made of (methods, header names
+ * and values: mostly under 32 bytes), without the libc call: two
+ * overlapping fixed-size moves, which compile to plain loads and stores. */
+static inline void kc_item_copy(void *dst, const void *src, size_t len)
+{
+	uint8_t *d = (uint8_t *)dst;
+	const uint8_t *s = (const uint8_t *)src;
+	uint64_t a, b, c, e;
+
+	if (len >= 8 && len <= 16) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + len - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + len - 8, &b, 8);
+	} else if (len > 16 && len <= 32) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + 8, 8);
+		memcpy(&c, s + len - 16, 8);
+		memcpy(&e, s + len - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + 8, &b, 8);
+		memcpy(d + len - 16, &c, 8);
+		memcpy(d + len - 8, &e, 8);
+	} else if (len >= 4 && len < 8) {
+		uint32_t x, y;
+
+		memcpy(&x, s, 4);
+		memcpy(&y, s + len - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + len - 4, &y, 4);
+	} else if (len < 4) {
+		for (size_t i = 0; i < len; i++)
+			d[i] = s[i];
+	} else {
+		memcpy(d, s, len);
+	}
+}
 
 /**
  * Copy @p len bytes into the arena and return the view. On a full arena the
  * view is empty, KC_ITEM_F_TRUNCATED is set and -ENOSPC returned.
  * @p len == 0 gives the absent view and returns 0.
+ * Inline: dissectors put a dozen short strings per item.
  * @return 0, or -ENOSPC (arena full; nothing copied).
  */
-int kc_item_put(struct kc_item *it, const void *data, size_t len, struct kc_str *out);
+static inline int kc_item_put(struct kc_item *it, const void *data, size_t len, struct kc_str *out)
+{
+	out->off = 0;
+	out->len = 0;
+	if (len == 0)
+		return 0;
+	if (len > (size_t)KC_ITEM_ARENA_SIZE - it->arena_used) {
+		it->flags |= KC_ITEM_F_TRUNCATED;
+		return -ENOSPC;
+	}
+	kc_item_copy(it->arena + it->arena_used, data, len);
+	out->off = it->arena_used;
+	out->len = (uint16_t)len;
+	it->arena_used = (uint16_t)(it->arena_used + len);
+	return 0;
+}
+
+/**
+ * kc_item_put() of an HTTP header name, canonicalised on the way as
+ * kc_item_canon_header() does (one pass instead of a copy and a rewrite).
+ * @return as kc_item_put().
+ */
+int kc_item_put_header_name(struct kc_item *it, const void *name, size_t len, struct kc_str *out);
 
 /**
  * Append @p len bytes to the view @p s (absent views start empty). When @p s

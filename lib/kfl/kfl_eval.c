@@ -428,13 +428,46 @@ static int ev(struct kfl_ctx *x, uint32_t ni, struct kfl_val *out)
 	}
 }
 
+/* `field == constant` (or !=) on a struct item, the field known to the
+ * item's family: what operand() and sel_eval() would do for it, without their
+ * dispatch. Returns -1 when the comparison is not of that shape. */
+static inline int cmp_item_const(struct kfl_ctx *x, const struct kfl_node *n)
+{
+	const struct kfl_node *na = &x->prog->nodes[n->a];
+	const struct kfl_node *nb = &x->prog->nodes[n->b];
+	size_t mark;
+	struct kfl_val a;
+	enum kfl_fam f;
+	bool r;
+
+	if (x->item == NULL || (n->op != C_EQ && n->op != C_NE) || na->type != N_SEL || nb->type != N_CONST ||
+	    na->sel.multi || na->sel.has_doc)
+		return -1;
+	f = kfl_item_fam(x->item);
+	if (na->sel.fast_kind[f] == 0 || na->sel.fast_steps[f] == 0 || na->sel.fast_steps[f] != na->sel.nsteps)
+		return -1;
+	mark = x->s->used;
+	/* A missing field collapses, as sel_eval's SEL_MISSING does. */
+	if (kfl_item_node(x, x->item, na->sel.fast_kind[f], 0, &a) != 0)
+		return COLLAPSE;
+	r = kfl_equal(&a, &nb->cv, x);
+	x->s->used = mark;
+	return r == (n->op == C_EQ) ? T_TRUE : T_FALSE;
+}
+
 static int cmp_truth(struct kfl_ctx *x, const struct kfl_node *n)
 {
 	size_t mark = x->s->used;
 	struct kfl_val a, b;
 	const struct kfl_val *pa, *pb;
 	bool r;
+	int t;
 
+	if (n->by_proto && x->item != NULL && x->item->proto < KC_ITEM_PROTO_MAX)
+		return n->proto_truth[x->item->proto];
+	t = cmp_item_const(x, n);
+	if (t >= 0)
+		return t;
 	if (operand(x, n->a, &a, &pa) == COLLAPSE || operand(x, n->b, &b, &pb) == COLLAPSE)
 		return COLLAPSE;
 	switch (n->op) {
@@ -444,6 +477,53 @@ static int cmp_truth(struct kfl_ctx *x, const struct kfl_node *n)
 	}
 	x->s->used = mark;
 	return r ? T_TRUE : T_FALSE;
+}
+
+int kfl_prepare_proto_tests(struct kc_kfl_prog *prog)
+{
+	struct kc_item *dummy = NULL;
+	struct kc_kfl_scratch *scratch = NULL;
+	int rc = 0;
+
+	for (uint32_t i = 1; i < prog->nnodes; i++) {
+		struct kfl_node *n = &prog->nodes[i];
+		const struct kfl_node *na, *nb;
+		bool eligible = true;
+
+		if (n->type != N_CMP || (n->op != C_EQ && n->op != C_NE))
+			continue;
+		na = &prog->nodes[n->a];
+		nb = &prog->nodes[n->b];
+		if (na->type != N_SEL || nb->type != N_CONST || na->sel.multi || na->sel.has_doc ||
+		    na->sel.nsteps == 0)
+			continue;
+		for (unsigned f = 0; f < FAM_MAX; f++)
+			if (!kfl_item_kind_proto_only(na->sel.fast_kind[f]) ||
+			    na->sel.fast_steps[f] != na->sel.nsteps)
+				eligible = false;
+		if (!eligible)
+			continue;
+		if (dummy == NULL) {
+			dummy = calloc(1, sizeof(*dummy));
+			scratch = kc_kfl_scratch_create(0);
+			if (dummy == NULL || scratch == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		/* The evaluator's own answer for an item of each protocol. */
+		for (unsigned p = 0; p < KC_ITEM_PROTO_MAX; p++) {
+			struct kfl_ctx x = { .s = scratch, .prog = prog, .item = dummy };
+
+			dummy->proto = (uint8_t)p;
+			scratch->used = 0;
+			n->proto_truth[p] = (uint8_t)cmp_truth(&x, n);
+		}
+		n->by_proto = true;
+	}
+	free(dummy);
+	kc_kfl_scratch_free(scratch);
+	return rc;
 }
 
 static int evt(struct kfl_ctx *x, uint32_t ni)

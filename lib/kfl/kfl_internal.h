@@ -200,6 +200,12 @@ struct kfl_node {
 	const char *src;      /**< original token text for N_CONST (printing) */
 	uint32_t srclen;
 	bool empty_call;      /**< N_SEL written `a.f()`: a lookup of field f */
+	/** N_CMP of a protocol field (protocol.name/abbr/macro) with a
+	 *  constant, the body of every protocol macro: its truth result for
+	 *  struct items of each kc_item proto, worked out at compile time by
+	 *  the evaluator itself (kfl_prepare_proto_tests). */
+	bool by_proto;
+	uint8_t proto_truth[KC_ITEM_PROTO_MAX];
 };
 
 struct kc_kfl_prog {
@@ -281,6 +287,11 @@ int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uin
 		  struct kfl_val *out);
 /** Compile time: walk the static key tables of family @p fam. */
 void kfl_item_fast(struct kfl_sel *sel);
+/** True for node kinds whose value depends on nothing but the item's proto. */
+bool kfl_item_kind_proto_only(uint8_t kind);
+/** Compile time, after parsing: fill by_proto/proto_truth (kfl_eval.c).
+ *  @return 0 or -ENOMEM. */
+int kfl_prepare_proto_tests(struct kc_kfl_prog *prog);
 
 /* RE2 shim (kfl_re2.cc) */
 #ifdef __cplusplus

@@ -139,6 +139,13 @@ static const struct child t_tresp[] = { { "version", K_TRESP_VERSION },
 					{ "cipherSuite", K_TRESP_CIPHER },
 					{ "alpn", K_TRESP_ALPN }, { NULL, 0 } };
 
+bool kfl_item_kind_proto_only(uint8_t kind)
+{
+	/* kfl_item_node() answers these from it->proto alone, and present()
+	 * always says yes to them. */
+	return kind == K_PROTO_NAME || kind == K_PROTO_ABBR || kind == K_PROTO_MACRO;
+}
+
 enum kfl_fam kfl_item_fam(const struct kc_item *it)
 {
 	switch (it->proto) {

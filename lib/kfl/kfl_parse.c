@@ -1123,7 +1123,7 @@ int kc_kfl_compile_at(const char *text, uint64_t now_ms, struct kc_kfl_prog **ou
 	}
 
 	p->text = kfl_print(p);
-	if (p->text == NULL) {
+	if (p->text == NULL || kfl_prepare_proto_tests(p) != 0) {
 		rc = kc_err_set(err, -ENOMEM, "kfl: out of memory");
 		goto fail;
 	}

@@ -81,6 +81,7 @@
 #ifndef KC_REASM_H
 #define KC_REASM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -321,6 +322,37 @@ void kc_reasm_dir_init(struct kc_reasm_dir *dir);
 int kc_reasm_push(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t seq,
 		  uint8_t tcp_flags, const uint8_t *payload, uint32_t len, uint64_t ts_us,
 		  kc_reasm_deliver_fn fn, void *ctx);
+
+/** dir->flags bits callers may test: the direction has started (next_seq
+ *  is valid); the peer's last window was zero. */
+#define KC_REASM_DIR_STARTED 0x01u
+#define KC_REASM_DIR_ZWIN 0x10u
+
+/**
+ * Would kc_reasm_push() do nothing at all (no delivery, no counter) for this
+ * segment? True for a bare ACK that is not a keep-alive or zero-window probe,
+ * half of all segments: callers skip the call. Thread safety: the owner.
+ */
+static inline bool kc_reasm_push_is_noop(const struct kc_reasm_dir *dir, uint32_t seq, uint8_t tcp_flags,
+					 uint32_t len)
+{
+	return len == 0 && !(tcp_flags & (KC_REASM_TCP_SYN | KC_REASM_TCP_FIN | KC_REASM_TCP_RST)) &&
+	       !((dir->flags & KC_REASM_DIR_STARTED) && seq == dir->next_seq - 1);
+}
+
+/**
+ * Would kc_reasm_ack() change nothing (zero-window state already as @p window
+ * says, and @p ack is not ahead of what was delivered)? True for nearly
+ * every ACK: callers skip the call. Thread safety: the owner.
+ */
+static inline bool kc_reasm_ack_is_noop(const struct kc_reasm_dir *dir, uint32_t ack, uint32_t window)
+{
+	bool zwin = (dir->flags & KC_REASM_DIR_ZWIN) != 0;
+
+	return zwin == (window == 0) &&
+	       (!(dir->flags & KC_REASM_DIR_STARTED) || (int32_t)(ack - dir->next_seq) <= 0 ||
+		ack - dir->next_seq > KC_REASM_MAX_WINDOW);
+}
 
 /**
  * Tell this direction what the peer acknowledged: call it with the ACK number
