@@ -364,10 +364,10 @@ static void lru_append(struct kc_flow_table *t, struct kc_flow *f)
 }
 
 /* Most packets belong to a flow that is already last of its class (a burst of
- * one conversation): then there is nothing to move. */
-static inline void lru_touch(struct kc_flow_table *t, struct kc_flow *f)
+ * one conversation): then there is nothing to move. @p e: f's entry number. */
+static inline void lru_touch(struct kc_flow_table *t, struct kc_flow *f, uint32_t e)
 {
-	if (t->lru[f->tclass].tail == entry_no(t, f))
+	if (t->lru[f->tclass].tail == e)
 		return;
 	lru_unlink(t, f);
 	lru_append(t, f);
@@ -391,6 +391,7 @@ void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash)
 	__builtin_prefetch(f);
 	__builtin_prefetch(f + KC_CACHE_LINE);
 	__builtin_prefetch(f + 2 * KC_CACHE_LINE);
+	__builtin_prefetch(&t->links[e], 1);
 }
 
 static uint32_t find_slot(const struct kc_flow_table *t, uint32_t e)
@@ -518,7 +519,7 @@ struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key
 			*created = false;
 			if (now_us > f->last_us)
 				f->last_us = now_us;
-			lru_touch(t, f);
+			lru_touch(t, f, e);
 			return f;
 		}
 		s = (s + 1) & t->index_mask;
