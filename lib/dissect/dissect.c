@@ -701,6 +701,24 @@ int kc_dissect_udp_datagram(struct kc_dissect_core *core, struct kc_dissect_flow
 	return 0;
 }
 
+/* kc_dissect_flow_prefetch() (kc_dissect.h) loads two cache lines. */
+_Static_assert(sizeof(struct kc_dissect_flow) <= 2 * KC_CACHE_LINE,
+	       "kc_dissect_flow_prefetch covers the flow");
+
+void kc_dissect_flow_prefetch_state(const struct kc_dissect_flow *f)
+{
+	const char *ps;
+
+	if (f == NULL || f->ps == NULL || f->proto != KC_ITEM_HTTP)
+		return;
+	/* What h1_close() reads: both directions and the queue's
+	 * bookkeeping (the queue itself is nearly always empty by then). */
+	ps = f->ps;
+	__builtin_prefetch(ps);
+	__builtin_prefetch(ps + offsetof(struct h1_flow, d[1]));
+	__builtin_prefetch(ps + offsetof(struct h1_flow, qlen));
+}
+
 void kc_dissect_flow_close(struct kc_dissect_core *core, struct kc_dissect_flow *f,
 			   uint64_t ts_us)
 {

@@ -119,13 +119,16 @@ struct h1_qent {
 	uint8_t flags;       /* QF_* */
 };
 
+/* The queue's bookkeeping sits between the directions and the queue: every
+ * feed reads switch_to and qlen, and after the 144 bytes of d[] they share
+ * its last cache line instead of taking one of their own past q[]. */
 struct h1_flow {
 	struct h1_dir d[2];
-	struct h1_qent q[KC_DISSECT_HTTP_PIPELINE_MAX];
 	uint8_t qhead, qlen;
 	uint8_t switch_to;   /* SW_*, read and cleared by the dispatcher */
 	uint32_t behind;     /* requests not queued (queue full): responses to skip */
 	uint32_t skip_resp;  /* requests emitted as timed out: their responses dropped */
+	struct h1_qent q[KC_DISSECT_HTTP_PIPELINE_MAX];
 };
 
 /* ---- the flow and the core ---------------------------------------------- */

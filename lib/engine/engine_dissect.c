@@ -44,8 +44,12 @@ void kc_engine_dissect_close(struct kc_engine *e, struct flow_state *fs)
 	unsigned d;
 
 	/* The stream's retained packets are released (or recorded) right
-	 * after this: their cold nodes load while the dissector closes. */
+	 * after this: their cold nodes load while the dissector closes. The
+	 * dissector's own state is as cold: its loads start first and
+	 * overlap the retention walk. */
+	kc_dissect_flow_prefetch(fs->df);
 	kc_engine_retain_prefetch(e, fs);
+	kc_dissect_flow_prefetch_state(fs->df);
 
 	if (fs->flow->key.proto == IPPROTO_TCP) {
 		e->cur_fs = fs;

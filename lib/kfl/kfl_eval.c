@@ -450,24 +450,26 @@ static inline int cmp_item_const(struct kfl_ctx *x, const struct kfl_node *n)
 	/* A missing field collapses, as sel_eval's SEL_MISSING does. */
 	if (kfl_item_node(x, x->item, na->sel.fast_kind[f], 0, &a) != 0)
 		return COLLAPSE;
-	r = kfl_equal(&a, &nb->cv, x);
+	/* An integer field against a number literal, kfl_equal()'s second
+	 * case, without the call. */
+	if (a.t == KFL_INT && nb->cv.t == KFL_FLOAT)
+		r = kfl_int_float_eq(a.u.i, nb->cv.u.f);
+	else
+		r = kfl_equal(&a, &nb->cv, x);
 	x->s->used = mark;
 	return r == (n->op == C_EQ) ? T_TRUE : T_FALSE;
 }
 
-static int cmp_truth(struct kfl_ctx *x, const struct kfl_node *n)
+/* The general comparison: two operands, any types. Out of line so the
+ * callers of cmp_truth() do not pay its frame (two values, the operand
+ * dispatch) for the protocol and field == constant cases. */
+static __attribute__((noinline)) int cmp_general(struct kfl_ctx *x, const struct kfl_node *n)
 {
 	size_t mark = x->s->used;
 	struct kfl_val a, b;
 	const struct kfl_val *pa, *pb;
 	bool r;
-	int t;
 
-	if (n->by_proto && x->item != NULL && x->item->proto < KC_ITEM_PROTO_MAX)
-		return n->proto_truth[x->item->proto];
-	t = cmp_item_const(x, n);
-	if (t >= 0)
-		return t;
 	if (operand(x, n->a, &a, &pa) == COLLAPSE || operand(x, n->b, &b, &pb) == COLLAPSE)
 		return COLLAPSE;
 	switch (n->op) {
@@ -477,6 +479,51 @@ static int cmp_truth(struct kfl_ctx *x, const struct kfl_node *n)
 	}
 	x->s->used = mark;
 	return r ? T_TRUE : T_FALSE;
+}
+
+static int cmp_truth(struct kfl_ctx *x, const struct kfl_node *n)
+{
+	int t;
+
+	if (n->by_proto && x->item != NULL && x->item->proto < KC_ITEM_PROTO_MAX)
+		return n->proto_truth[x->item->proto];
+	t = cmp_item_const(x, n);
+	if (t >= 0)
+		return t;
+	return cmp_general(x, n);
+}
+
+/* The comparison under node @p ni's groups and macros, or 0. */
+static uint32_t conj_cmp(const struct kc_kfl_prog *prog, uint32_t ni)
+{
+	while (prog->nodes[ni].type == N_GROUP || prog->nodes[ni].type == N_MACRO)
+		ni = prog->nodes[ni].a;
+	return prog->nodes[ni].type == N_CMP ? ni : 0;
+}
+
+/* Fill prog->conj when the root is a chain of `and` (evt_chain's shape,
+ * right-nested) whose operands are comparisons. At the root a collapse and
+ * false both fail the filter, so the groups and macros around them, which
+ * only turn a collapse into false, change nothing there. */
+static void prepare_conj(struct kc_kfl_prog *prog)
+{
+	uint32_t ni = prog->root, n = 0, c;
+
+	prog->nconj = 0;
+	if (ni == 0)
+		return;
+	while (prog->nodes[ni].type == N_AND) {
+		c = conj_cmp(prog, prog->nodes[ni].a);
+		if (c == 0 || n == KFL_MAX_CONJ)
+			return;
+		prog->conj[n++] = c;
+		ni = prog->nodes[ni].b;
+	}
+	c = conj_cmp(prog, ni);
+	if (c == 0 || n == KFL_MAX_CONJ)
+		return;
+	prog->conj[n++] = c;
+	prog->nconj = n;
 }
 
 int kfl_prepare_proto_tests(struct kc_kfl_prog *prog)
@@ -523,13 +570,25 @@ int kfl_prepare_proto_tests(struct kc_kfl_prog *prog)
 	}
 	free(dummy);
 	kc_kfl_scratch_free(scratch);
+	if (rc == 0)
+		prepare_conj(prog);
 	return rc;
+}
+
+/* evt() of the nodes that build a value: out of line, so evt() itself,
+ * called a few times per item, has no value in its frame. */
+static __attribute__((noinline)) int evt_value(struct kfl_ctx *x, uint32_t ni)
+{
+	struct kfl_val v;
+
+	if (ev(x, ni, &v) == COLLAPSE)
+		return COLLAPSE;
+	return kfl_truthy(&v) ? T_TRUE : T_FALSE;
 }
 
 static int evt(struct kfl_ctx *x, uint32_t ni)
 {
 	const struct kfl_node *n = &x->prog->nodes[ni];
-	struct kfl_val v;
 	int t;
 
 	switch (n->type) {
@@ -539,9 +598,25 @@ static int evt(struct kfl_ctx *x, uint32_t ni)
 	case N_OR:
 		return evt_chain(x, ni);
 	case N_GROUP:
-	case N_MACRO:
-		t = evt(x, n->a);
+	case N_MACRO: {
+		/* Nested groups and macros: the innermost turns a collapse
+		 * into false, the outer ones then see false. A protocol
+		 * macro (MACRO > GROUP > protocol test) is answered from the
+		 * test's table here, without a call. */
+		uint32_t ci = n->a;
+		const struct kfl_node *c = &x->prog->nodes[ci];
+
+		while (c->type == N_GROUP || c->type == N_MACRO) {
+			ci = c->a;
+			c = &x->prog->nodes[ci];
+		}
+		if (c->type == N_CMP && c->by_proto && x->item != NULL &&
+		    x->item->proto < KC_ITEM_PROTO_MAX)
+			t = c->proto_truth[x->item->proto];
+		else
+			t = evt(x, ci);
 		return t == COLLAPSE ? T_FALSE : t;
+	}
 	case N_CONST:
 		return kfl_truthy(&n->cv) ? T_TRUE : T_FALSE;
 	case N_CALL: {
@@ -551,9 +626,7 @@ static int evt(struct kfl_ctx *x, uint32_t ni)
 		return t;
 	}
 	default:
-		if (ev(x, ni, &v) == COLLAPSE)
-			return COLLAPSE;
-		return kfl_truthy(&v) ? T_TRUE : T_FALSE;
+		return evt_value(x, ni);
 	}
 }
 
@@ -570,6 +643,17 @@ bool kc_kfl_eval_item(const struct kc_kfl_prog *prog, const struct kc_item *item
 		      struct kc_kfl_scratch *s)
 {
 	struct kfl_ctx x = { .s = s, .prog = prog, .item = item };
+
+	if (prog->nconj != 0 && item != NULL) {
+		/* run() without the tree walk: the same comparisons in the
+		 * same order, the first not true ends it. */
+		s->used = 0;
+		s->st.evals++;
+		for (uint32_t k = 0; k < prog->nconj; k++)
+			if (cmp_truth(&x, &prog->nodes[prog->conj[k]]) != T_TRUE)
+				return false;
+		return true;
+	}
 	return run(prog, &x);
 }
 

@@ -208,8 +208,18 @@ struct kfl_node {
 	uint8_t proto_truth[KC_ITEM_PROTO_MAX];
 };
 
+/** Most comparisons a root conjunction may have for the flat path. */
+#define KFL_MAX_CONJ 8
+
 struct kc_kfl_prog {
 	uint32_t root;      /**< 0 = match all */
+	/** When the whole filter is `c1 and c2 and ...` of comparisons
+	 *  (each maybe inside groups or a protocol macro): their nodes, in
+	 *  order. A struct item then matches when each is true, tried in
+	 *  that order: what the tree walk answers at the root, where a
+	 *  collapse and false both mean no match (kfl_prepare_proto_tests). */
+	uint32_t conj[KFL_MAX_CONJ];
+	uint32_t nconj;     /**< 0: walk the tree */
 	uint32_t nnodes;
 	struct kfl_node *nodes; /**< [0] unused */
 	char *text;         /**< normalised */
@@ -279,9 +289,32 @@ int kfl_doc_xml(struct kfl_ctx *x, const char *s, size_t n, struct kfl_val *out)
 long kfl_b64_decode(const char *s, size_t n, unsigned char *out);
 size_t kfl_b64_encode(const unsigned char *in, size_t n, char *out);
 
+/** Integer @p i == number literal @p f, as kfl_equal() decides it (text
+ *  equality, see kfl_val.c); inline for the evaluator's field == constant
+ *  path. */
+static inline bool kfl_int_float_eq(int64_t i, double f)
+{
+	if (!(f == f) || f != (double)(int64_t)f || f >= 1e6 || f <= -1e6)
+		return false;
+	if (f == 0 && __builtin_signbit(f))
+		return false;
+	return (int64_t)f == i;
+}
+
 /* struct kc_item backend (kfl_item.c) */
 void kfl_item_root(const struct kc_item *it, struct kfl_val *out);
-enum kfl_fam kfl_item_fam(const struct kc_item *it);
+/* Inline: the evaluator asks it for every field == constant test. */
+static inline enum kfl_fam kfl_item_fam(const struct kc_item *it)
+{
+	switch (it->proto) {
+	case KC_ITEM_HTTP:
+	case KC_ITEM_HTTP2:
+	case KC_ITEM_GRPC: return FAM_HTTP;
+	case KC_ITEM_DNS: return FAM_DNS;
+	case KC_ITEM_TLS: return FAM_TLS;
+	default: return FAM_L4;
+	}
+}
 /** Value of node @p kind of @p it; -ENOENT when absent for this item. */
 int kfl_item_node(struct kfl_ctx *x, const struct kc_item *it, uint8_t kind, uint16_t idx,
 		  struct kfl_val *out);

@@ -146,18 +146,6 @@ bool kfl_item_kind_proto_only(uint8_t kind)
 	return kind == K_PROTO_NAME || kind == K_PROTO_ABBR || kind == K_PROTO_MACRO;
 }
 
-enum kfl_fam kfl_item_fam(const struct kc_item *it)
-{
-	switch (it->proto) {
-	case KC_ITEM_HTTP:
-	case KC_ITEM_HTTP2:
-	case KC_ITEM_GRPC: return FAM_HTTP;
-	case KC_ITEM_DNS: return FAM_DNS;
-	case KC_ITEM_TLS: return FAM_TLS;
-	default: return FAM_L4;
-	}
-}
-
 /* Objects whose keys are fixed; NULL for open-ended maps, arrays, leaves and
  * DNS records (keys depend on the type). */
 static const struct child *table_of(uint8_t kind, enum kfl_fam fam)

@@ -216,11 +216,7 @@ static int any_eq_fn(void *arg, const char *key, size_t klen, const struct kfl_v
  * '.' or an exponent, which an integer's text never has. */
 static bool int_float_eq(int64_t i, double f)
 {
-	if (!(f == f) || f != (double)(int64_t)f || f >= 1e6 || f <= -1e6)
-		return false;
-	if (f == 0 && signbit(f))
-		return false;
-	return (int64_t)f == i;
+	return kfl_int_float_eq(i, f);
 }
 
 bool kfl_equal(const struct kfl_val *a, const struct kfl_val *b, struct kfl_ctx *x)

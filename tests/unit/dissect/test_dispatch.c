@@ -476,8 +476,36 @@ static void test_gap_resync(void)
 	kc_dissect_core_destroy(c);
 }
 
+/* The close-time prefetch hints accept NULL and any flow, and change
+ * nothing: the exchange around them is parsed as usual. */
+static void test_prefetch_hints(void)
+{
+	static const char req[] = "GET /p HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct kc_dissect_core *c = t_core(4096);
+	struct kc_dissect_flow *f = open_flow(c, 80, 6);
+
+	kc_dissect_flow_prefetch(NULL);
+	kc_dissect_flow_prefetch_state(NULL);
+	kc_dissect_flow_prefetch(f);
+	kc_dissect_flow_prefetch_state(f); /* protocol not decided yet */
+	CHECK(kc_dissect_tcp_data(c, f, C2S, (const uint8_t *)req, sizeof(req) - 1, 0, 10) == 0);
+	CHECK_EQ_U(kc_dissect_flow_proto(f), KC_ITEM_HTTP);
+	kc_dissect_flow_prefetch(f);
+	kc_dissect_flow_prefetch_state(f);
+	CHECK(kc_dissect_tcp_data(c, f, S2C, (const uint8_t *)resp, sizeof(resp) - 1, 0, 20) == 0);
+	CHECK_EQ_U(S.n, 1);
+	CHECK_EQ_U(S.items[0].u.http.status, 200);
+	kc_dissect_flow_prefetch(f);
+	kc_dissect_flow_prefetch_state(f);
+	kc_dissect_flow_close(c, f, 30);
+	CHECK_EQ_U(S.n, 1);
+	kc_dissect_core_destroy(c);
+}
+
 int main(void)
 {
+	test_prefetch_hints();
 	test_gap_resync();
 	test_stats();
 	test_dns();

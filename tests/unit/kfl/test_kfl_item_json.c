@@ -137,6 +137,14 @@ static void cross(const char *what, const struct kc_item *it)
 		"request.headers[\"X-Bin\"] == r\"^a\xef\xbf\xbd\xc3\xa9z,\xef\xbf\xbd\xef\xbf\xbd$\"", "request.pathSegments[1] == \"b\"",
 		"request.pathSegments.* == r\"\xef\xbf\xbd\"", "response.statusText.contains(\"surrogate\")",
 		"request.headers.* == \"ok\"", "request.queryString.q.startsWith(\"\\xf0\")",
+		/* Root conjunctions of comparisons: struct items take the
+		 * flat path (prog->conj), JSON documents the tree walk. */
+		"http and response.status == 599", "http and response.status == 200",
+		"(http) and (request.method == \"GET\") and response.status >= 200",
+		"dns and request.missing == 1", "http and elapsedTime == 1234",
+		"tls and response.cipherSuite == r\"AES\"", "http and response.grpc.status == 14",
+		"grpc and request.grpc.method == \"Get\"", "tcp and id == \"3/77_tcp-5\"",
+		"(dns) and ((response.answers[1].cname == \"x\"))", "udp and src.name == \"\"",
 	};
 	for (size_t i = 0; i < KC_ARRAY_SIZE(filters); i++) {
 		struct kc_kfl_prog *p = t_compile(filters[i]);
@@ -150,9 +158,39 @@ static void cross(const char *what, const struct kc_item *it)
 	cJSON_Delete(j);
 }
 
+/* Which filters take the flat conjunction path: only `and` chains of
+ * comparisons (through groups and macros), in source order. */
+static void conj_shapes(void)
+{
+	static const struct {
+		const char *f;
+		uint32_t n;
+	} t[] = {
+		{ "http and response.status == 599", 2 },
+		{ "response.status == 599", 1 },
+		{ "(http)", 1 },
+		{ "http and (response.status == 1) and request.method == \"GET\"", 3 },
+		{ "http or response.status == 599", 0 },
+		{ "http and (response.status == 1 or request.method == \"GET\")", 0 },
+		{ "tls and response.status == 1", 0 }, /* the tls macro is an `or` */
+		{ "http and !response", 0 },
+		{ "http and limit(3)", 0 },
+		{ "", 0 },
+	};
+	for (size_t i = 0; i < KC_ARRAY_SIZE(t); i++) {
+		struct kc_kfl_prog *p = t_compile(t[i].f);
+		if (p == NULL)
+			continue;
+		CHECK(p->nconj == t[i].n, "[%s] nconj %u, want %u", t[i].f, p->nconj, t[i].n);
+		kc_kfl_prog_free(p);
+	}
+}
+
 int main(void)
 {
 	static struct kc_item it;
+
+	conj_shapes();
 
 	t_item_h(&it);
 	it.worker = 3;
