@@ -24,6 +24,7 @@ struct flow_state {
 	uint32_t r_count;
 	uint32_t r_unpinned;          /* first unpinned retained node + 1 (0: none) */
 	uint64_t r_bytes;
+	uint64_t r_oldest_lb;         /* at most the first unpinned node's time (0: unknown) */
 	uint8_t recorded;             /* record() every packet of this flow */
 	uint8_t truncated;            /* retention evicted packets of this flow */
 	uint8_t r_pinned;             /* pinned nodes retained */
@@ -36,9 +37,8 @@ struct retain_node {
 	struct flow_state *fs;
 	uint64_t ts_us;
 	uint32_t bytes;
-	uint32_t prev, next;     /* per flow */
+	uint32_t prev;           /* per flow (next and pinned: dense arrays, engine_retain.c) */
 	uint32_t g_prev, g_next; /* age list */
-	uint8_t pinned;
 };
 
 struct kc_engine {
@@ -57,7 +57,7 @@ struct kc_engine {
 	enum kc_dir cur_dir;
 	/* Retention pool. */
 	struct retain_node *retain_nodes;
-	uint32_t retain_free;    /* free list through .next */
+	uint32_t retain_free;    /* free list through the next[] array */
 	uint32_t g_head, g_tail; /* age list */
 	struct kc_engine_stats stats;
 	struct kc_engine_cfg cfg;

@@ -21,8 +21,7 @@
  * (or on the free list), pinned[i] says whether i is pinned. Walking a
  * stream's list (over all of it when the stream ends) then reads these dense
  * arrays, 5 bytes a node and mostly cache-resident, instead of one cold
- * 48-byte node per step, and the nodes can be prefetched ahead; the nodes'
- * own next and pinned fields are not used.
+ * 40-byte node per step, and the nodes can be prefetched ahead.
  */
 static inline uint32_t *nexts(const struct kc_engine *e)
 {
@@ -105,6 +104,7 @@ static void *node_remove(struct kc_engine *e, uint32_t i)
 				k++;
 			}
 			fs->r_unpinned = j == RNIL ? 0 : j + 1;
+			fs->r_oldest_lb = 0; /* another node is first now */
 			/* Saturating: only compared with MAX_PINNED. */
 			fs->r_pinned = (uint8_t)KC_MIN(fs->r_pinned + k, UINT8_MAX);
 		}
@@ -126,8 +126,8 @@ static void *node_remove(struct kc_engine *e, uint32_t i)
 }
 
 #ifdef KC_RETAIN_CHECK
-/* Validation builds: the cached prefix and first unpinned node against a
- * walk of the list. */
+/* Validation builds: the cached prefix, first unpinned node and its time's
+ * lower bound against a walk of the list. */
 static void retain_check(const struct kc_engine *e, const struct flow_state *fs)
 {
 	const uint32_t *nx = nexts(e);
@@ -142,6 +142,8 @@ static void retain_check(const struct kc_engine *e, const struct flow_state *fs)
 			break;
 		}
 	if (KC_MIN(k, UINT8_MAX) != fs->r_pinned || (first == RNIL ? 0 : first + 1) != fs->r_unpinned)
+		abort();
+	if (first != RNIL && fs->r_oldest_lb > e->retain_nodes[first].ts_us)
 		abort();
 }
 #else
@@ -176,9 +178,16 @@ void kc_engine_retain(struct kc_engine *e, struct kc_flow *f, struct flow_state 
 	/* The pinned prefix (handshake) is bounded too. */
 	if (pin && fs->r_pinned >= MAX_PINNED)
 		pin = false;
-	/* Window first: the stream's own packets older than the window go. */
-	while ((i = oldest_unpinned(fs)) != RNIL && e->retain_nodes[i].ts_us + rc->window_us < ts)
+	/* Window first: the stream's own packets older than the window go.
+	 * The lower bound spares reading the oldest node, long cold, on every
+	 * packet: only when it says the window may be passed is the node read. */
+	while ((i = oldest_unpinned(fs)) != RNIL && fs->r_oldest_lb + rc->window_us < ts) {
+		if (e->retain_nodes[i].ts_us + rc->window_us >= ts) {
+			fs->r_oldest_lb = e->retain_nodes[i].ts_us;
+			break;
+		}
 		evict(e, i, &e->stats.retain.expired_window);
+	}
 	/* Per-stream bound. */
 	while ((fs->r_count >= rc->max_pkts_stream || fs->r_bytes + bytes > rc->max_bytes_stream) &&
 	       (i = oldest_unpinned(fs)) != RNIL)
@@ -214,6 +223,7 @@ void kc_engine_retain(struct kc_engine *e, struct kc_flow *f, struct flow_state 
 			fs->r_pinned++;
 	} else if (fs->r_unpinned == 0) {
 		fs->r_unpinned = i + 1;
+		fs->r_oldest_lb = ts;
 	}
 	fs->r_count++;
 	fs->r_bytes += bytes;
