@@ -333,10 +333,12 @@ static inline bool key_eq(const struct kc_flow_key *x, const struct kc_flow_key 
 	return d == 0;
 }
 
-static void lru_unlink(struct kc_flow_table *t, struct kc_flow *f)
+/* @p e: f's entry number, passed where the caller has it (reading f->idx
+ * would touch the entry's second cache line on the lookup's hit path). */
+static void lru_unlink(struct kc_flow_table *t, struct kc_flow *f, uint32_t e)
 {
 	struct lru *l = &t->lru[f->tclass];
-	struct link *n = &t->links[entry_no(t, f)];
+	struct link *n = &t->links[e];
 
 	if (n->prev != NIL)
 		t->links[n->prev].next = n->next;
@@ -349,10 +351,9 @@ static void lru_unlink(struct kc_flow_table *t, struct kc_flow *f)
 	n->prev = n->next = NIL;
 }
 
-static void lru_append(struct kc_flow_table *t, struct kc_flow *f)
+static void lru_append(struct kc_flow_table *t, struct kc_flow *f, uint32_t e)
 {
 	struct lru *l = &t->lru[f->tclass];
-	uint32_t e = entry_no(t, f);
 
 	t->links[e].next = NIL;
 	t->links[e].prev = l->tail;
@@ -369,8 +370,8 @@ static inline void lru_touch(struct kc_flow_table *t, struct kc_flow *f, uint32_
 {
 	if (t->lru[f->tclass].tail == e)
 		return;
-	lru_unlink(t, f);
-	lru_append(t, f);
+	lru_unlink(t, f, e);
+	lru_append(t, f, e);
 }
 
 void kc_flow_prefetch_slot(const struct kc_flow_table *t, uint32_t hash)
@@ -433,7 +434,7 @@ void kc_flow_remove(struct kc_flow_table *t, struct kc_flow *f, enum kc_flow_end
 		t->release(t->ctx, f, why);
 	t->stats.ended[why]++;
 	t->stats.active--;
-	lru_unlink(t, f);
+	lru_unlink(t, f, e);
 	index_delete(t, e);
 	f->in_use = 0;
 	t->free_stack[t->n_free++] = e;
@@ -500,7 +501,7 @@ static __attribute__((noinline)) struct kc_flow *flow_create(struct kc_flow_tabl
 	f->state = KC_FLOW_NEW;
 	f->tclass = (uint8_t)tclass_of(f);
 	t->index[s] = e;
-	lru_append(t, f);
+	lru_append(t, f, e);
 	t->stats.created++;
 	t->stats.active++;
 	return f;
@@ -560,9 +561,9 @@ void kc_flow_tcp_change(struct kc_flow_table *t, struct kc_flow *f, uint8_t fl, 
 		uint8_t c = (uint8_t)tclass_of(f);
 
 		if (c != f->tclass) {
-			lru_unlink(t, f);
+			lru_unlink(t, f, f->idx);
 			f->tclass = c;
-			lru_append(t, f);
+			lru_append(t, f, f->idx);
 		}
 	}
 }
