@@ -116,11 +116,22 @@ spool_partial() {
 # archive_once: every entry name lives in exactly one run folder and holds a
 # capture, a manifest and a name history, nothing else (a leftover .kc-tmp
 # of an interrupted copy is reported as well).
+# A snapshot is named after its second, so a run killed and restarted within
+# one second can make two different snapshots of the same name, each in its
+# own run folder: legitimate. A snapshot shipped twice has the same interval
+# and the same capture: that is what must never happen.
+snap_identity() { # snap_identity ENTRY_DIR: interval and capture of its manifest
+  python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); c=m["capture"]; print(m["snapshot"], m["interval_start"], m["interval_end"], c["packets"], c["bytes_captured"])' "$1/manifest.json" 2>/dev/null ||
+    echo "unreadable $1"
+}
 archive_once() {
   local a=$out/archive rc=0 e n
   [ -d "$a" ] || return 1
   while read -r e n; do
-    if [ "$n" -ne 1 ]; then echo "entry $e is in $n run folders:"; ls -d "$a"/*/"$e"; rc=1; fi
+    [ "$n" -ne 1 ] || continue
+    if [ "$(for d in "$a"/*/"$e"; do snap_identity "$d"; done | sort | uniq -d)" != "" ]; then
+      echo "snapshot $e shipped more than once:"; ls -d "$a"/*/"$e"; rc=1
+    fi
   done < <(find "$a" -mindepth 2 -maxdepth 2 -type d -printf '%f\n' | sort | uniq -c | awk '{print $2, $1}')
   for e in "$a"/*/*/; do
     n=$(basename "$e")
@@ -199,7 +210,12 @@ for delay in "${delays[@]}"; do
   ck "$k OUT/rotating empty" test -z "$(ls -A "$out/rotating" 2>/dev/null)"
   ck "$k every snapshot archived once, complete" archive_once
   for e in "${ents[@]}"; do
-    mapfile -t where < <(find "$out/archive" -mindepth 2 -maxdepth 2 -type d -name "$e")
+    # Folders of this name holding this very snapshot (see snap_identity).
+    want=$(snap_identity "$old/spool/$e")
+    where=()
+    for d in $(find "$out/archive" -mindepth 2 -maxdepth 2 -type d -name "$e"); do
+      [ "$(snap_identity "$d")" = "$want" ] && where+=("$d")
+    done
     ck "$k spool entry $e archived once (${#where[@]})" test ${#where[@]} -eq 1
     [ ${#where[@]} -eq 1 ] && ck "$k spool entry $e byte-identical" same_entry "$old/spool/$e" "${where[0]}"
   done
