@@ -681,40 +681,11 @@ static void render_protocol(struct jctx *c, cJSON *root)
 	const struct kc_item *it = c->it;
 	cJSON *p = add_obj(c, root, "protocol");
 	const char *macro;
-	char ver[32] = "";
+	char ver[32];
 
 	if (p == NULL)
 		return;
-	switch (it->proto) {
-	case KC_ITEM_HTTP: {
-		struct kc_str v = it->u.http.version;
-		const char *s = kc_item_str(it, v);
-		size_t n = v.len;
-
-		if (n > 5 && memcmp(s, "HTTP/", 5) == 0) {
-			s += 5;
-			n -= 5;
-		}
-		n = KC_MIN(n, sizeof(ver) - 1);
-		memcpy(ver, s, n);
-		ver[n] = '\0';
-		macro = "http";
-		break;
-	}
-	case KC_ITEM_HTTP2: macro = "http2"; strcpy(ver, "2.0"); break;
-	case KC_ITEM_GRPC: macro = "grpc"; strcpy(ver, "2.0"); break;
-	case KC_ITEM_DNS: macro = "dns"; strcpy(ver, "0"); break;
-	case KC_ITEM_TLS: {
-		const char *n = kc_item_tls_version_name(it->u.tls.server_version);
-
-		macro = "tls";
-		if (n != NULL && strncmp(n, "TLS ", 4) == 0)
-			snprintf(ver, sizeof(ver), "%s", n + 4);
-		break;
-	}
-	case KC_ITEM_UDP: macro = "udp"; break;
-	default: macro = "tcp"; break;
-	}
+	macro = kc_item_json_proto_version(it, it->arena, ver);
 	add_cstr(c, p, "name", kc_item_proto_name(it->proto));
 	add_cstr(c, p, "version", ver);
 	add_cstr(c, p, "abbr", kc_item_proto_abbr(it->proto));
@@ -748,6 +719,38 @@ static void clamp_kv(struct kc_kv *kv, uint8_t *n, unsigned max)
 /* The renderer trusts nothing it did not build: views are clamped to the
  * arena and counts to their tables, so an item from a buggy (or fuzzed)
  * producer renders garbage at worst, never reads out of bounds. */
+const char *kc_item_json_proto_version(const struct kc_item *it, const char *arena, char ver[32])
+{
+	ver[0] = '\0';
+	switch (it->proto) {
+	case KC_ITEM_HTTP: {
+		const char *s = arena + it->u.http.version.off;
+		size_t n = it->u.http.version.len;
+
+		if (n > 5 && memcmp(s, "HTTP/", 5) == 0) {
+			s += 5;
+			n -= 5;
+		}
+		n = KC_MIN(n, 31);
+		memcpy(ver, s, n);
+		ver[n] = '\0';
+		return "http";
+	}
+	case KC_ITEM_HTTP2: strcpy(ver, "2.0"); return "http2";
+	case KC_ITEM_GRPC: strcpy(ver, "2.0"); return "grpc";
+	case KC_ITEM_DNS: strcpy(ver, "0"); return "dns";
+	case KC_ITEM_TLS: {
+		const char *n = kc_item_tls_version_name(it->u.tls.server_version);
+
+		if (n != NULL && strncmp(n, "TLS ", 4) == 0)
+			snprintf(ver, 32, "%s", n + 4);
+		return "tls";
+	}
+	case KC_ITEM_UDP: return "udp";
+	default: return "tcp";
+	}
+}
+
 void kc_item_json_sanitize(struct kc_item *it)
 {
 	if (it->proto == KC_ITEM_HTTP || it->proto == KC_ITEM_HTTP2 || it->proto == KC_ITEM_GRPC) {

@@ -24,6 +24,11 @@ void kc_item_json_sanitize(struct kc_item *it);
  * ("2024-01-02T03:04:05.1Z"); @p cap >= 40. */
 void kc_item_json_rfc3339(uint64_t ts_us, char *buf, size_t cap);
 
+/* The protocol object's macro and version of @p it ("http" and "1.1" from
+ * "HTTP/1.1", "tls" and "1.3", ...). @p arena: where the item's strings are
+ * (the text writer reads them in place, not from a copy of the item). */
+const char *kc_item_json_proto_version(const struct kc_item *it, const char *arena, char ver[32]);
+
 /* Is @p s valid UTF-8 (the renderers' rule) with no NUL byte? */
 int kc_item_json_body_is_text(const unsigned char *s, size_t n);
 

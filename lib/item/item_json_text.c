@@ -922,38 +922,9 @@ static void write_protocol(struct jw *w)
 {
 	const struct kc_item *it = w->it;
 	const char *macro;
-	char ver[32] = "";
+	char ver[32];
 
-	switch (it->proto) {
-	case KC_ITEM_HTTP: {
-		struct kc_str v = it->u.http.version;
-		const char *s = vstr(w, v);
-		size_t n = v.len;
-
-		if (n > 5 && memcmp(s, "HTTP/", 5) == 0) {
-			s += 5;
-			n -= 5;
-		}
-		n = KC_MIN(n, sizeof(ver) - 1);
-		memcpy(ver, s, n);
-		ver[n] = '\0';
-		macro = "http";
-		break;
-	}
-	case KC_ITEM_HTTP2: macro = "http2"; strcpy(ver, "2.0"); break;
-	case KC_ITEM_GRPC: macro = "grpc"; strcpy(ver, "2.0"); break;
-	case KC_ITEM_DNS: macro = "dns"; strcpy(ver, "0"); break;
-	case KC_ITEM_TLS: {
-		const char *n = kc_item_tls_version_name(it->u.tls.server_version);
-
-		macro = "tls";
-		if (n != NULL && strncmp(n, "TLS ", 4) == 0)
-			snprintf(ver, sizeof(ver), "%s", n + 4);
-		break;
-	}
-	case KC_ITEM_UDP: macro = "udp"; break;
-	default: macro = "tcp"; break;
-	}
+	macro = kc_item_json_proto_version(it, w->arena, ver);
 	KEY(w, "protocol");
 	put_ch(w, '{');
 	KEY(w, "name");
