@@ -493,6 +493,19 @@ static void to_resync(struct h1_dir *d, int line_start)
 
 /* ---- bodies ------------------------------------------------------------- */
 
+/* The last byte of a chunk's data or of a Content-Length body went by (or
+ * was lost in a gap): a chunk waits for its CRLF, a message is done. */
+static void body_part_done(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
+			   struct h1_dir *d)
+{
+	if (d->state == H1_CHUNK_DATA)
+		d->state = H1_CHUNK_CRLF;
+	else if (dir == KC_DIR_C2S)
+		req_done(c, d);
+	else
+		resp_done(c, f, 0);
+}
+
 static void body_data(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d,
 		      const uint8_t *p, size_t n)
 {
@@ -1077,14 +1090,8 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 				off += take;
 				d->msg_bytes += take;
 				d->remaining -= take;
-				if (d->remaining == 0) {
-					if (d->state == H1_CHUNK_DATA)
-						d->state = H1_CHUNK_CRLF;
-					else if (dir == KC_DIR_C2S)
-						req_done(c, d);
-					else
-						resp_done(c, f, 0);
-				}
+				if (d->remaining == 0)
+					body_part_done(c, f, dir, d);
 				continue;
 			}
 
@@ -1275,14 +1282,8 @@ void h1_gap(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir di
 			z_release(c, d);
 			if (d->it != NULL)
 				d->it->flags |= KC_ITEM_F_GAP;
-			if (d->remaining == 0) {
-				if (d->state == H1_CHUNK_DATA)
-					d->state = H1_CHUNK_CRLF;
-				else if (dir == KC_DIR_C2S)
-					req_done(c, d);
-				else
-					resp_done(c, f, 0);
-			}
+			if (d->remaining == 0)
+				body_part_done(c, f, dir, d);
 			return;
 		}
 		break;
