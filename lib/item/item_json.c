@@ -367,14 +367,12 @@ static void add_query(struct jctx *c, cJSON *obj, const struct kc_kv *kv, unsign
 static const char b64tab[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static void add_base64(struct jctx *c, cJSON *obj, const char *key, struct kc_str v)
+size_t kc_item_json_base64(const unsigned char *s, size_t n, char *out)
 {
-	const unsigned char *s = (const unsigned char *)kc_item_str(c->it, v);
-	char *o = c->scratch;
+	char *o = out;
 	size_t i = 0;
 
-	/* 4/3 of at most KC_ITEM_ARENA_SIZE fits the 3x scratch. */
-	for (; i + 2 < v.len; i += 3) {
+	for (; i + 2 < n; i += 3) {
 		uint32_t w = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
 
 		*o++ = b64tab[w >> 18];
@@ -382,17 +380,25 @@ static void add_base64(struct jctx *c, cJSON *obj, const char *key, struct kc_st
 		*o++ = b64tab[(w >> 6) & 63];
 		*o++ = b64tab[w & 63];
 	}
-	if (i < v.len) {
+	if (i < n) {
 		uint32_t w = (uint32_t)s[i] << 16;
 
-		if (i + 1 < v.len)
+		if (i + 1 < n)
 			w |= (uint32_t)s[i + 1] << 8;
 		*o++ = b64tab[w >> 18];
 		*o++ = b64tab[(w >> 12) & 63];
-		*o++ = i + 1 < v.len ? b64tab[(w >> 6) & 63] : '=';
+		*o++ = i + 1 < n ? b64tab[(w >> 6) & 63] : '=';
 		*o++ = '=';
 	}
-	*o = '\0';
+	return (size_t)(o - out);
+}
+
+static void add_base64(struct jctx *c, cJSON *obj, const char *key, struct kc_str v)
+{
+	/* 4/3 of at most KC_ITEM_ARENA_SIZE fits the 3x scratch. */
+	size_t n = kc_item_json_base64((const unsigned char *)kc_item_str(c->it, v), v.len, c->scratch);
+
+	c->scratch[n] = '\0';
 	add_item(c, obj, key, cJSON_CreateString(c->scratch));
 }
 

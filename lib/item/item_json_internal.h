@@ -29,6 +29,10 @@ void kc_item_json_rfc3339(uint64_t ts_us, char *buf, size_t cap);
  * (the text writer reads them in place, not from a copy of the item). */
 const char *kc_item_json_proto_version(const struct kc_item *it, const char *arena, char ver[32]);
 
+/* Standard base64 of @p n bytes, with padding, into @p out (room for
+ * (n + 2) / 3 * 4 bytes; no NUL written). @return the length written. */
+size_t kc_item_json_base64(const unsigned char *s, size_t n, char *out);
+
 /* Is @p s valid UTF-8 (the renderers' rule) with no NUL byte? */
 int kc_item_json_body_is_text(const unsigned char *s, size_t n);
 

@@ -583,42 +583,17 @@ static void put_query(struct jw *w, const struct kc_kv *kv, unsigned n)
 	put_ch(w, '}');
 }
 
-static const char b64tab[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static void put_base64(struct jw *w, struct kc_str v)
 {
-	const unsigned char *s = (const unsigned char *)vstr(w, v);
 	size_t need = (size_t)(v.len + 2) / 3 * 4 + 2;
-	size_t i = 0;
-	char *o;
 
 	if (w->full || room(w) < need) {
 		w->full = 1;
 		return;
 	}
-	o = w->p;
-	*o++ = '"';
-	for (; i + 2 < v.len; i += 3) {
-		uint32_t x = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-
-		*o++ = b64tab[x >> 18];
-		*o++ = b64tab[(x >> 12) & 63];
-		*o++ = b64tab[(x >> 6) & 63];
-		*o++ = b64tab[x & 63];
-	}
-	if (i < v.len) {
-		uint32_t x = (uint32_t)s[i] << 16;
-
-		if (i + 1 < v.len)
-			x |= (uint32_t)s[i + 1] << 8;
-		*o++ = b64tab[x >> 18];
-		*o++ = b64tab[(x >> 12) & 63];
-		*o++ = i + 1 < v.len ? b64tab[(x >> 6) & 63] : '=';
-		*o++ = '=';
-	}
-	*o++ = '"';
-	w->p = o;
+	*w->p++ = '"';
+	w->p += kc_item_json_base64((const unsigned char *)vstr(w, v), v.len, w->p);
+	*w->p++ = '"';
 }
 
 /* kc_item_header_find() on the caller's arena. */
