@@ -104,41 +104,24 @@ static char *utf8_clean_to(char *out, const unsigned char *s, size_t n)
 
 	while (i < n) {
 		unsigned char b = s[i];
-		size_t need;
-		uint32_t cp, min;
+		size_t len;
 
 		if (b < 0x80) {
 			*o++ = (char)b;
 			i++;
 			continue;
 		}
-		if ((b & 0xe0) == 0xc0) {
-			need = 1; cp = b & 0x1f; min = 0x80;
-		} else if ((b & 0xf0) == 0xe0) {
-			need = 2; cp = b & 0x0f; min = 0x800;
-		} else if ((b & 0xf8) == 0xf0) {
-			need = 3; cp = b & 0x07; min = 0x10000;
+		len = kc_item_utf8_seq(s + i, n - i);
+		if (len > 0) {
+			memcpy(o, s + i, len);
+			o += len;
+			i += len;
 		} else {
-			goto bad;
+			*o++ = (char)0xef;
+			*o++ = (char)0xbf;
+			*o++ = (char)0xbd;
+			i++;
 		}
-		if (i + need >= n)
-			goto bad;
-		for (size_t k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				goto bad;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			goto bad;
-		memcpy(o, s + i, need + 1);
-		o += need + 1;
-		i += need + 1;
-		continue;
-bad:
-		*o++ = (char)0xef;
-		*o++ = (char)0xbf;
-		*o++ = (char)0xbd;
-		i++;
 	}
 	*o = '\0';
 	return out;
@@ -409,35 +392,18 @@ int kc_item_json_body_is_text(const unsigned char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		unsigned char b = s[i];
-		size_t need;
-		uint32_t cp, min;
+		size_t len;
 
-		if (b == 0)
+		if (s[i] == 0)
 			return 0;
-		if (b < 0x80) {
+		if (s[i] < 0x80) {
 			i++;
 			continue;
 		}
-		if ((b & 0xe0) == 0xc0) {
-			need = 1; cp = b & 0x1f; min = 0x80;
-		} else if ((b & 0xf0) == 0xe0) {
-			need = 2; cp = b & 0x0f; min = 0x800;
-		} else if ((b & 0xf8) == 0xf0) {
-			need = 3; cp = b & 0x07; min = 0x10000;
-		} else {
+		len = kc_item_utf8_seq(s + i, n - i);
+		if (len == 0)
 			return 0;
-		}
-		if (i + need >= n)
-			return 0;
-		for (size_t k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += need + 1;
+		i += len;
 	}
 	return 1;
 }

@@ -141,34 +141,6 @@ static inline char *esc_one(char *o, unsigned char b)
 	return o;
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0] (first byte >= 0x80), or
- * 0 when ill-formed (utf8_clean_to()'s rule). */
-static inline size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char b = s[0];
-	size_t need;
-	uint32_t cp, min;
-
-	if ((b & 0xe0) == 0xc0) {
-		need = 1; cp = b & 0x1f; min = 0x80;
-	} else if ((b & 0xf0) == 0xe0) {
-		need = 2; cp = b & 0x0f; min = 0x800;
-	} else if ((b & 0xf8) == 0xf0) {
-		need = 3; cp = b & 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (need >= n)
-		return 0;
-	for (size_t k = 1; k <= need; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[k] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return need + 1;
-}
 
 /* May any of the 8 bytes of @p x need more than a copy (below 0x20, '"',
  * '\\', 0x80 and above)? Borrows between bytes can only add false alarms,
@@ -233,7 +205,7 @@ static void put_str_body(struct jw *w, const unsigned char *s, size_t n, int cle
 				i++;
 				continue;
 			}
-			run = utf8_seq(s + i, n - i);
+			run = kc_item_utf8_seq(s + i, n - i);
 			if (checked && (size_t)(w->end - o) < (run ? run : 3))
 				goto full;
 			if (run == 0) {
@@ -471,7 +443,7 @@ static void clean_key(const struct jw *w, struct kc_str v, char *out)
 			*o++ = (char)s[i++];
 			continue;
 		}
-		q = utf8_seq(s + i, n - i);
+		q = kc_item_utf8_seq(s + i, n - i);
 		if (q == 0) {
 			*o++ = (char)0xef;
 			*o++ = (char)0xbf;

@@ -300,6 +300,39 @@ static inline int kc_item_str_eq(const struct kc_item *it, struct kc_str s, cons
 }
 
 /** Pointer to a view's bytes (not NUL-terminated); valid while @p it lives. */
+/**
+ * Length of the well-formed UTF-8 sequence starting at @p s (its first byte
+ * 0x80 or above, @p n bytes available), or 0 when it is ill-formed: a bad
+ * lead or continuation byte, cut short, overlong, a surrogate or past
+ * U+10FFFF. The one rule of the JSON renderers and of KFL's view of them.
+ */
+static inline size_t kc_item_utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char b = s[0];
+	size_t need;
+	uint32_t cp, min;
+
+	if ((b & 0xe0) == 0xc0) {
+		need = 1; cp = b & 0x1f; min = 0x80;
+	} else if ((b & 0xf0) == 0xe0) {
+		need = 2; cp = b & 0x0f; min = 0x800;
+	} else if ((b & 0xf8) == 0xf0) {
+		need = 3; cp = b & 0x07; min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (need >= n)
+		return 0;
+	for (size_t k = 1; k <= need; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need + 1;
+}
+
 static inline const char *kc_item_str(const struct kc_item *it, struct kc_str s)
 {
 	return it->arena + s.off;

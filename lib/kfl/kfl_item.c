@@ -191,33 +191,6 @@ void kfl_item_root(const struct kc_item *it, struct kfl_val *out)
 	mk_coll(out, KFL_OBJ, it, K_ROOT, 0);
 }
 
-/* Length of the valid UTF-8 sequence at s[i], or 0 (item_json.c's rule). */
-static size_t utf8_seq(const unsigned char *s, size_t i, size_t n)
-{
-	unsigned char b = s[i];
-	size_t need;
-	uint32_t cp, min;
-
-	if ((b & 0xe0) == 0xc0) {
-		need = 1; cp = b & 0x1f; min = 0x80;
-	} else if ((b & 0xf0) == 0xe0) {
-		need = 2; cp = b & 0x0f; min = 0x800;
-	} else if ((b & 0xf8) == 0xf0) {
-		need = 3; cp = b & 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (i + need >= n)
-		return 0;
-	for (size_t k = 1; k <= need; k++) {
-		if ((s[i + k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i + k] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return need + 1;
-}
 
 /*
  * A string as the JSON rendering shows it: cut at the first NUL (cJSON
@@ -235,7 +208,7 @@ static struct kfl_val clean(struct kfl_ctx *x, const char *p, size_t n)
 		if (s[i] == 0)
 			break;
 		if (s[i] >= 0x80) {
-			size_t k = utf8_seq(s, i, n);
+			size_t k = kc_item_utf8_seq(s + i, n - i);
 			if (k == 0) {
 				dirty = true;
 			} else {
@@ -251,7 +224,7 @@ static struct kfl_val clean(struct kfl_ctx *x, const char *p, size_t n)
 		return kfl_v_str("", 0); /* counted by kfl_alloc */
 	size_t k = 0;
 	for (i = 0; i < n;) {
-		size_t q = s[i] < 0x80 ? 1 : utf8_seq(s, i, n);
+		size_t q = s[i] < 0x80 ? 1 : kc_item_utf8_seq(s + i, n - i);
 		if (q == 0) {
 			o[k++] = (char)0xef;
 			o[k++] = (char)0xbf;
@@ -287,7 +260,7 @@ static bool body_is_text(const struct kc_item *it, struct kc_str v)
 		if (s[i] == 0)
 			return false;
 		if (s[i] >= 0x80) {
-			size_t k = utf8_seq(s, i, n);
+			size_t k = kc_item_utf8_seq(s + i, n - i);
 
 			if (k == 0)
 				return false;
