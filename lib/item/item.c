@@ -194,22 +194,12 @@ void kc_item_canon_header(char *name, size_t len)
 
 int kc_item_put_header_name(struct kc_item *it, const void *name, size_t len, struct kc_str *out)
 {
-	char *dst = it->arena + it->arena_used;
+	char *dst;
+	int rc = kc_item_reserve(it, len, out, &dst);
 
-	out->off = 0;
-	out->len = 0;
-	if (len == 0)
-		return 0;
-	if (len > (size_t)KC_ITEM_ARENA_SIZE - it->arena_used) {
-		it->flags |= KC_ITEM_F_TRUNCATED;
-		return -ENOSPC;
-	}
-	if (!canon_copy(dst, name, len))
+	if (dst != NULL && !canon_copy(dst, name, len))
 		memcpy(dst, name, len);
-	out->off = it->arena_used;
-	out->len = (uint16_t)len;
-	it->arena_used = (uint16_t)(it->arena_used + len);
-	return 0;
+	return rc;
 }
 
 const struct kc_kv *kc_item_header_find(const struct kc_item *it, const struct kc_kv *kv,

@@ -228,6 +228,29 @@ static inline void kc_item_copy(void *dst, const void *src, size_t len)
 }
 
 /**
+ * Take @p len bytes of the arena for view @p out (left empty when nothing is
+ * taken). @p dst: where to write them, NULL when @p len is 0 or on -ENOSPC.
+ * @return 0, or -ENOSPC (arena full: KC_ITEM_F_TRUNCATED set).
+ */
+static inline int kc_item_reserve(struct kc_item *it, size_t len, struct kc_str *out, char **dst)
+{
+	out->off = 0;
+	out->len = 0;
+	*dst = NULL;
+	if (len == 0)
+		return 0;
+	if (len > (size_t)KC_ITEM_ARENA_SIZE - it->arena_used) {
+		it->flags |= KC_ITEM_F_TRUNCATED;
+		return -ENOSPC;
+	}
+	*dst = it->arena + it->arena_used;
+	out->off = it->arena_used;
+	out->len = (uint16_t)len;
+	it->arena_used = (uint16_t)(it->arena_used + len);
+	return 0;
+}
+
+/**
  * Copy @p len bytes into the arena and return the view. On a full arena the
  * view is empty, KC_ITEM_F_TRUNCATED is set and -ENOSPC returned.
  * @p len == 0 gives the absent view and returns 0.
@@ -236,19 +259,12 @@ static inline void kc_item_copy(void *dst, const void *src, size_t len)
  */
 static inline int kc_item_put(struct kc_item *it, const void *data, size_t len, struct kc_str *out)
 {
-	out->off = 0;
-	out->len = 0;
-	if (len == 0)
-		return 0;
-	if (len > (size_t)KC_ITEM_ARENA_SIZE - it->arena_used) {
-		it->flags |= KC_ITEM_F_TRUNCATED;
-		return -ENOSPC;
-	}
-	kc_item_copy(it->arena + it->arena_used, data, len);
-	out->off = it->arena_used;
-	out->len = (uint16_t)len;
-	it->arena_used = (uint16_t)(it->arena_used + len);
-	return 0;
+	char *dst;
+	int rc = kc_item_reserve(it, len, out, &dst);
+
+	if (dst != NULL)
+		kc_item_copy(dst, data, len);
+	return rc;
 }
 
 /**
