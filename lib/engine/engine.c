@@ -120,15 +120,6 @@ bool kc_engine_flow_recorded(const struct kc_engine *e, const struct kc_flow *f)
 	return ((const struct flow_state *)kc_flow_user(e->flows, (struct kc_flow *)f))->recorded != 0;
 }
 
-bool kc_engine_from_client(const struct kc_flow *f, const struct kc_pkt *p)
-{
-	size_t alen = p->family == 4 ? 4 : 16;
-	bool src_is_a = memcmp(p->src, f->key.a, alen) == 0 && p->sport == f->key.port_a;
-
-	/* Same address and port on both ends (a flow to itself): a wins. */
-	return src_is_a == (f->client_is_a != 0);
-}
-
 void kc_engine_release_handle(struct kc_engine *e, void *h)
 {
 	e->stats.released_pkts++;
@@ -222,7 +213,7 @@ static void to_flow(struct kc_engine *e, const struct kc_pkt *p, const struct kc
 	fs = kc_flow_user(e->flows, f);
 	if (created)
 		start_flow(e, f, fs, p, a_to_b);
-	/* What kc_engine_from_client() finds, known from the key already. */
+	/* The key says which endpoint sent it (a flow to itself: a). */
 	from_client = a_to_b == (f->client_is_a != 0);
 	f->pkts[!from_client]++;
 	f->bytes[!from_client] += bytes;

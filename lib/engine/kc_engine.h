@@ -154,7 +154,4 @@ const struct kc_dissect_stats *kc_engine_dissect_stats(const struct kc_engine *e
 /** True if @p f is being recorded. */
 bool kc_engine_flow_recorded(const struct kc_engine *e, const struct kc_flow *f);
 
-/** Which side sent a packet of @p f: true if the client. */
-bool kc_engine_from_client(const struct kc_flow *f, const struct kc_pkt *p);
-
 #endif /* KC_ENGINE_H */

@@ -9,29 +9,7 @@
 #include <string.h>
 
 #include "kc_common.h"
-
-static unsigned passed, failed;
-
-#define CHECK(c)                                                                  \
-	do {                                                                      \
-		if (c) {                                                          \
-			passed++;                                                 \
-		} else {                                                          \
-			failed++;                                                 \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
-		}                                                                 \
-	} while (0)
-#define CHECK_EQ(a, b)                                                                          \
-	do {                                                                                    \
-		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                \
-		if (a_ == b_) {                                                                 \
-			passed++;                                                               \
-		} else {                                                                        \
-			failed++;                                                               \
-			fprintf(stderr, "%s:%d: %s == %" PRIu64 ", expected %" PRIu64 "\n", __FILE__, \
-				__LINE__, #a, a_, b_);                                          \
-		}                                                                               \
-	} while (0)
+#include "kct.h"
 
 /* Reference by 128-bit arithmetic. */
 static uint64_t ref_ns(uint64_t cycles, uint64_t hz)
@@ -134,6 +112,5 @@ int main(void)
 	test_parse_u64();
 	test_memcap();
 	test_alloc_table();
-	printf("test_common: %u passed, %u failed\n", passed, failed);
-	return failed == 0 ? 0 : 1;
+	return kct_done("test_common");
 }
