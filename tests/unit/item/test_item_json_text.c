@@ -19,19 +19,7 @@
 
 #include "kc_item.h"
 #include "kc_item_json.h"
-
-static int t_pass, t_fail;
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (cond) {                                                           \
-			t_pass++;                                                     \
-		} else {                                                              \
-			t_fail++;                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-		}                                                                     \
-	} while (0)
+#include "kct.h"
 
 /* Large enough for any item: at most 96 headers + 72 cookies and query
  * parameters, each at most 6 * 8 KiB escaped, is under 9 MiB. */
@@ -447,8 +435,7 @@ int main(int argc, char **argv)
 	test_known();
 	test_random_items(n);
 	test_raw_items(n);
-	printf("%d passed, %d failed\n", t_pass, t_fail);
 	free(ref_buf);
 	free(got_buf);
-	return t_fail == 0 ? 0 : 1;
+	return kct_done("test_item_json_text");
 }
