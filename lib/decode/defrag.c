@@ -43,6 +43,7 @@ struct kc_defrag {
 	struct kc_defrag_stats stats;
 	struct dgram *slots;
 	uint8_t *bufs;
+	uint32_t n_active;    /* slots in use: the periodic expiry skips an empty table */
 };
 
 struct kc_defrag *kc_defrag_create(const struct kc_defrag_cfg *cfg)
@@ -109,6 +110,7 @@ static uint32_t release(struct kc_defrag *d, struct dgram *g, void **dead, uint3
 		dead[n++] = g->handles[i];
 	d->stats.dropped_frags += g->n_handles;
 	g->in_use = false;
+	d->n_active--;
 	return n;
 }
 
@@ -146,6 +148,7 @@ static struct dgram *find_or_add(struct kc_defrag *d, const struct kc_pkt *f, ui
 		*n_dead += release(d, free_slot, dead + *n_dead, cap - *n_dead);
 	}
 	free_slot->in_use = true;
+	d->n_active++;
 	free_slot->have_last = false;
 	free_slot->family = f->family;
 	free_slot->proto = f->frag_proto;
@@ -255,6 +258,7 @@ int kc_defrag_add(struct kc_defrag *d, const struct kc_pkt *frag, void *handle, 
 	done->n_handles = g->n_handles;
 	memcpy(done->handles, g->handles, g->n_handles * sizeof(void *));
 	g->in_use = false;
+	d->n_active--;
 	d->stats.completed++;
 	return 1;
 }
@@ -263,6 +267,10 @@ uint32_t kc_defrag_expire(struct kc_defrag *d, uint64_t now_us, uint32_t budget,
 {
 	uint32_t i, n = 0;
 
+	/* Called every millisecond by each worker: most of the time there is
+	 * nothing in reassembly, and the slots need not be walked. */
+	if (d->n_active == 0)
+		return 0;
 	for (i = 0; i < d->cfg.max_datagrams && budget > 0; i++) {
 		struct dgram *g = &d->slots[i];
 

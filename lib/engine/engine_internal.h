@@ -14,12 +14,12 @@
 
 struct kc_engine;
 
-/* Engine state kept in each flow's user area. */
+/* Engine state kept in each flow's user area, which starts on the entry's
+ * third cache line: what every packet reads (dissection, recording and
+ * retention state) comes first, inside the three lines that the burst
+ * prefetches (kc_flow_prefetch_entry). */
 struct flow_state {
-	struct kc_engine *e;
-	struct kc_flow *flow;
 	struct kc_dissect_flow *df;   /* NULL: not dissected */
-	struct kc_reasm_dir dir[2];   /* by enum kc_dir */
 	uint32_t r_head, r_tail;      /* retained packets, oldest first (RNIL: none) */
 	uint32_t r_count;
 	uint32_t r_unpinned;          /* first unpinned retained node + 1 (0: none) */
@@ -28,6 +28,9 @@ struct flow_state {
 	uint8_t recorded;             /* record() every packet of this flow */
 	uint8_t truncated;            /* retention evicted packets of this flow */
 	uint8_t r_pinned;             /* pinned nodes retained */
+	struct kc_reasm_dir dir[2];   /* by enum kc_dir */
+	struct kc_engine *e;
+	struct kc_flow *flow;
 };
 
 /* One retained packet. Linked per flow (arrival order) and, unless pinned,

@@ -15,6 +15,10 @@
 
 #include "kc_flow.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define NIL UINT32_MAX
 #define EMPTY UINT32_MAX
 
@@ -22,21 +26,15 @@ struct lru {
 	uint32_t head, tail;
 };
 
-/* LRU links by entry number, apart from the entries: a move to the tail
- * writes three 8-byte links in a dense array that stays cached, instead of
- * the cache lines of two neighbouring flows. */
-struct link {
-	uint32_t prev, next;
-};
-
 struct kc_flow_table {
-	/* Lookup path. */
+	/* Lookup path; its first members are struct kc_flow_table_head, read
+	 * by the inline prefetch helpers of kc_flow.h. */
 	uint32_t *index;        /* entry number per slot, EMPTY if free */
 	uint32_t index_mask;
 	uint8_t *entries;       /* capacity entries of `stride` bytes */
 	size_t stride;
+	struct kc_flow_link *links;
 	struct lru lru[KC_FLOW_T_MAX];
-	struct link *links;
 	uint32_t *free_stack;
 	uint32_t n_free;
 	uint64_t next_stream;
@@ -46,6 +44,14 @@ struct kc_flow_table {
 	void *ctx;
 	struct kc_flow_stats stats;
 };
+
+static_assert(offsetof(struct kc_flow_table, index) == offsetof(struct kc_flow_table_head, index) &&
+		      offsetof(struct kc_flow_table, index_mask) == offsetof(struct kc_flow_table_head, index_mask) &&
+		      offsetof(struct kc_flow_table, entries) == offsetof(struct kc_flow_table_head, entries) &&
+		      offsetof(struct kc_flow_table, stride) == offsetof(struct kc_flow_table_head, stride) &&
+		      offsetof(struct kc_flow_table, links) == offsetof(struct kc_flow_table_head, links),
+	      "the table starts with struct kc_flow_table_head");
+static_assert(EMPTY == UINT32_MAX, "kc_flow_prefetch_entry tests free slots as UINT32_MAX");
 
 static const char *const state_names[KC_FLOW_STATE_MAX] = {
 	"new", "syn_sent", "syn_rcvd", "established", "fin_wait", "closed",
@@ -142,42 +148,6 @@ void kc_flow_table_destroy(struct kc_flow_table *t)
 	free(t);
 }
 
-static inline uint32_t load_be32(const uint8_t *b)
-{
-	uint32_t v;
-
-	memcpy(&v, b, sizeof(v));
-	return __builtin_bswap32(v);
-}
-
-static inline uint64_t load_be64(const uint8_t *b)
-{
-	uint64_t v;
-
-	memcpy(&v, b, sizeof(v));
-	return __builtin_bswap64(v);
-}
-
-/* memcmp order of two addresses, without the libc call of a variable-length
- * memcmp: big-endian words compare as the bytes do. */
-static inline int addr_cmp(const uint8_t *x, const uint8_t *y, uint8_t family)
-{
-	uint64_t a, b;
-
-	if (family == 4) {
-		a = load_be32(x);
-		b = load_be32(y);
-	} else {
-		a = load_be64(x);
-		b = load_be64(y);
-		if (a == b) {
-			a = load_be64(x + 8);
-			b = load_be64(y + 8);
-		}
-	}
-	return (a > b) - (a < b);
-}
-
 static inline uint64_t load64(const uint8_t *b)
 {
 	uint64_t v;
@@ -199,27 +169,42 @@ static_assert(offsetof(struct kc_flow_key, port_a) == 32 && offsetof(struct kc_f
 		      offsetof(struct kc_flow_key, proto) == 40 && offsetof(struct kc_flow_key, family) == 41,
 	      "key layout as kc_flow_key_make assembles it");
 
-/* Endpoints ordered by (address, port) so both directions give one key, as
- * its six 64-bit words. */
+/* Endpoints ordered by (address, port), in memcmp order of the address bytes
+ * then by port, so both directions give one key; built as its six 64-bit
+ * words. Big-endian loads compare as the bytes do, and an IPv4 address with
+ * its port fits one 48-bit number: one compare orders the endpoints. */
 static inline bool key_words(const struct kc_pkt *p, uint64_t w[6])
 {
-	int c = addr_cmp(p->src, p->dst, p->family);
-	bool src_is_a = c < 0 || (c == 0 && p->sport <= p->dport);
-	const uint8_t *a = src_is_a ? p->src : p->dst, *b = src_is_a ? p->dst : p->src;
+	uint64_t sp = p->sport, dp = p->dport;
+	uint32_t vlans;
+	bool src_is_a;
 
 	if (p->family == 4) {
-		w[0] = load32(a);
+		uint64_t s = load32(p->src), d = load32(p->dst);
+
+		src_is_a = ((uint64_t)__builtin_bswap32((uint32_t)s) << 16 | sp) <=
+			   ((uint64_t)__builtin_bswap32((uint32_t)d) << 16 | dp);
+		w[0] = src_is_a ? s : d;
 		w[1] = 0;
-		w[2] = load32(b);
+		w[2] = src_is_a ? d : s;
 		w[3] = 0;
 	} else {
-		w[0] = load64(a);
-		w[1] = load64(a + 8);
-		w[2] = load64(b);
-		w[3] = load64(b + 8);
+		uint64_t s0 = load64(p->src), s1 = load64(p->src + 8);
+		uint64_t d0 = load64(p->dst), d1 = load64(p->dst + 8);
+
+		if (s0 != d0)
+			src_is_a = __builtin_bswap64(s0) < __builtin_bswap64(d0);
+		else if (s1 != d1)
+			src_is_a = __builtin_bswap64(s1) < __builtin_bswap64(d1);
+		else
+			src_is_a = sp <= dp;
+		w[0] = src_is_a ? s0 : d0;
+		w[1] = src_is_a ? s1 : d1;
+		w[2] = src_is_a ? d0 : s0;
+		w[3] = src_is_a ? d1 : s1;
 	}
-	w[4] = (uint64_t)(src_is_a ? p->sport : p->dport) | (uint64_t)(src_is_a ? p->dport : p->sport) << 16 |
-	       (uint64_t)p->vlan[0] << 32 | (uint64_t)p->vlan[1] << 48;
+	memcpy(&vlans, p->vlan, sizeof(vlans));
+	w[4] = (src_is_a ? sp | dp << 16 : dp | sp << 16) | (uint64_t)vlans << 32;
 	w[5] = (uint64_t)p->proto | (uint64_t)p->family << 8;
 	return src_is_a;
 }
@@ -321,16 +306,25 @@ bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32
 	return src_is_a;
 }
 
-/* Inline instead of memcmp: 48 bytes are six loads and XORs, where the libc
- * call costs more than the compare. */
+/* Inline instead of memcmp: 48 bytes are three 16-byte compares (six loads
+ * and XORs without SSE2), where the libc call costs more than the compare. */
 static inline bool key_eq(const struct kc_flow_key *x, const struct kc_flow_key *y)
 {
+#ifdef __SSE2__
+	const __m128i *a = (const __m128i *)(const void *)x, *b = (const __m128i *)(const void *)y;
+	__m128i c = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(a), _mm_loadu_si128(b)),
+				  _mm_cmpeq_epi8(_mm_loadu_si128(a + 1), _mm_loadu_si128(b + 1)));
+
+	c = _mm_and_si128(c, _mm_cmpeq_epi8(_mm_loadu_si128(a + 2), _mm_loadu_si128(b + 2)));
+	return _mm_movemask_epi8(c) == 0xffff;
+#else
 	uint64_t d = 0;
 	unsigned i;
 
 	for (i = 0; i < sizeof(*x) / 8; i++)
 		d |= key_word(x, i) ^ key_word(y, i);
 	return d == 0;
+#endif
 }
 
 /* @p e: f's entry number, passed where the caller has it (reading f->idx
@@ -338,7 +332,7 @@ static inline bool key_eq(const struct kc_flow_key *x, const struct kc_flow_key 
 static void lru_unlink(struct kc_flow_table *t, struct kc_flow *f, uint32_t e)
 {
 	struct lru *l = &t->lru[f->tclass];
-	struct link *n = &t->links[e];
+	struct kc_flow_link *n = &t->links[e];
 
 	if (n->prev != NIL)
 		t->links[n->prev].next = n->next;
@@ -372,27 +366,6 @@ static inline void lru_touch(struct kc_flow_table *t, struct kc_flow *f, uint32_
 		return;
 	lru_unlink(t, f, e);
 	lru_append(t, f, e);
-}
-
-void kc_flow_prefetch_slot(const struct kc_flow_table *t, uint32_t hash)
-{
-	__builtin_prefetch(&t->index[hash & t->index_mask]);
-}
-
-/* The entry's lookup line, its counters line and the start of the user area
- * (the engine reads its per-flow state on every packet). */
-void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash)
-{
-	uint32_t e = t->index[hash & t->index_mask];
-	const uint8_t *f;
-
-	if (e == EMPTY)
-		return;
-	f = (const uint8_t *)entry(t, e);
-	__builtin_prefetch(f);
-	__builtin_prefetch(f + KC_CACHE_LINE);
-	__builtin_prefetch(f + 2 * KC_CACHE_LINE);
-	__builtin_prefetch(&t->links[e], 1);
 }
 
 static uint32_t find_slot(const struct kc_flow_table *t, uint32_t e)
@@ -518,9 +491,13 @@ struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key
 
 		if (f->hash == hash && key_eq(&f->key, k)) {
 			*created = false;
-			if (now_us > f->last_us)
+			/* The list is in last_us order: a flow whose time does
+			 * not move (live bursts share one timestamp) keeps its
+			 * place, and only flows after it share that time. */
+			if (now_us > f->last_us) {
 				f->last_us = now_us;
-			lru_touch(t, f, e);
+				lru_touch(t, f, e);
+			}
 			return f;
 		}
 		s = (s + 1) & t->index_mask;

@@ -39,6 +39,7 @@ struct kc_flow_key {
 	uint8_t pad[6];
 };
 static_assert(sizeof(struct kc_flow_key) == 48, "flow key packs into 48 bytes");
+static_assert(KC_DECODE_MAX_VLANS == 2, "both VLAN ids fill one 32-bit word of the key");
 
 /** TCP state as followed from the flags of both directions. */
 enum kc_flow_state {
@@ -119,6 +120,27 @@ typedef void (*kc_flow_release_fn)(void *ctx, struct kc_flow *f, enum kc_flow_en
 
 struct kc_flow_table;
 
+/** LRU neighbours of an entry, by entry number (internal to the table). Kept
+ *  apart from the entries: a move to the tail writes three 8-byte links in a
+ *  dense array that stays cached, not the lines of two neighbouring flows. */
+struct kc_flow_link {
+	uint32_t prev, next;
+};
+
+/**
+ * The first members of every struct kc_flow_table: what the inline prefetch
+ * helpers below read. Public only so that those inline into the caller's
+ * burst loop (two calls per packet otherwise); everything else stays private
+ * to flow_table.c.
+ */
+struct kc_flow_table_head {
+	uint32_t *index;             /**< entry number per slot, UINT32_MAX if free */
+	uint32_t index_mask;
+	uint8_t *entries;            /**< entries of `stride` bytes */
+	size_t stride;
+	struct kc_flow_link *links;  /**< LRU links by entry number */
+};
+
 /** Default capacity and timeouts (seconds), named as the config keys. */
 #define KC_FLOW_DEFAULT_CAPACITY 65536
 #define KC_FLOW_DEFAULT_TIMEOUT_OPENING_S 30
@@ -172,8 +194,8 @@ struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key
  * asks for the entry it names; the lookups then come in arrival order. Hints
  * only: the table may change in between, and the lookups stay exact.
  */
-void kc_flow_prefetch_slot(const struct kc_flow_table *t, uint32_t hash);
-void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash);
+static inline void kc_flow_prefetch_slot(const struct kc_flow_table *t, uint32_t hash);
+static inline void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash);
 
 /**
  * Update TCP state from the flags of one packet and move the flow to the LRU
@@ -212,6 +234,31 @@ static inline void *kc_flow_user(struct kc_flow_table *t, struct kc_flow *f)
 {
 	(void)t;
 	return (uint8_t *)f + sizeof(*f);
+}
+
+static inline void kc_flow_prefetch_slot(const struct kc_flow_table *t, uint32_t hash)
+{
+	const struct kc_flow_table_head *h = (const struct kc_flow_table_head *)t;
+
+	__builtin_prefetch(&h->index[hash & h->index_mask]);
+}
+
+/* The entry's lookup line, its counters line, the start of the user area (the
+ * engine reads its per-flow state on every packet) and the LRU link the
+ * lookup moves. */
+static inline void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash)
+{
+	const struct kc_flow_table_head *h = (const struct kc_flow_table_head *)t;
+	uint32_t e = h->index[hash & h->index_mask];
+	const uint8_t *f;
+
+	if (e == UINT32_MAX)
+		return;
+	f = h->entries + (size_t)e * h->stride;
+	__builtin_prefetch(f);
+	__builtin_prefetch(f + KC_CACHE_LINE);
+	__builtin_prefetch(f + 2 * KC_CACHE_LINE);
+	__builtin_prefetch(&h->links[e], 1);
 }
 
 const struct kc_flow_stats *kc_flow_stats(const struct kc_flow_table *t);
