@@ -116,7 +116,7 @@ struct kc_worker {
 	uint16_t n_out;
 	struct rte_mbuf *out[KC_APP_BURST * 4]; /**< records waiting for to_mgmt */
 	uint16_t n_free;
-	void *to_free[KC_APP_BURST * 4]; /**< engine handles released, freed per burst */
+	struct rte_mbuf *to_free[KC_APP_BURST * 4]; /**< released by the engine, freed per burst */
 	uint64_t last_rx_tsc;      /**< TSC of the last packet received */
 	uint64_t last_tick_tsc;
 	struct kc_worker_stats st;

@@ -75,33 +75,10 @@ static inline void push_out(struct kc_worker *w, struct rte_mbuf *m)
 	w->out[w->n_out++] = m;
 }
 
-/*
- * The engine's packet handle is the mbuf pointer, with bit 0 set when the
- * mbuf needs rte_pktmbuf_free's full path (several segments, an attached or
- * external buffer, another pool, another holder). Decided at RX, while the
- * header is in the cache: a released packet has often been retained for
- * seconds, and the common kind then goes back to the pool without its
- * header being read at all, as a NIC's fast-free TX offload does.
- */
-#define HANDLE_FULL_FREE ((uintptr_t)1)
-
-static inline void *mbuf_handle(const struct kc_worker *w, struct rte_mbuf *m)
-{
-	bool plain = m->pool == w->app->pool && m->nb_segs == 1 && RTE_MBUF_DIRECT(m) &&
-		     rte_mbuf_refcnt_read(m) == 1;
-
-	return (void *)((uintptr_t)m | (plain ? 0 : HANDLE_FULL_FREE));
-}
-
-static inline struct rte_mbuf *handle_mbuf(void *handle)
-{
-	return (struct rte_mbuf *)((uintptr_t)handle & ~HANDLE_FULL_FREE);
-}
-
 static void on_record(void *ctx, const struct kc_flow *f, void *handle, uint64_t ts_us)
 {
 	struct kc_worker *w = ctx;
-	struct rte_mbuf *m = handle_mbuf(handle);
+	struct rte_mbuf *m = handle;
 	struct kc_mbuf_meta *meta = kc_meta(m);
 
 	(void)ts_us; /* the mbuf already carries the ns timestamp */
@@ -112,33 +89,28 @@ static void on_record(void *ctx, const struct kc_flow *f, void *handle, uint64_t
 }
 
 /* Freed in bulk at the end of the burst (style.md rule 6: a caller-owned
- * batch released together). */
+ * batch released with rte_pktmbuf_free_bulk). */
 static void on_release(void *ctx, void *handle)
 {
 	struct kc_worker *w = ctx;
 
-	if (kc_unlikely(w->n_free == RTE_DIM(w->to_free)))
-		free_released(w);
+	if (kc_unlikely(w->n_free == RTE_DIM(w->to_free))) {
+		rte_pktmbuf_free_bulk(w->to_free, w->n_free);
+		w->n_free = 0;
+	}
+	/* A retained packet's header has long left the cache; the free at the
+	 * end of the burst reads both its lines. */
+	rte_prefetch0(handle);
+	rte_prefetch0((uint8_t *)handle + RTE_CACHE_LINE_SIZE);
 	w->to_free[w->n_free++] = handle;
 }
 
-/* Plain mbufs (see mbuf_handle) go back to the pool in one put, unread. */
 static void free_released(struct kc_worker *w)
 {
-	void *plain[RTE_DIM(w->to_free)];
-	unsigned i, n = 0;
-
-	for (i = 0; i < w->n_free; i++) {
-		void *h = w->to_free[i];
-
-		if (kc_likely(((uintptr_t)h & HANDLE_FULL_FREE) == 0))
-			plain[n++] = h;
-		else
-			rte_pktmbuf_free(handle_mbuf(h));
+	if (w->n_free > 0) {
+		rte_pktmbuf_free_bulk(w->to_free, w->n_free);
+		w->n_free = 0;
 	}
-	if (n > 0)
-		rte_mempool_put_bulk(w->app->pool, plain, n);
-	w->n_free = 0;
 }
 
 static void on_stream_end(void *ctx, const struct kc_flow *f, enum kc_flow_end why, bool truncated)
@@ -285,7 +257,7 @@ static void process(struct kc_worker *w, struct rte_mbuf **m, unsigned n, uint64
 		cur->caplen = rte_pktmbuf_pkt_len(mb);
 		cur->wire_len = cur->caplen;
 		cur->ts_us = ts_ns / 1000;
-		cur->handle = mbuf_handle(w, mb);
+		cur->handle = mb;
 		if (kc_likely(mb->nb_segs == 1)) {
 			cur->data = rte_pktmbuf_mtod(mb, const uint8_t *);
 			k++;
