@@ -192,6 +192,26 @@ static void start_flow(struct kc_engine *e, struct kc_flow *f, struct flow_state
 	}
 }
 
+/* A TCP stream closed by FIN both ways, with both directions delivered
+ * through their FINs, ends its dissection now rather than when the flow
+ * leaves the table (the closed timeout, 10 s by default): no later segment
+ * can add to it. Its last items come out now, and when none matched, its
+ * retained packets go back to the pool at once instead of holding mbufs for
+ * the rest of the window, and its last ACKs are released as they come.
+ * An RST does not end it: a forged one must not blind the dissector to what
+ * the connection still carries (the RST-then-SYN/ACK evasion). */
+static void end_closed_stream(struct kc_engine *e, struct kc_flow *f, struct flow_state *fs)
+{
+	if (f->fin_seen != 3 || !kc_reasm_dir_finished(&fs->dir[0]) || !kc_reasm_dir_finished(&fs->dir[1]))
+		return;
+	kc_engine_dissect_close(e, fs);
+	e->stats.ended_at_close++;
+	if (!fs->recorded) {
+		kc_engine_retain_drop(e, fs);
+		fs->ended = 1;
+	}
+}
+
 /* A decoded TCP/UDP packet (or a completed datagram carried by several
  * handles) reaches its flow. The key and its hash were made by the caller.
  * Inlined: this is the per-packet path, and a call's prologue and epilogue
@@ -236,13 +256,16 @@ to_flow(struct kc_engine *e, const struct kc_pkt *p, const struct kc_flow_key *k
 	for (i = 0; i < n_handles; i++) {
 		if (fs->recorded)
 			kc_engine_record_handle(e, f, handles[i], ts);
-		else if (e->filter_prog != NULL)
+		else if (e->filter_prog != NULL && !fs->ended)
 			kc_engine_retain(e, f, fs, handles[i], ts, bytes, pin);
 		else
 			kc_engine_release_handle(e, handles[i]);
 	}
-	if (fs->df != NULL)
+	if (fs->df != NULL) {
 		kc_engine_dissect_pkt(e, fs, p, from_client, ts);
+		if (f->state == KC_FLOW_CLOSED)
+			end_closed_stream(e, f, fs);
+	}
 }
 
 /* A datagram put back together from its fragments. */

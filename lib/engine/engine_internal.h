@@ -28,6 +28,8 @@ struct flow_state {
 	uint8_t recorded;             /* record() every packet of this flow */
 	uint8_t truncated;            /* retention evicted packets of this flow */
 	uint8_t r_pinned;             /* pinned nodes retained */
+	uint8_t ended;                /* dissection ended before the flow left the table:
+	                                 nothing of it can match any more */
 	struct kc_reasm_dir dir[2];   /* by enum kc_dir */
 	struct kc_engine *e;
 	struct kc_flow *flow;

@@ -121,6 +121,8 @@ struct kc_engine_stats {
 	uint64_t items;           /**< items dissected */
 	uint64_t matches;         /**< streams whose recording a filter started */
 	uint64_t dissect_no_flow; /**< flows not dissected: dissection pool empty */
+	uint64_t ended_at_close;  /**< TCP streams whose dissection ended at FIN both ways,
+	                               before their flow left the table */
 	struct kc_engine_retain_stats retain;
 };
 

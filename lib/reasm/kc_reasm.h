@@ -324,9 +324,21 @@ int kc_reasm_push(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t
 		  kc_reasm_deliver_fn fn, void *ctx);
 
 /** dir->flags bits callers may test: the direction has started (next_seq
- *  is valid); the peer's last window was zero. */
+ *  is valid); its FIN was seen (fin_seq is valid); the peer's last window
+ *  was zero. */
 #define KC_REASM_DIR_STARTED 0x01u
+#define KC_REASM_DIR_FIN 0x04u
 #define KC_REASM_DIR_ZWIN 0x10u
+
+/**
+ * Has this direction delivered every byte up to its FIN, with nothing held?
+ * Then no later segment can add data to it (data past a FIN is cut).
+ * Thread safety: the owner.
+ */
+static inline bool kc_reasm_dir_finished(const struct kc_reasm_dir *dir)
+{
+	return (dir->flags & KC_REASM_DIR_FIN) && dir->next_seq == dir->fin_seq && dir->held_segs == 0;
+}
 
 /**
  * Would kc_reasm_push() do nothing at all (no delivery, no counter) for this

@@ -14,6 +14,7 @@
 _Static_assert(KC_REASM_DIR_F_STARTED == KC_REASM_DIR_STARTED, "kc_reasm_push_is_noop() reads this bit");
 #define KC_REASM_DIR_F_SYN 0x02u     /* isn is valid */
 #define KC_REASM_DIR_F_FIN 0x04u     /* fin_seq is valid */
+_Static_assert(KC_REASM_DIR_F_FIN == KC_REASM_DIR_FIN, "kc_reasm_dir_finished() reads this bit");
 #define KC_REASM_DIR_F_ACK 0x08u     /* ack is valid */
 #define KC_REASM_DIR_F_ZWIN 0x10u    /* peer's last window was 0 */
 _Static_assert(KC_REASM_DIR_F_ZWIN == KC_REASM_DIR_ZWIN, "kc_reasm_ack_is_noop() reads this bit");
