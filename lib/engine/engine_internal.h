@@ -3,23 +3,28 @@
 #ifndef KC_ENGINE_INTERNAL_H
 #define KC_ENGINE_INTERNAL_H
 
+#include <stddef.h>
+
 #include "kc_engine.h"
 
 /* Fragments of one datagram plus a full table's worth of evictions. */
 #define KC_ENGINE_DEAD_CAP (2 * KC_DEFRAG_MAX_FRAGS + 2)
 #define RNIL UINT32_MAX
+/* retain_age.g_prev of a pinned node. */
+#define RPIN (UINT32_MAX - 1)
 /* Packets decoded and hashed together before their flows are looked up, so
  * the table's memory is fetched for all of them at once (engine.c). */
 #define KC_ENGINE_BATCH 32
 
 struct kc_engine;
 
-/* Engine state kept in each flow's user area. */
+/* Engine state kept in each flow's user area, which starts on a cache line
+ * (struct kc_flow is two). Line 0 holds everything the per-packet path reads
+ * besides reassembly: the dissection handle, whether the stream is recorded,
+ * and the retention bookkeeping; the two reassembly directions follow, with
+ * their hot fields (struct kc_reasm_dir puts them first) inside line 1. */
 struct flow_state {
-	struct kc_engine *e;
-	struct kc_flow *flow;
 	struct kc_dissect_flow *df;   /* NULL: not dissected */
-	struct kc_reasm_dir dir[2];   /* by enum kc_dir */
 	uint32_t r_head, r_tail;      /* retained packets, oldest first (RNIL: none) */
 	uint32_t r_count;
 	uint32_t r_unpinned;          /* first unpinned retained node + 1 (0: none) */
@@ -28,17 +33,31 @@ struct flow_state {
 	uint8_t recorded;             /* record() every packet of this flow */
 	uint8_t truncated;            /* retention evicted packets of this flow */
 	uint8_t r_pinned;             /* pinned nodes retained */
+	struct kc_engine *e;
+	struct kc_flow *flow;
+	struct kc_reasm_dir dir[2];   /* by enum kc_dir */
 };
+_Static_assert(offsetof(struct flow_state, flow) + sizeof(void *) <= KC_CACHE_LINE,
+	       "flow_state: per-packet fields fill line 0");
+_Static_assert(offsetof(struct flow_state, dir[1]) + KC_REASM_DIR_HOT <= 2 * KC_CACHE_LINE,
+	       "flow_state: both directions' hot fields in line 1");
 
-/* One retained packet. Linked per flow (arrival order) and, unless pinned,
- * on the engine-wide age list used for the window and the core bound. */
+/* One retained packet: 32 bytes, two to a line (the pool is line-aligned).
+ * Linked per flow (arrival order) through prev and the dense next[] array,
+ * and, unless pinned, on the engine-wide age list (dense age[] array) used
+ * for the window and the core bound (engine_retain.c). */
 struct retain_node {
 	void *handle;
 	struct flow_state *fs;
 	uint64_t ts_us;
 	uint32_t bytes;
-	uint32_t prev;           /* per flow (next and pinned: dense arrays, engine_retain.c) */
-	uint32_t g_prev, g_next; /* age list */
+	uint32_t prev;
+};
+_Static_assert(sizeof(struct retain_node) == 32, "retain_node: two per cache line");
+
+/* A node's age-list links. g_prev is RPIN for a pinned node (not on the list). */
+struct retain_age {
+	uint32_t g_prev, g_next;
 };
 
 struct kc_engine {
@@ -52,12 +71,12 @@ struct kc_engine {
 	struct kc_engine_ops ops;
 	void *ctx;
 	uint64_t now_us;
-	/* Delivery target of the reassembly callback, set before each push. */
-	struct flow_state *cur_fs;
-	enum kc_dir cur_dir;
-	/* Retention pool. */
+	/* Retention pool: one allocation, retain_nodes first (engine.c frees
+	 * it), then the dense next[] and age[] arrays (engine_retain.c). */
 	struct retain_node *retain_nodes;
-	uint32_t retain_free;    /* free list through the next[] array */
+	uint32_t *retain_next;   /* per-flow list and free list links */
+	struct retain_age *retain_age;
+	uint32_t retain_free;    /* free list through retain_next[] */
 	uint32_t g_head, g_tail; /* age list */
 	struct kc_engine_stats stats;
 	struct kc_engine_cfg cfg;
@@ -72,6 +91,15 @@ struct kc_engine {
 };
 
 void kc_engine_release_handle(struct kc_engine *e, void *h);
+
+/* kc_engine_release_handle() for the per-packet paths of the other files:
+ * one call less. */
+static inline void engine_release(struct kc_engine *e, void *h)
+{
+	e->stats.released_pkts++;
+	e->ops.release(e->ctx, h);
+}
+
 void kc_engine_record_handle(struct kc_engine *e, struct kc_flow *f, void *h, uint64_t ts);
 
 /* engine_dissect.c */

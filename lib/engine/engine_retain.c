@@ -16,56 +16,63 @@
 #define MAX_PINNED 6
 
 /*
- * The per-flow links live beside the nodes, in the same allocation (after
- * the max_pkts_core nodes): next[i] is the node after i on its flow's list
- * (or on the free list), pinned[i] says whether i is pinned. Walking a
- * stream's list (over all of it when the stream ends) then reads these dense
- * arrays, 5 bytes a node and mostly cache-resident, instead of one cold
- * 40-byte node per step, and the nodes can be prefetched ahead.
+ * The pool is one line-aligned allocation (kc_engine_retain_init):
+ *
+ *   retain_nodes[n]  32 bytes: handle, stream, time, size, flow-list prev
+ *   retain_age[n]     8 bytes: age-list links (g_prev RPIN: pinned)
+ *   retain_next[n]    4 bytes: next node on its flow's list or the free list
+ *
+ * Walking a stream's list (over all of it when the stream ends) reads the
+ * dense next[] array, mostly cache-resident, so the nodes can be prefetched
+ * ahead; unlinking a node from the age list writes its age neighbours, other
+ * streams' packets, which sit 8 bytes apart in age[] instead of in cold
+ * nodes.
  */
-static inline uint32_t *nexts(const struct kc_engine *e)
-{
-	return (uint32_t *)(e->retain_nodes + e->cfg.retain.max_pkts_core);
-}
-
-static inline uint8_t *pins(const struct kc_engine *e)
-{
-	return (uint8_t *)(nexts(e) + e->cfg.retain.max_pkts_core);
-}
-
 int kc_engine_retain_init(struct kc_engine *e)
 {
 	uint32_t i, n = e->cfg.retain.max_pkts_core;
-	uint32_t *nx;
+	size_t node_bytes, size;
+	uint8_t *p;
 
 	e->g_head = e->g_tail = RNIL;
 	e->retain_free = RNIL;
 	if (n == 0)
 		return 0;
-	/* One block: nodes, then next[], then pinned[] (see nexts()). The
-	 * node size is a multiple of 8, so next[] is aligned. */
-	e->retain_nodes = calloc(n, sizeof(*e->retain_nodes) + sizeof(uint32_t) + sizeof(uint8_t));
-	if (e->retain_nodes == NULL)
+	node_bytes = (size_t)n * sizeof(struct retain_node);
+	size = node_bytes + (size_t)n * (sizeof(struct retain_age) + sizeof(uint32_t));
+	size = (size + KC_CACHE_LINE - 1) & ~(size_t)(KC_CACHE_LINE - 1);
+	p = aligned_alloc(KC_CACHE_LINE, size);
+	if (p == NULL)
 		return -1;
-	nx = nexts(e);
+	e->retain_nodes = (struct retain_node *)p;
+	e->retain_age = (struct retain_age *)(p + node_bytes);
+	e->retain_next = (uint32_t *)(p + node_bytes + (size_t)n * sizeof(struct retain_age));
 	for (i = 0; i < n; i++)
-		nx[i] = i + 1 < n ? i + 1 : RNIL;
+		e->retain_next[i] = i + 1 < n ? i + 1 : RNIL;
 	e->retain_free = 0;
 	return 0;
 }
 
-static void age_unlink(struct kc_engine *e, uint32_t i, struct retain_node *n)
+static inline bool is_pinned(const struct kc_engine *e, uint32_t i)
 {
-	if (pins(e)[i])
+	return e->retain_age[i].g_prev == RPIN;
+}
+
+static inline void age_unlink(struct kc_engine *e, uint32_t i)
+{
+	struct retain_age *ag = e->retain_age;
+	uint32_t prev = ag[i].g_prev, next = ag[i].g_next;
+
+	if (prev == RPIN)
 		return;
-	if (n->g_prev != RNIL)
-		e->retain_nodes[n->g_prev].g_next = n->g_next;
+	if (prev != RNIL)
+		ag[prev].g_next = next;
 	else
-		e->g_head = n->g_next;
-	if (n->g_next != RNIL)
-		e->retain_nodes[n->g_next].g_prev = n->g_prev;
+		e->g_head = next;
+	if (next != RNIL)
+		ag[next].g_prev = prev;
 	else
-		e->g_tail = n->g_prev;
+		e->g_tail = prev;
 }
 
 /* Take node @p i off its flow list and the age list, and free it. Keeps
@@ -75,12 +82,12 @@ static void age_unlink(struct kc_engine *e, uint32_t i, struct retain_node *n)
 static void *node_remove(struct kc_engine *e, uint32_t i)
 {
 	struct retain_node *n = &e->retain_nodes[i];
-	uint32_t *nx = nexts(e);
-	const uint8_t *pn = pins(e);
+	uint32_t *nx = e->retain_next;
 	struct flow_state *fs = n->fs;
 	void *h = n->handle;
 	uint32_t next = nx[i];
 	bool was_head = n->prev == RNIL;
+	bool pinned = is_pinned(e, i);
 
 	if (!was_head)
 		nx[n->prev] = next;
@@ -90,16 +97,16 @@ static void *node_remove(struct kc_engine *e, uint32_t i)
 		e->retain_nodes[next].prev = n->prev;
 	else
 		fs->r_tail = n->prev;
-	age_unlink(e, i, n);
+	age_unlink(e, i);
 	fs->r_count--;
 	fs->r_bytes -= n->bytes;
-	if (!pn[i]) {
+	if (!pinned) {
 		if (fs->r_unpinned == i + 1) {
 			/* The next unpinned node; pinned ones passed on the way
 			 * now follow the prefix directly and join it. */
 			uint32_t j = next, k = 0;
 
-			while (j != RNIL && pn[j]) {
+			while (j != RNIL && is_pinned(e, j)) {
 				j = nx[j];
 				k++;
 			}
@@ -116,7 +123,7 @@ static void *node_remove(struct kc_engine *e, uint32_t i)
 		 * the prefix again rather than trust that. */
 		uint32_t j, k = 0;
 
-		for (j = fs->r_head; j != RNIL && pn[j]; j = nx[j])
+		for (j = fs->r_head; j != RNIL && is_pinned(e, j); j = nx[j])
 			k++;
 		fs->r_pinned = (uint8_t)KC_MIN(k, UINT8_MAX);
 	}
@@ -130,14 +137,13 @@ static void *node_remove(struct kc_engine *e, uint32_t i)
  * lower bound against a walk of the list. */
 static void retain_check(const struct kc_engine *e, const struct flow_state *fs)
 {
-	const uint32_t *nx = nexts(e);
-	const uint8_t *pn = pins(e);
+	const uint32_t *nx = e->retain_next;
 	uint32_t i, k = 0, first = RNIL;
 
-	for (i = fs->r_head; i != RNIL && pn[i]; i = nx[i])
+	for (i = fs->r_head; i != RNIL && is_pinned(e, i); i = nx[i])
 		k++;
 	for (i = fs->r_head; i != RNIL; i = nx[i])
-		if (!pn[i]) {
+		if (!is_pinned(e, i)) {
 			first = i;
 			break;
 		}
@@ -156,10 +162,9 @@ static void evict(struct kc_engine *e, uint32_t i, uint64_t *counter)
 
 	fs->truncated = 1;
 	(*counter)++;
-	kc_engine_release_handle(e, node_remove(e, i));
+	engine_release(e, node_remove(e, i));
 	retain_check(e, fs);
 }
-
 
 /* Oldest unpinned packet of one stream. */
 static inline uint32_t oldest_unpinned(const struct flow_state *fs)
@@ -167,17 +172,62 @@ static inline uint32_t oldest_unpinned(const struct flow_state *fs)
 	return fs->r_unpinned != 0 ? fs->r_unpinned - 1 : RNIL;
 }
 
-void kc_engine_retain(struct kc_engine *e, struct kc_flow *f, struct flow_state *fs, void *h, uint64_t ts,
-		      uint32_t bytes, bool pin)
+/* Append packet @p h to @p fs's list (and, unpinned, to the age list), in a
+ * node the caller made sure is free. */
+static inline void node_insert(struct kc_engine *e, struct flow_state *fs, void *h, uint64_t ts, uint32_t bytes,
+			       bool pin)
+{
+	uint32_t *nx = e->retain_next;
+	uint32_t i = e->retain_free;
+	struct retain_node *n = &e->retain_nodes[i];
+	struct retain_age *a = &e->retain_age[i];
+
+	e->retain_free = nx[i];
+	n->handle = h;
+	n->fs = fs;
+	n->ts_us = ts;
+	n->bytes = bytes;
+	n->prev = fs->r_tail;
+	nx[i] = RNIL;
+	if (fs->r_tail != RNIL)
+		nx[fs->r_tail] = i;
+	else
+		fs->r_head = i;
+	fs->r_tail = i;
+	/* A pinned node extends the prefix only while no unpinned one is
+	 * retained; an unpinned one is the first unless one already is. */
+	if (pin) {
+		a->g_prev = RPIN;
+		if (fs->r_unpinned == 0)
+			fs->r_pinned++;
+	} else {
+		if (fs->r_unpinned == 0) {
+			fs->r_unpinned = i + 1;
+			fs->r_oldest_lb = ts;
+		}
+		a->g_prev = e->g_tail;
+		a->g_next = RNIL;
+		if (e->g_tail != RNIL)
+			e->retain_age[e->g_tail].g_next = i;
+		else
+			e->g_head = i;
+		e->g_tail = i;
+	}
+	fs->r_count++;
+	fs->r_bytes += bytes;
+	e->stats.retain.retained++;
+	retain_check(e, fs);
+}
+
+/* kc_engine_retain() when a bound has to act: evict what the window, the
+ * per-stream bound and the pool ask for, in that order, then hold the packet
+ * or refuse it. */
+static __attribute__((noinline)) void retain_bounded(struct kc_engine *e, struct flow_state *fs, void *h,
+						    uint64_t ts, uint32_t bytes, bool pin)
 {
 	const struct kc_engine_retain_cfg *rc = &e->cfg.retain;
-	struct retain_node *n;
 	uint32_t i;
 
-	(void)f;
-	/* The pinned prefix (handshake) is bounded too. */
-	if (pin && fs->r_pinned >= MAX_PINNED)
-		pin = false;
 	/* Window first: the stream's own packets older than the window go.
 	 * The lower bound spares reading the oldest node, long cold, on every
 	 * packet: only when it says the window may be passed is the node read. */
@@ -198,46 +248,31 @@ void kc_engine_retain(struct kc_engine *e, struct kc_flow *f, struct flow_state 
 	if (e->retain_free == RNIL || (!pin && fs->r_count >= rc->max_pkts_stream)) {
 		fs->truncated = 1;
 		e->stats.retain.evicted_core++;
-		kc_engine_release_handle(e, h);
+		engine_release(e, h);
 		return;
 	}
-	i = e->retain_free;
-	n = &e->retain_nodes[i];
-	e->retain_free = nexts(e)[i];
-	n->handle = h;
-	n->fs = fs;
-	n->ts_us = ts;
-	n->bytes = bytes;
-	pins(e)[i] = pin;
-	nexts(e)[i] = RNIL;
-	n->prev = fs->r_tail;
-	if (fs->r_tail != RNIL)
-		nexts(e)[fs->r_tail] = i;
-	else
-		fs->r_head = i;
-	fs->r_tail = i;
-	/* A pinned node extends the prefix only while no unpinned one is
-	 * retained; an unpinned one is the first unless one already is. */
-	if (pin) {
-		if (fs->r_unpinned == 0)
-			fs->r_pinned++;
-	} else if (fs->r_unpinned == 0) {
-		fs->r_unpinned = i + 1;
-		fs->r_oldest_lb = ts;
+	node_insert(e, fs, h, ts, bytes, pin);
+}
+
+void kc_engine_retain(struct kc_engine *e, struct kc_flow *f, struct flow_state *fs, void *h, uint64_t ts,
+		      uint32_t bytes, bool pin)
+{
+	const struct kc_engine_retain_cfg *rc = &e->cfg.retain;
+
+	(void)f;
+	/* The pinned prefix (handshake) is bounded too. */
+	if (pin && fs->r_pinned >= MAX_PINNED)
+		pin = false;
+	/* Nearly every packet: no bound has anything to do (the window's test
+	 * is the cheap one on the lower bound; retain_bounded() makes the
+	 * exact one) and the pool has room. */
+	if (kc_likely((fs->r_unpinned == 0 || fs->r_oldest_lb + rc->window_us >= ts) &&
+		      fs->r_count < rc->max_pkts_stream && fs->r_bytes + bytes <= rc->max_bytes_stream &&
+		      e->retain_free != RNIL)) {
+		node_insert(e, fs, h, ts, bytes, pin);
+		return;
 	}
-	fs->r_count++;
-	fs->r_bytes += bytes;
-	n->g_prev = n->g_next = RNIL;
-	if (!pin) {
-		n->g_prev = e->g_tail;
-		if (e->g_tail != RNIL)
-			e->retain_nodes[e->g_tail].g_next = i;
-		else
-			e->g_head = i;
-		e->g_tail = i;
-	}
-	e->stats.retain.retained++;
-	retain_check(e, fs);
+	retain_bounded(e, fs, h, ts, bytes, pin);
 }
 
 void kc_engine_retain_flush(struct kc_engine *e, struct flow_state *fs)
@@ -258,20 +293,19 @@ void kc_engine_retain_flush(struct kc_engine *e, struct flow_state *fs)
  * were taken over its lifetime and are cold by now. */
 #define DROP_AHEAD 8
 
-/* Both ends: a 48-byte node may straddle two cache lines. */
+/* A node (one line: they are 32 bytes, line-aligned in pairs) and its
+ * age-list links. */
 static inline void node_prefetch(const struct kc_engine *e, uint32_t i)
 {
-	const char *p = (const char *)&e->retain_nodes[i];
-
-	__builtin_prefetch(p);
-	__builtin_prefetch(p + sizeof(struct retain_node) - 1);
+	__builtin_prefetch(&e->retain_nodes[i]);
+	__builtin_prefetch(&e->retain_age[i]);
 }
 
 /* A stream is about to end (its dissection is being closed): start fetching
  * the first nodes kc_engine_retain_drop() or _flush() will walk. */
 void kc_engine_retain_prefetch(const struct kc_engine *e, const struct flow_state *fs)
 {
-	const uint32_t *nx = nexts(e);
+	const uint32_t *nx = e->retain_next;
 	uint32_t i = fs->r_head;
 	unsigned k;
 
@@ -283,8 +317,8 @@ void kc_engine_retain_prefetch(const struct kc_engine *e, const struct flow_stat
 
 void kc_engine_retain_drop(struct kc_engine *e, struct flow_state *fs)
 {
-	uint32_t *nx = nexts(e);
-	uint32_t i = fs->r_head, ahead = i;
+	uint32_t *nx = e->retain_next;
+	uint32_t i = fs->r_head, ahead = i, n = 0;
 	unsigned k;
 
 	/* The list is walked in the dense next[] array, so the nodes can be
@@ -295,21 +329,23 @@ void kc_engine_retain_drop(struct kc_engine *e, struct flow_state *fs)
 		ahead = nx[ahead];
 	}
 	while (i != RNIL) {
-		struct retain_node *n = &e->retain_nodes[i];
 		uint32_t next = nx[i];
-		void *h = n->handle;
+		void *h = e->retain_nodes[i].handle;
 
 		if (ahead != RNIL) {
 			node_prefetch(e, ahead);
 			ahead = nx[ahead];
 		}
-		age_unlink(e, i, n);
+		age_unlink(e, i);
 		nx[i] = e->retain_free;
 		e->retain_free = i;
-		e->stats.retain.released_unmatched++;
-		kc_engine_release_handle(e, h);
+		e->ops.release(e->ctx, h);
+		n++;
 		i = next;
 	}
+	/* Counted once for the list (engine_release() counts one by one). */
+	e->stats.retain.released_unmatched += n;
+	e->stats.released_pkts += n;
 	fs->r_head = fs->r_tail = RNIL;
 	fs->r_count = 0;
 	fs->r_bytes = 0;
