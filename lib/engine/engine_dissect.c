@@ -25,35 +25,7 @@ static void deliver_s2c(void *ctx, const uint8_t *data, uint32_t len, uint32_t g
 		kc_dissect_tcp_data(fs->e->dissect, fs->df, KC_DIR_S2C, data, len, gap_before, ts_us);
 }
 
-static const kc_reasm_deliver_fn deliver[2] = { [KC_DIR_C2S] = deliver_c2s, [KC_DIR_S2C] = deliver_s2c };
-
-/* Called only for flows being dissected (fs->df set). */
-void kc_engine_dissect_pkt(struct kc_engine *e, struct flow_state *fs, const struct kc_pkt *p, bool from_client,
-			   uint64_t ts)
-{
-	enum kc_dir dir = from_client ? KC_DIR_C2S : KC_DIR_S2C;
-	struct kc_reasm_dir *d = &fs->dir[dir];
-
-	if (p->proto != IPPROTO_TCP) {
-		kc_dissect_udp_datagram(e->dissect, fs->df, dir, p->payload, p->payload_len, ts);
-		return;
-	}
-	/* An ACK travelling this way acknowledges the other direction's bytes:
-	 * held data the peer already has can be delivered past its holes. */
-	if ((p->tcp_flags & KC_TCP_ACK) && !kc_reasm_ack_is_noop(&fs->dir[!dir], p->ack, p->win))
-		kc_reasm_ack(e->reasm, &fs->dir[!dir], p->ack, p->win, ts, deliver[!dir], fs);
-	/* Half the segments are bare ACKs, which reassembly ignores. */
-	if (kc_reasm_push_is_noop(d, p->seq, p->tcp_flags, p->payload_len))
-		return;
-	/* Most of the rest are the next bytes in order with nothing held:
-	 * reassembly only counts them, and they go to the dissector straight
-	 * from the packet. Nothing above clears fs->df. */
-	if (kc_reasm_push_in_order(e->reasm, d, p->seq, p->tcp_flags, p->payload_len)) {
-		kc_dissect_tcp_data(e->dissect, fs->df, dir, p->payload, p->payload_len, 0, ts);
-		return;
-	}
-	kc_reasm_push(e->reasm, d, p->seq, p->tcp_flags, p->payload, p->payload_len, ts, deliver[dir], fs);
-}
+const kc_reasm_deliver_fn kc_engine_deliver[2] = { [KC_DIR_C2S] = deliver_c2s, [KC_DIR_S2C] = deliver_s2c };
 
 void kc_engine_dissect_close(struct kc_engine *e, struct flow_state *fs)
 {
@@ -69,7 +41,7 @@ void kc_engine_dissect_close(struct kc_engine *e, struct flow_state *fs)
 
 	if (fs->flow->key.proto == IPPROTO_TCP) {
 		for (d = 0; d < 2; d++) {
-			kc_reasm_flush(e->reasm, &fs->dir[d], e->now_us, deliver[d], fs);
+			kc_reasm_flush(e->reasm, &fs->dir[d], e->now_us, kc_engine_deliver[d], fs);
 			kc_reasm_dir_release(e->reasm, &fs->dir[d]);
 		}
 	}

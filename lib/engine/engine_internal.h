@@ -3,6 +3,7 @@
 #ifndef KC_ENGINE_INTERNAL_H
 #define KC_ENGINE_INTERNAL_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 
 #include "kc_engine.h"
@@ -104,18 +105,128 @@ void kc_engine_record_handle(struct kc_engine *e, struct kc_flow *f, void *h, ui
 
 /* engine_dissect.c */
 void kc_engine_on_item(void *ctx, const struct kc_item *item);
-void kc_engine_dissect_pkt(struct kc_engine *e, struct flow_state *fs, const struct kc_pkt *p, bool from_client,
-			   uint64_t ts);
 void kc_engine_dissect_close(struct kc_engine *e, struct flow_state *fs);
+/* Reassembly's delivery callbacks by enum kc_dir; their context is the flow. */
+extern const kc_reasm_deliver_fn kc_engine_deliver[2];
+
+/* Reassembly and dissection of one packet of a flow being dissected (fs->df
+ * set). Inline: the per-packet caller has the packet and flow at hand. */
+static inline void kc_engine_dissect_pkt(struct kc_engine *e, struct flow_state *fs, const struct kc_pkt *p,
+					  bool from_client, uint64_t ts)
+{
+	enum kc_dir dir = from_client ? KC_DIR_C2S : KC_DIR_S2C;
+	struct kc_reasm_dir *d = &fs->dir[dir];
+
+	if (p->proto != IPPROTO_TCP) {
+		kc_dissect_udp_datagram(e->dissect, fs->df, dir, p->payload, p->payload_len, ts);
+		return;
+	}
+	/* An ACK travelling this way acknowledges the other direction's bytes:
+	 * held data the peer already has can be delivered past its holes. */
+	if ((p->tcp_flags & KC_TCP_ACK) && !kc_reasm_ack_is_noop(&fs->dir[!dir], p->ack, p->win))
+		kc_reasm_ack(e->reasm, &fs->dir[!dir], p->ack, p->win, ts, kc_engine_deliver[!dir], fs);
+	/* Half the segments are bare ACKs, which reassembly ignores. */
+	if (kc_reasm_push_is_noop(d, p->seq, p->tcp_flags, p->payload_len))
+		return;
+	/* Most of the rest are the next bytes in order with nothing held:
+	 * reassembly only counts them, and they go to the dissector straight
+	 * from the packet. Nothing above clears fs->df. */
+	if (kc_reasm_push_in_order(e->reasm, d, p->seq, p->tcp_flags, p->payload_len)) {
+		kc_dissect_tcp_data(e->dissect, fs->df, dir, p->payload, p->payload_len, 0, ts);
+		return;
+	}
+	kc_reasm_push(e->reasm, d, p->seq, p->tcp_flags, p->payload, p->payload_len, ts, kc_engine_deliver[dir], fs);
+}
+
 
 /* engine_retain.c */
+
+/* Pinned packets per stream: SYN, SYN-ACK, ACK and a few retransmissions. */
+#define RETAIN_MAX_PINNED 6
+
 int kc_engine_retain_init(struct kc_engine *e);
-void kc_engine_retain(struct kc_engine *e, struct kc_flow *f, struct flow_state *fs, void *h, uint64_t ts,
-		      uint32_t bytes, bool pin);
+void kc_engine_retain_bounded(struct kc_engine *e, struct flow_state *fs, void *h, uint64_t ts, uint32_t bytes,
+			       bool pin);
 void kc_engine_retain_flush(struct kc_engine *e, struct flow_state *fs);
 void kc_engine_retain_drop(struct kc_engine *e, struct flow_state *fs);
 /* Prefetch the first retained nodes of @p fs, ahead of a drop or flush. */
 void kc_engine_retain_prefetch(const struct kc_engine *e, const struct flow_state *fs);
 void kc_engine_retain_expire(struct kc_engine *e, uint32_t budget);
+#ifdef KC_RETAIN_CHECK
+void kc_engine_retain_check(const struct kc_engine *e, const struct flow_state *fs);
+#else
+#define kc_engine_retain_check(e, fs) ((void)0)
+#endif
+
+/* Append packet @p h to @p fs's list (and, unpinned, to the age list), in a
+ * node the caller made sure is free. */
+static inline void kc_engine_retain_insert(struct kc_engine *e, struct flow_state *fs, void *h, uint64_t ts, uint32_t bytes,
+			       bool pin)
+{
+	uint32_t *nx = e->retain_next;
+	uint32_t i = e->retain_free;
+	struct retain_node *n = &e->retain_nodes[i];
+	struct retain_age *a = &e->retain_age[i];
+
+	e->retain_free = nx[i];
+	n->handle = h;
+	n->fs = fs;
+	n->ts_us = ts;
+	n->bytes = bytes;
+	n->prev = fs->r_tail;
+	nx[i] = RNIL;
+	if (fs->r_tail != RNIL)
+		nx[fs->r_tail] = i;
+	else
+		fs->r_head = i;
+	fs->r_tail = i;
+	/* A pinned node extends the prefix only while no unpinned one is
+	 * retained; an unpinned one is the first unless one already is. */
+	if (pin) {
+		a->g_prev = RPIN;
+		if (fs->r_unpinned == 0)
+			fs->r_pinned++;
+	} else {
+		if (fs->r_unpinned == 0) {
+			fs->r_unpinned = i + 1;
+			fs->r_oldest_lb = ts;
+		}
+		a->g_prev = e->g_tail;
+		a->g_next = RNIL;
+		if (e->g_tail != RNIL)
+			e->retain_age[e->g_tail].g_next = i;
+		else
+			e->g_head = i;
+		e->g_tail = i;
+	}
+	fs->r_count++;
+	fs->r_bytes += bytes;
+	e->stats.retain.retained++;
+	kc_engine_retain_check(e, fs);
+}
+
+/*
+ * Hold packet @p h of @p fs (not recorded) until the stream matches or a
+ * bound evicts it. Inline, for the per-packet caller: nearly every packet
+ * finds that no bound has anything to do (the window's test is the cheap one
+ * on the stream's lower bound; kc_engine_retain_bounded() makes the exact
+ * one) and that the pool has room, and is just appended.
+ */
+static inline void kc_engine_retain(struct kc_engine *e, struct kc_flow *f, struct flow_state *fs, void *h,
+				    uint64_t ts, uint32_t bytes, bool pin)
+{
+	const struct kc_engine_retain_cfg *rc = &e->cfg.retain;
+
+	(void)f;
+	/* The pinned prefix (handshake) is bounded too. */
+	if (pin && fs->r_pinned >= RETAIN_MAX_PINNED)
+		pin = false;
+	if (kc_likely((fs->r_unpinned == 0 || fs->r_oldest_lb + rc->window_us >= ts) &&
+		      fs->r_count < rc->max_pkts_stream && fs->r_bytes + bytes <= rc->max_bytes_stream &&
+		      e->retain_free != RNIL))
+		kc_engine_retain_insert(e, fs, h, ts, bytes, pin);
+	else
+		kc_engine_retain_bounded(e, fs, h, ts, bytes, pin);
+}
 
 #endif /* KC_ENGINE_INTERNAL_H */

@@ -12,9 +12,6 @@
 
 #include "engine_internal.h"
 
-/* Pinned packets per stream: SYN, SYN-ACK, ACK and a few retransmissions. */
-#define MAX_PINNED 6
-
 /*
  * The pool is one line-aligned allocation (kc_engine_retain_init):
  *
@@ -135,7 +132,7 @@ static void *node_remove(struct kc_engine *e, uint32_t i)
 #ifdef KC_RETAIN_CHECK
 /* Validation builds: the cached prefix, first unpinned node and its time's
  * lower bound against a walk of the list. */
-static void retain_check(const struct kc_engine *e, const struct flow_state *fs)
+void kc_engine_retain_check(const struct kc_engine *e, const struct flow_state *fs)
 {
 	const uint32_t *nx = e->retain_next;
 	uint32_t i, k = 0, first = RNIL;
@@ -152,8 +149,6 @@ static void retain_check(const struct kc_engine *e, const struct flow_state *fs)
 	if (first != RNIL && fs->r_oldest_lb > e->retain_nodes[first].ts_us)
 		abort();
 }
-#else
-#define retain_check(e, fs) ((void)0)
 #endif
 
 static void evict(struct kc_engine *e, uint32_t i, uint64_t *counter)
@@ -163,7 +158,7 @@ static void evict(struct kc_engine *e, uint32_t i, uint64_t *counter)
 	fs->truncated = 1;
 	(*counter)++;
 	engine_release(e, node_remove(e, i));
-	retain_check(e, fs);
+	kc_engine_retain_check(e, fs);
 }
 
 /* Oldest unpinned packet of one stream. */
@@ -172,58 +167,11 @@ static inline uint32_t oldest_unpinned(const struct flow_state *fs)
 	return fs->r_unpinned != 0 ? fs->r_unpinned - 1 : RNIL;
 }
 
-/* Append packet @p h to @p fs's list (and, unpinned, to the age list), in a
- * node the caller made sure is free. */
-static inline void node_insert(struct kc_engine *e, struct flow_state *fs, void *h, uint64_t ts, uint32_t bytes,
-			       bool pin)
-{
-	uint32_t *nx = e->retain_next;
-	uint32_t i = e->retain_free;
-	struct retain_node *n = &e->retain_nodes[i];
-	struct retain_age *a = &e->retain_age[i];
-
-	e->retain_free = nx[i];
-	n->handle = h;
-	n->fs = fs;
-	n->ts_us = ts;
-	n->bytes = bytes;
-	n->prev = fs->r_tail;
-	nx[i] = RNIL;
-	if (fs->r_tail != RNIL)
-		nx[fs->r_tail] = i;
-	else
-		fs->r_head = i;
-	fs->r_tail = i;
-	/* A pinned node extends the prefix only while no unpinned one is
-	 * retained; an unpinned one is the first unless one already is. */
-	if (pin) {
-		a->g_prev = RPIN;
-		if (fs->r_unpinned == 0)
-			fs->r_pinned++;
-	} else {
-		if (fs->r_unpinned == 0) {
-			fs->r_unpinned = i + 1;
-			fs->r_oldest_lb = ts;
-		}
-		a->g_prev = e->g_tail;
-		a->g_next = RNIL;
-		if (e->g_tail != RNIL)
-			e->retain_age[e->g_tail].g_next = i;
-		else
-			e->g_head = i;
-		e->g_tail = i;
-	}
-	fs->r_count++;
-	fs->r_bytes += bytes;
-	e->stats.retain.retained++;
-	retain_check(e, fs);
-}
-
 /* kc_engine_retain() when a bound has to act: evict what the window, the
  * per-stream bound and the pool ask for, in that order, then hold the packet
  * or refuse it. */
-static __attribute__((noinline)) void retain_bounded(struct kc_engine *e, struct flow_state *fs, void *h,
-						    uint64_t ts, uint32_t bytes, bool pin)
+void kc_engine_retain_bounded(struct kc_engine *e, struct flow_state *fs, void *h, uint64_t ts, uint32_t bytes,
+			       bool pin)
 {
 	const struct kc_engine_retain_cfg *rc = &e->cfg.retain;
 	uint32_t i;
@@ -251,28 +199,7 @@ static __attribute__((noinline)) void retain_bounded(struct kc_engine *e, struct
 		engine_release(e, h);
 		return;
 	}
-	node_insert(e, fs, h, ts, bytes, pin);
-}
-
-void kc_engine_retain(struct kc_engine *e, struct kc_flow *f, struct flow_state *fs, void *h, uint64_t ts,
-		      uint32_t bytes, bool pin)
-{
-	const struct kc_engine_retain_cfg *rc = &e->cfg.retain;
-
-	(void)f;
-	/* The pinned prefix (handshake) is bounded too. */
-	if (pin && fs->r_pinned >= MAX_PINNED)
-		pin = false;
-	/* Nearly every packet: no bound has anything to do (the window's test
-	 * is the cheap one on the lower bound; retain_bounded() makes the
-	 * exact one) and the pool has room. */
-	if (kc_likely((fs->r_unpinned == 0 || fs->r_oldest_lb + rc->window_us >= ts) &&
-		      fs->r_count < rc->max_pkts_stream && fs->r_bytes + bytes <= rc->max_bytes_stream &&
-		      e->retain_free != RNIL)) {
-		node_insert(e, fs, h, ts, bytes, pin);
-		return;
-	}
-	retain_bounded(e, fs, h, ts, bytes, pin);
+	kc_engine_retain_insert(e, fs, h, ts, bytes, pin);
 }
 
 void kc_engine_retain_flush(struct kc_engine *e, struct flow_state *fs)
