@@ -533,8 +533,10 @@ static void stash(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_
 	f->pend_len[dir] = (uint32_t)n;
 }
 
-static void dir_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
-		     const uint8_t *data, size_t len, uint64_t ts_us)
+/* Bytes for a direction with a remainder pending: completed in the pending
+ * buffer first. Out of line: most calls find nothing pending. */
+static __attribute__((noinline)) void dir_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f,
+					       enum kc_dir dir, const uint8_t *data, size_t len, uint64_t ts_us)
 {
 	const size_t cap = c->cfg.pending_size;
 
@@ -657,6 +659,14 @@ int kc_dissect_tcp_data(struct kc_dissect_core *core, struct kc_dissect_flow *fl
 	flow->last_ts = ts_us;
 	if (flow->stopped[dir]) {
 		core->st.bytes_after_stop += len;
+		return 0;
+	}
+	if (kc_likely(flow->pend_len[dir] == 0)) {
+		/* Nothing pending (dir_feed()'s last step): parse in place. */
+		size_t used = run(core, flow, dir, data, len, ts_us);
+
+		if (used < len && !flow->stopped[dir])
+			stash(core, flow, dir, data + used, len - used);
 		return 0;
 	}
 	dir_feed(core, flow, dir, data, len, ts_us);

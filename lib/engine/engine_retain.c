@@ -250,7 +250,8 @@ void kc_engine_retain_drop(struct kc_engine *e, struct flow_state *fs)
 
 	/* The list is walked in the dense next[] array, so the nodes can be
 	 * prefetched DROP_AHEAD steps before they are needed. The whole list
-	 * goes: no per-node unlinking from it, only from the age list. */
+	 * goes: no per-node unlinking from it, only from the age list, and it
+	 * joins the free list in one piece at the end. */
 	for (k = 0; k < DROP_AHEAD && ahead != RNIL; k++) {
 		node_prefetch(e, ahead);
 		ahead = nx[ahead];
@@ -264,11 +265,13 @@ void kc_engine_retain_drop(struct kc_engine *e, struct flow_state *fs)
 			ahead = nx[ahead];
 		}
 		age_unlink(e, i);
-		nx[i] = e->retain_free;
-		e->retain_free = i;
 		e->ops.release(e->ctx, h);
 		n++;
 		i = next;
+	}
+	if (n != 0) {
+		nx[fs->r_tail] = e->retain_free;
+		e->retain_free = fs->r_head;
 	}
 	/* Counted once for the list (engine_release() counts one by one). */
 	e->stats.retain.released_unmatched += n;
