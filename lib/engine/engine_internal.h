@@ -34,6 +34,8 @@ struct flow_state {
 	uint8_t recorded;             /* record() every packet of this flow */
 	uint8_t truncated;            /* retention evicted packets of this flow */
 	uint8_t r_pinned;             /* pinned nodes retained */
+	uint32_t r_unpinned_prev;     /* node before the first unpinned one (RNIL: it is the
+	                                 head); valid while r_unpinned != 0 */
 	struct kc_engine *e;
 	struct kc_flow *flow;
 	struct kc_reasm_dir dir[2];   /* by enum kc_dir */
@@ -44,15 +46,18 @@ _Static_assert(offsetof(struct flow_state, dir[1]) + KC_REASM_DIR_HOT <= 2 * KC_
 	       "flow_state: both directions' hot fields in line 1");
 
 /* One retained packet: 32 bytes, two to a line (the pool is line-aligned).
- * Linked per flow (arrival order) through prev and the dense next[] array,
- * and, unless pinned, on the engine-wide age list (dense age[] array) used
- * for the window and the core bound (engine_retain.c). */
+ * Linked per flow (arrival order) through the dense next[] array, and,
+ * unless pinned, on the engine-wide age list (dense age[] array) used for
+ * the window and the core bound (engine_retain.c). No back link: a node
+ * leaves its flow's list only as its head or as its first unpinned node,
+ * whose predecessor the flow keeps (r_unpinned_prev), so evicting one never
+ * writes the (cold) node after it. */
 struct retain_node {
 	void *handle;
 	struct flow_state *fs;
 	uint64_t ts_us;
 	uint32_t bytes;
-	uint32_t prev;
+	uint32_t rsvd;
 };
 _Static_assert(sizeof(struct retain_node) == 32, "retain_node: two per cache line");
 
@@ -173,13 +178,11 @@ static inline void kc_engine_retain_insert(struct kc_engine *e, struct flow_stat
 	n->fs = fs;
 	n->ts_us = ts;
 	n->bytes = bytes;
-	n->prev = fs->r_tail;
 	nx[i] = RNIL;
 	if (fs->r_tail != RNIL)
 		nx[fs->r_tail] = i;
 	else
 		fs->r_head = i;
-	fs->r_tail = i;
 	/* A pinned node extends the prefix only while no unpinned one is
 	 * retained; an unpinned one is the first unless one already is. */
 	if (pin) {
@@ -189,6 +192,7 @@ static inline void kc_engine_retain_insert(struct kc_engine *e, struct flow_stat
 	} else {
 		if (fs->r_unpinned == 0) {
 			fs->r_unpinned = i + 1;
+			fs->r_unpinned_prev = fs->r_tail;
 			fs->r_oldest_lb = ts;
 		}
 		a->g_prev = e->g_tail;
@@ -199,6 +203,7 @@ static inline void kc_engine_retain_insert(struct kc_engine *e, struct flow_stat
 			e->g_head = i;
 		e->g_tail = i;
 	}
+	fs->r_tail = i;
 	fs->r_count++;
 	fs->r_bytes += bytes;
 	e->stats.retain.retained++;

@@ -15,7 +15,7 @@
 /*
  * The pool is one line-aligned allocation (kc_engine_retain_init):
  *
- *   retain_nodes[n]  32 bytes: handle, stream, time, size, flow-list prev
+ *   retain_nodes[n]  32 bytes: handle, stream, time, size
  *   retain_age[n]     8 bytes: age-list links (g_prev RPIN: pinned)
  *   retain_next[n]    4 bytes: next node on its flow's list or the free list
  *
@@ -72,57 +72,55 @@ static inline void age_unlink(struct kc_engine *e, uint32_t i)
 		e->g_tail = prev;
 }
 
-/* Take node @p i off its flow list and the age list, and free it. Keeps
+/* Take node @p i, the head of @p fs's list or its first unpinned node (the
+ * only ones ever removed alone: flush takes heads, every bound the oldest
+ * unpinned packet), off that list and the age list, and free it. Keeps
  * fs->r_pinned (length of the list's pinned prefix: the pinned packets are
- * the handshake, at the front) and fs->r_unpinned (first unpinned node + 1)
- * exact, so kc_engine_retain() needs no walk. */
-static void *node_remove(struct kc_engine *e, uint32_t i)
+ * the handshake, at the front), fs->r_unpinned (first unpinned node + 1) and
+ * fs->r_unpinned_prev exact, so kc_engine_retain() needs no walk. */
+static void *node_remove(struct kc_engine *e, struct flow_state *fs, uint32_t i)
 {
-	struct retain_node *n = &e->retain_nodes[i];
+	const struct retain_node *n = &e->retain_nodes[i];
 	uint32_t *nx = e->retain_next;
-	struct flow_state *fs = n->fs;
 	void *h = n->handle;
 	uint32_t next = nx[i];
-	bool was_head = n->prev == RNIL;
-	bool pinned = is_pinned(e, i);
+	uint32_t pred = i == fs->r_head ? RNIL : fs->r_unpinned_prev;
 
-	if (!was_head)
-		nx[n->prev] = next;
-	else
+#ifdef KC_RETAIN_CHECK
+	if (i != fs->r_head && fs->r_unpinned != i + 1)
+		abort();
+#endif
+	if (pred == RNIL)
 		fs->r_head = next;
-	if (next != RNIL)
-		e->retain_nodes[next].prev = n->prev;
 	else
-		fs->r_tail = n->prev;
-	age_unlink(e, i);
+		nx[pred] = next;
+	if (next == RNIL)
+		fs->r_tail = pred;
 	fs->r_count--;
 	fs->r_bytes -= n->bytes;
-	if (!pinned) {
-		if (fs->r_unpinned == i + 1) {
-			/* The next unpinned node; pinned ones passed on the way
-			 * now follow the prefix directly and join it. */
-			uint32_t j = next, k = 0;
+	if (!is_pinned(e, i)) {
+		/* The first unpinned node (an unpinned head is too): find the
+		 * next one; pinned ones passed on the way now follow the
+		 * prefix directly and join it. */
+		uint32_t j = next, k = 0;
 
-			while (j != RNIL && is_pinned(e, j)) {
-				j = nx[j];
-				k++;
-			}
-			fs->r_unpinned = j == RNIL ? 0 : j + 1;
-			fs->r_oldest_lb = 0; /* another node is first now */
-			/* Saturating: only compared with MAX_PINNED. */
-			fs->r_pinned = (uint8_t)KC_MIN(fs->r_pinned + k, UINT8_MAX);
-		}
-	} else if (was_head) {
-		fs->r_pinned--;
-	} else {
-		/* A pinned node behind the head: only whole lists are
-		 * released from their head, so this does not happen; count
-		 * the prefix again rather than trust that. */
-		uint32_t j, k = 0;
-
-		for (j = fs->r_head; j != RNIL && is_pinned(e, j); j = nx[j])
+		while (j != RNIL && is_pinned(e, j)) {
+			pred = j;
+			j = nx[j];
 			k++;
-		fs->r_pinned = (uint8_t)KC_MIN(k, UINT8_MAX);
+		}
+		fs->r_unpinned = j == RNIL ? 0 : j + 1;
+		fs->r_unpinned_prev = pred;
+		fs->r_oldest_lb = 0; /* another node is first now */
+		/* Saturating: only compared with RETAIN_MAX_PINNED. */
+		fs->r_pinned = (uint8_t)KC_MIN(fs->r_pinned + k, UINT8_MAX);
+		age_unlink(e, i);
+	} else {
+		/* A pinned head (flush): the prefix shrinks; it may have been
+		 * the first unpinned node's predecessor. */
+		fs->r_pinned--;
+		if (fs->r_unpinned != 0 && fs->r_unpinned_prev == i)
+			fs->r_unpinned_prev = RNIL;
 	}
 	nx[i] = e->retain_free;
 	e->retain_free = i;
@@ -135,7 +133,7 @@ static void *node_remove(struct kc_engine *e, uint32_t i)
 void kc_engine_retain_check(const struct kc_engine *e, const struct flow_state *fs)
 {
 	const uint32_t *nx = e->retain_next;
-	uint32_t i, k = 0, first = RNIL;
+	uint32_t i, k = 0, first = RNIL, pred = RNIL, last = RNIL;
 
 	for (i = fs->r_head; i != RNIL && is_pinned(e, i); i = nx[i])
 		k++;
@@ -143,8 +141,13 @@ void kc_engine_retain_check(const struct kc_engine *e, const struct flow_state *
 		if (!is_pinned(e, i)) {
 			first = i;
 			break;
+		} else {
+			pred = i;
 		}
-	if (KC_MIN(k, UINT8_MAX) != fs->r_pinned || (first == RNIL ? 0 : first + 1) != fs->r_unpinned)
+	for (i = fs->r_head; i != RNIL; i = nx[i])
+		last = i;
+	if (KC_MIN(k, UINT8_MAX) != fs->r_pinned || (first == RNIL ? 0 : first + 1) != fs->r_unpinned ||
+	    (first != RNIL && pred != fs->r_unpinned_prev) || last != fs->r_tail)
 		abort();
 	if (first != RNIL && fs->r_oldest_lb > e->retain_nodes[first].ts_us)
 		abort();
@@ -157,8 +160,24 @@ static void evict(struct kc_engine *e, uint32_t i, uint64_t *counter)
 
 	fs->truncated = 1;
 	(*counter)++;
-	engine_release(e, node_remove(e, i));
+	engine_release(e, node_remove(e, fs, i));
 	kc_engine_retain_check(e, fs);
+}
+
+/* With the pool full, every packet evicts the oldest one of all, a node and
+ * a flow state both written long ago. Start loading what the next eviction
+ * reads: the flow state of the new oldest node (the node itself was asked
+ * for by the previous eviction) and the node after it. */
+static inline void victim_prefetch(const struct kc_engine *e)
+{
+	uint32_t v = e->g_head, w;
+
+	if (v == RNIL)
+		return;
+	__builtin_prefetch(e->retain_nodes[v].fs);
+	w = e->retain_age[v].g_next;
+	if (w != RNIL)
+		__builtin_prefetch(&e->retain_nodes[w]);
 }
 
 /* Oldest unpinned packet of one stream. */
@@ -191,8 +210,10 @@ void kc_engine_retain_bounded(struct kc_engine *e, struct flow_state *fs, void *
 	       (i = oldest_unpinned(fs)) != RNIL)
 		evict(e, i, &e->stats.retain.evicted_stream);
 	/* Per-core pool: make room by evicting the oldest unpinned packet of all. */
-	if (e->retain_free == RNIL && e->g_head != RNIL)
+	if (e->retain_free == RNIL && e->g_head != RNIL) {
 		evict(e, e->g_head, &e->stats.retain.evicted_core);
+		victim_prefetch(e);
+	}
 	if (e->retain_free == RNIL || (!pin && fs->r_count >= rc->max_pkts_stream)) {
 		fs->truncated = 1;
 		e->stats.retain.evicted_core++;
@@ -206,7 +227,7 @@ void kc_engine_retain_flush(struct kc_engine *e, struct flow_state *fs)
 {
 	while (fs->r_head != RNIL) {
 		uint64_t ts = e->retain_nodes[fs->r_head].ts_us;
-		void *h = node_remove(e, fs->r_head);
+		void *h = node_remove(e, fs, fs->r_head);
 
 		e->stats.retain.flushed++;
 		kc_engine_record_handle(e, fs->flow, h, ts);
