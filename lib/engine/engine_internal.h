@@ -19,11 +19,12 @@
 
 struct kc_engine;
 
-/* Engine state kept in each flow's user area, which starts on a cache line
- * (struct kc_flow is two). Line 0 holds everything the per-packet path reads
- * besides reassembly: the dissection handle, whether the stream is recorded,
- * and the retention bookkeeping; the two reassembly directions follow, with
- * their hot fields (struct kc_reasm_dir puts them first) inside line 1. */
+/* Engine state kept in each flow's user area, which follows struct
+ * kc_flow (120 bytes) in the flow table's line-aligned entry. Ordered so
+ * that what every packet touches comes first and ends inside the entry's
+ * fourth line: the dissection handle and retention bookkeeping, then the two
+ * reassembly directions (struct kc_reasm_dir puts its per-segment fields
+ * first); only cold fields of dir[1] reach the fifth line. */
 struct flow_state {
 	struct kc_dissect_flow *df;   /* NULL: not dissected */
 	uint32_t r_head, r_tail;      /* retained packets, oldest first (RNIL: none) */
@@ -40,10 +41,8 @@ struct flow_state {
 	struct kc_flow *flow;
 	struct kc_reasm_dir dir[2];   /* by enum kc_dir */
 };
-_Static_assert(offsetof(struct flow_state, flow) + sizeof(void *) <= KC_CACHE_LINE,
-	       "flow_state: per-packet fields fill line 0");
-_Static_assert(offsetof(struct flow_state, dir[1]) + KC_REASM_DIR_HOT <= 2 * KC_CACHE_LINE,
-	       "flow_state: both directions' hot fields in line 1");
+_Static_assert(sizeof(struct kc_flow) + offsetof(struct flow_state, dir[1]) + KC_REASM_DIR_HOT <= 4 * KC_CACHE_LINE,
+	       "flow_state: the per-packet fields end in the flow entry's fourth line");
 
 /* One retained packet: 32 bytes, two to a line (the pool is line-aligned).
  * Linked per flow (arrival order) through the dense next[] array, and,
@@ -143,7 +142,6 @@ static inline void kc_engine_dissect_pkt(struct kc_engine *e, struct flow_state 
 	kc_reasm_push(e->reasm, d, p->seq, p->tcp_flags, p->payload, p->payload_len, ts, kc_engine_deliver[dir], fs);
 }
 
-
 /* engine_retain.c */
 
 /* Pinned packets per stream: SYN, SYN-ACK, ACK and a few retransmissions. */
@@ -165,8 +163,8 @@ void kc_engine_retain_check(const struct kc_engine *e, const struct flow_state *
 
 /* Append packet @p h to @p fs's list (and, unpinned, to the age list), in a
  * node the caller made sure is free. */
-static inline void kc_engine_retain_insert(struct kc_engine *e, struct flow_state *fs, void *h, uint64_t ts, uint32_t bytes,
-			       bool pin)
+static inline void kc_engine_retain_insert(struct kc_engine *e, struct flow_state *fs, void *h, uint64_t ts,
+					   uint32_t bytes, bool pin)
 {
 	uint32_t *nx = e->retain_next;
 	uint32_t i = e->retain_free;
