@@ -533,8 +533,10 @@ static void stash(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_
 	f->pend_len[dir] = (uint32_t)n;
 }
 
-static void dir_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
-		     const uint8_t *data, size_t len, uint64_t ts_us)
+/* Bytes for a direction with a remainder pending: completed in the pending
+ * buffer first. Out of line: most calls find nothing pending. */
+static __attribute__((noinline)) void dir_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f,
+					       enum kc_dir dir, const uint8_t *data, size_t len, uint64_t ts_us)
 {
 	const size_t cap = c->cfg.pending_size;
 
@@ -637,6 +639,20 @@ static void handle_switch(struct kc_dissect_core *c, struct kc_dissect_flow *f)
 	pend_drop(c, f, KC_DIR_S2C);
 }
 
+/* Does the flow's dissector only skip bytes from now on? So it is for a
+ * stream no dissector claimed (L4 item only) and for TLS once both hellos
+ * are read or given up (kc_tls_flow_done()): feed_once() consumes whatever
+ * it is given, without a counter, so run() need not be entered. Most bytes
+ * of real traffic are such streams (TLS application data). */
+static inline bool skips_all(const struct kc_dissect_flow *f)
+{
+#ifdef KC_DISSECT_HAVE_TLS
+	if (f->proto == KC_ITEM_TLS)
+		return kc_tls_flow_done(f->ps);
+#endif
+	return f->proto == KC_ITEM_TCP;
+}
+
 int kc_dissect_tcp_data(struct kc_dissect_core *core, struct kc_dissect_flow *flow,
 			enum kc_dir dir, const uint8_t *data, uint32_t len,
 			uint32_t gap_before, uint64_t ts_us)
@@ -657,6 +673,18 @@ int kc_dissect_tcp_data(struct kc_dissect_core *core, struct kc_dissect_flow *fl
 	flow->last_ts = ts_us;
 	if (flow->stopped[dir]) {
 		core->st.bytes_after_stop += len;
+		return 0;
+	}
+	if (kc_likely(flow->pend_len[dir] == 0)) {
+		/* Nothing pending (dir_feed()'s last step): parse in place. */
+		size_t used;
+
+		if (flow->proto != KC_ITEM_HTTP && skips_all(flow))
+			return 0;
+		used = run(core, flow, dir, data, len, ts_us);
+
+		if (used < len && !flow->stopped[dir])
+			stash(core, flow, dir, data + used, len - used);
 		return 0;
 	}
 	dir_feed(core, flow, dir, data, len, ts_us);

@@ -120,12 +120,6 @@ bool kc_engine_flow_recorded(const struct kc_engine *e, const struct kc_flow *f)
 	return ((const struct flow_state *)kc_flow_user(e->flows, (struct kc_flow *)f))->recorded != 0;
 }
 
-void kc_engine_release_handle(struct kc_engine *e, void *h)
-{
-	e->stats.released_pkts++;
-	e->ops.release(e->ctx, h);
-}
-
 void kc_engine_record_handle(struct kc_engine *e, struct kc_flow *f, void *h, uint64_t ts)
 {
 	e->stats.recorded_pkts++;
@@ -138,7 +132,7 @@ static void release_dead(struct kc_engine *e, uint32_t n)
 
 	e->stats.frag_dropped += n;
 	for (i = 0; i < n; i++)
-		kc_engine_release_handle(e, e->dead[i]);
+		engine_release(e, e->dead[i]);
 }
 
 /* Who opened the flow. A SYN names the client; otherwise guess that the side
@@ -259,7 +253,7 @@ to_flow(struct kc_engine *e, const struct kc_pkt *p, const struct kc_flow_key *k
 		else if (e->filter_prog != NULL && !fs->ended)
 			kc_engine_retain(e, f, fs, handles[i], ts, bytes, pin);
 		else
-			kc_engine_release_handle(e, handles[i]);
+			engine_release(e, handles[i]);
 	}
 	if (fs->df != NULL) {
 		kc_engine_dissect_pkt(e, fs, p, from_client, ts);
@@ -279,7 +273,7 @@ static void to_flow_reassembled(struct kc_engine *e, const struct kc_engine_pkt 
 	if (d->res != KC_DEC_OK) {
 		e->stats.decode_drop[d->res] += d->n_handles;
 		for (i = 0; i < d->n_handles; i++)
-			kc_engine_release_handle(e, d->handles[i]);
+			engine_release(e, d->handles[i]);
 		return;
 	}
 	a_to_b = kc_flow_key_make_hash(&d->pkt, &key, &hash);
@@ -311,7 +305,7 @@ static void rx_one(struct kc_engine *e, const struct kc_engine_pkt *in, uint32_t
 		return;
 	}
 	e->stats.decode_drop[r]++;
-	kc_engine_release_handle(e, in->handle);
+	engine_release(e, in->handle);
 }
 
 /* Read the filter at the start of each entry point (burst, tick, flush): the
@@ -327,6 +321,15 @@ static void load_filter(struct kc_engine *e)
 	}
 }
 
+/* Every packet reads the recording and retention state, within the entry's
+ * third line; with dissection also both reassembly directions' per-segment
+ * fields, which end in the fourth (the layout of engine_internal.h). */
+static_assert(sizeof(struct kc_flow) + offsetof(struct flow_state, r_unpinned_prev) <= 3 * KC_CACHE_LINE,
+	      "recording and retention state within the flow entry's third line");
+static_assert(sizeof(struct kc_flow) + offsetof(struct flow_state, dir[1]) + KC_REASM_DIR_HOT <= 4 * KC_CACHE_LINE &&
+		      sizeof(struct kc_flow) + sizeof(struct flow_state) > 3 * KC_CACHE_LINE,
+	      "per-segment reassembly state in the flow entry's fourth line");
+
 /* Decode, key and hash a batch first and ask for the flow table's memory, so
  * the cache misses of all its lookups overlap instead of following one
  * another (the bulk-lookup pattern of rte_hash and l3fwd). The prefetches are
@@ -336,6 +339,7 @@ static void rx_batch(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint
 	/* An index slot asked for while decoding packet i has arrived by
 	 * packet i + LAG: then its entry can be asked for. */
 	enum { LAG = 6 };
+	bool deep = e->dissect != NULL;
 	uint32_t i;
 
 	for (i = 0; i < n && i < 3; i++)
@@ -350,11 +354,11 @@ static void rx_batch(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint
 			kc_flow_prefetch_slot(e->flows, e->b_hash[i]);
 		}
 		if (i >= LAG && e->b_res[i - LAG] == KC_DEC_OK)
-			kc_flow_prefetch_entry(e->flows, e->b_hash[i - LAG]);
+			kc_flow_prefetch_entry(e->flows, e->b_hash[i - LAG], deep);
 	}
 	for (i = n > LAG ? n - LAG : 0; i < n; i++)
 		if (e->b_res[i] == KC_DEC_OK)
-			kc_flow_prefetch_entry(e->flows, e->b_hash[i]);
+			kc_flow_prefetch_entry(e->flows, e->b_hash[i], deep);
 	for (i = 0; i < n; i++)
 		rx_one(e, &pkts[i], i);
 }

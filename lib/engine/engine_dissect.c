@@ -7,37 +7,25 @@
 
 #include "engine_internal.h"
 
-static void deliver(void *ctx, const uint8_t *data, uint32_t len, uint32_t gap_before, uint64_t ts_us)
+/* Reassembly's delivery callbacks, one per direction: the context is the
+ * flow, so nothing has to be parked in the engine before each call. */
+static void deliver_c2s(void *ctx, const uint8_t *data, uint32_t len, uint32_t gap_before, uint64_t ts_us)
 {
-	struct kc_engine *e = ctx;
-	struct flow_state *fs = e->cur_fs;
+	struct flow_state *fs = ctx;
 
 	if (fs->df != NULL)
-		kc_dissect_tcp_data(e->dissect, fs->df, e->cur_dir, data, len, gap_before, ts_us);
+		kc_dissect_tcp_data(fs->e->dissect, fs->df, KC_DIR_C2S, data, len, gap_before, ts_us);
 }
 
-void kc_engine_dissect_pkt(struct kc_engine *e, struct flow_state *fs, const struct kc_pkt *p, bool from_client,
-			   uint64_t ts)
+static void deliver_s2c(void *ctx, const uint8_t *data, uint32_t len, uint32_t gap_before, uint64_t ts_us)
 {
-	enum kc_dir dir = from_client ? KC_DIR_C2S : KC_DIR_S2C;
+	struct flow_state *fs = ctx;
 
-	if (p->proto != IPPROTO_TCP) {
-		kc_dissect_udp_datagram(e->dissect, fs->df, dir, p->payload, p->payload_len, ts);
-		return;
-	}
-	e->cur_fs = fs;
-	/* An ACK travelling this way acknowledges the other direction's bytes:
-	 * held data the peer already has can be delivered past its holes. */
-	if ((p->tcp_flags & KC_TCP_ACK) && !kc_reasm_ack_is_noop(&fs->dir[!dir], p->ack, p->win)) {
-		e->cur_dir = (enum kc_dir)!dir;
-		kc_reasm_ack(e->reasm, &fs->dir[!dir], p->ack, p->win, ts, deliver, e);
-	}
-	/* Half the segments are bare ACKs, which reassembly ignores. */
-	if (kc_reasm_push_is_noop(&fs->dir[dir], p->seq, p->tcp_flags, p->payload_len))
-		return;
-	e->cur_dir = dir;
-	kc_reasm_push(e->reasm, &fs->dir[dir], p->seq, p->tcp_flags, p->payload, p->payload_len, ts, deliver, e);
+	if (fs->df != NULL)
+		kc_dissect_tcp_data(fs->e->dissect, fs->df, KC_DIR_S2C, data, len, gap_before, ts_us);
 }
+
+const kc_reasm_deliver_fn kc_engine_deliver[2] = { [KC_DIR_C2S] = deliver_c2s, [KC_DIR_S2C] = deliver_s2c };
 
 void kc_engine_dissect_close(struct kc_engine *e, struct flow_state *fs)
 {
@@ -52,10 +40,8 @@ void kc_engine_dissect_close(struct kc_engine *e, struct flow_state *fs)
 	kc_dissect_flow_prefetch_state(fs->df);
 
 	if (fs->flow->key.proto == IPPROTO_TCP) {
-		e->cur_fs = fs;
 		for (d = 0; d < 2; d++) {
-			e->cur_dir = (enum kc_dir)d;
-			kc_reasm_flush(e->reasm, &fs->dir[d], e->now_us, deliver, e);
+			kc_reasm_flush(e->reasm, &fs->dir[d], e->now_us, kc_engine_deliver[d], fs);
 			kc_reasm_dir_release(e->reasm, &fs->dir[d]);
 		}
 	}

@@ -185,21 +185,28 @@ struct kc_reasm_stats {
 /**
  * Per-direction state, embedded in every flow entry (40 bytes). Zero it with
  * kc_reasm_dir_init. Fields are private to this module; offset may be read.
+ * The fields every segment reads or writes (kc_reasm_push_is_noop,
+ * kc_reasm_ack_is_noop, the in-order path) come first, in the first
+ * KC_REASM_DIR_HOT bytes, so an embedder can keep them on one cache line.
  */
 struct kc_reasm_dir {
-	uint64_t offset;     /**< stream offset of next_seq: bytes delivered + gap bytes */
 	uint32_t next_seq;   /**< next sequence number to deliver (valid when started) */
+	uint32_t head;       /**< first held chunk: pool index + 1, 0 = none */
+	uint8_t flags;       /**< KC_REASM_DIR_F_* (private) */
+	uint8_t rsvd;
+	uint16_t held_segs;  /**< held chunks */
+	uint32_t held_bytes; /**< bytes in held chunks */
+	uint64_t offset;     /**< stream offset of next_seq: bytes delivered + gap bytes */
+	/* Cold: SYN, FIN, ACK and out-of-order handling only. */
 	uint32_t isn;        /**< initial sequence number (valid with SYN seen) */
 	uint32_t fin_seq;    /**< sequence number the FIN occupies (valid with FIN seen) */
 	uint32_t ack;        /**< highest plausible ACK from the peer (valid with ACK seen) */
-	uint32_t head;       /**< first held chunk: pool index + 1, 0 = none */
 	uint32_t tail;       /**< last held chunk (appends are O(1)), 0 = none */
-	uint32_t held_bytes; /**< bytes in held chunks */
-	uint16_t held_segs;  /**< held chunks */
-	uint8_t flags;       /**< KC_REASM_DIR_F_* (private) */
-	uint8_t rsvd;
 	/* 40 bytes, no padding; asserted in reasm.c. */
 };
+
+/** Bytes at the start of struct kc_reasm_dir read on every segment. */
+#define KC_REASM_DIR_HOT 24u
 
 struct kc_reasm_core;
 
@@ -322,6 +329,27 @@ void kc_reasm_dir_init(struct kc_reasm_dir *dir);
 int kc_reasm_push(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t seq,
 		  uint8_t tcp_flags, const uint8_t *payload, uint32_t len, uint64_t ts_us,
 		  kc_reasm_deliver_fn fn, void *ctx);
+
+/**
+ * The common case of kc_reasm_push() without the callback: when this segment
+ * is the next one in order, nothing is held, it carries at least two bytes
+ * and no SYN, FIN or RST, and the direction has started and has no FIN yet
+ * (so no policy of kc_reasm_push() applies), account it exactly as
+ * kc_reasm_push() would deliver it (counters, offset, next_seq) and return
+ * true: the caller then hands @p len bytes of its payload to its consumer
+ * itself, as one delivery with gap_before 0. Otherwise change nothing and
+ * return false: call kc_reasm_push(). Saves the callback and its context on
+ * most data segments.
+ * Thread safety: the owning worker only. Per packet: no allocation, no lock.
+ * @param core      the owning core context (not NULL)
+ * @param dir       this direction's state (not NULL)
+ * @param seq       the segment's sequence number (host order)
+ * @param tcp_flags TCP flag byte (KC_REASM_TCP_*)
+ * @param len       payload bytes
+ * @return true: delivered (the caller passes the bytes on); false: nothing done.
+ */
+bool kc_reasm_push_in_order(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t seq,
+			    uint8_t tcp_flags, uint32_t len);
 
 /** dir->flags bits callers may test: the direction has started (next_seq
  *  is valid); its FIN was seen (fin_seq is valid); the peer's last window

@@ -14,12 +14,15 @@
  * emit() in the same call, so a gap is never left unreported.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "reasm_internal.h"
 
 /* Embedded in every flow entry, twice: keep it small (design budget 48). */
 _Static_assert(sizeof(struct kc_reasm_dir) == 40, "struct kc_reasm_dir grew");
+_Static_assert(offsetof(struct kc_reasm_dir, offset) + sizeof(uint64_t) == KC_REASM_DIR_HOT,
+	       "the per-segment fields of struct kc_reasm_dir are its first KC_REASM_DIR_HOT bytes");
 
 /* Why a hole is being skipped: selects the gap_* counter. */
 enum gap_reason {
@@ -356,6 +359,41 @@ static void hold(struct run *r, uint32_t seq, const uint8_t *data, uint32_t len)
 	}
 }
 
+/* The in-order case of kc_reasm_push(), whose checks it repeats in one test:
+ * not a bare ACK or probe (len > 1 also rules out a keep-alive at next - 1
+ * and a one-byte zero-window probe at next), no SYN/FIN/RST, started, no FIN
+ * seen (nothing to trim), nothing held. */
+static inline bool in_order(const struct kc_reasm_dir *dir, uint32_t seq, uint8_t tcp_flags, uint32_t len)
+{
+	return seq == dir->next_seq && dir->head == 0 && len > 1 && len <= KC_REASM_MAX_WINDOW &&
+	       !(tcp_flags & (KC_REASM_TCP_SYN | KC_REASM_TCP_FIN | KC_REASM_TCP_RST)) &&
+	       (dir->flags & (KC_REASM_DIR_F_STARTED | KC_REASM_DIR_F_FIN)) == KC_REASM_DIR_F_STARTED;
+}
+
+/* What emit() and the in-order branch of kc_reasm_push() count for a
+ * segment delivered whole, zero copy, without a gap before it. */
+static inline void account_in_order(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t len)
+{
+	struct kc_reasm_stats *st = &core->stats;
+
+	st->segments++;
+	st->deliveries++;
+	st->bytes_delivered += len;
+	st->segments_in_order++;
+	st->bytes_in_order += len;
+	dir->offset += len;
+	dir->next_seq += len;
+}
+
+bool kc_reasm_push_in_order(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t seq,
+			    uint8_t tcp_flags, uint32_t len)
+{
+	if (!in_order(dir, seq, tcp_flags, len))
+		return false;
+	account_in_order(core, dir, len);
+	return true;
+}
+
 int kc_reasm_push(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t seq,
 		  uint8_t tcp_flags, const uint8_t *payload, uint32_t len, uint64_t ts_us,
 		  kc_reasm_deliver_fn fn, void *ctx)
@@ -366,6 +404,11 @@ int kc_reasm_push(struct kc_reasm_core *core, struct kc_reasm_dir *dir, uint32_t
 	if (core == NULL || dir == NULL || fn == NULL || (payload == NULL && len != 0) ||
 	    len > KC_REASM_MAX_WINDOW)
 		return -EINVAL;
+	if (in_order(dir, seq, tcp_flags, len)) {
+		fn(ctx, payload, len, 0, ts_us);
+		account_in_order(core, dir, len);
+		return 0;
+	}
 	st = &core->stats;
 	r = (struct run){ .core = core, .dir = dir, .fn = fn, .ctx = ctx, .ts = ts_us };
 

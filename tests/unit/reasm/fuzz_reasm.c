@@ -11,7 +11,9 @@
  *              direction bound / the memcap (else KC_REASM_POLICY_GAP)
  *   then records, until the input ends:
  *     byte  op     bit 0: direction; bits 1-2: 0 = segment, 1 = ACK to the
- *                  other direction, 2 = flush, 3 = release
+ *                  other direction, 2 = flush, 3 = release; bit 4 (segment):
+ *                  try kc_reasm_push_in_order() first and, when it takes
+ *                  the segment, deliver it here
  *     byte  flags  TCP flags (segment) / window low byte (ACK; 0 = zero window)
  *     2 bytes      sequence delta from the direction's ISN + 1, big endian,
  *                  in units of 8 bytes when op bit 3 is set (reach far)
@@ -24,7 +26,9 @@
  * kc_reasm_dir_validate (held list sorted, disjoint, counts, tail);
  * held bytes/chunks never exceed the per-direction bounds; chunks in use equal
  * the two directions' held chunks; gap_before never wraps; after release the
- * pool is empty and the memcap shows 0 bytes used.
+ * pool is empty and the memcap shows 0 bytes used; a segment taken by
+ * kc_reasm_push_in_order() was the next in order with nothing held, and
+ * moved next_seq and the offset by its length.
  *
  * Built with -fsanitize=fuzzer when meson -Dfuzz=true; otherwise main() below
  * replays the files given on the command line (the seed corpus).
@@ -135,6 +139,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 				seq = isn[dir]; /* a real SYN at the ISN */
 			if ((fl & KC_REASM_TCP_RST) == 0)
 				a[dir].pushed += len;
+			if (op & 16) {
+				uint32_t next = d[dir].next_seq;
+				uint64_t off = d[dir].offset;
+
+				if (kc_reasm_push_in_order(core, &d[dir], seq, fl, len)) {
+					if (seq != next || d[dir].head != 0 || len == 0 ||
+					    d[dir].next_seq != next + len || d[dir].offset != off + len)
+						abort();
+					deliver(&a[dir], buf + pos, len, 0, pos);
+					pos += len;
+					break;
+				}
+				if (d[dir].next_seq != next || d[dir].offset != off)
+					abort();
+			}
 			if (kc_reasm_push(core, &d[dir], seq, fl, len ? buf + pos : NULL, len, pos,
 					  deliver, &a[dir]) != 0)
 				abort();

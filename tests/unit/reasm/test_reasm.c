@@ -987,6 +987,98 @@ static void test_property_losses(void)
 	CHECK_EQ(bad_bounded, 0);
 }
 
+/*
+ * kc_reasm_push_in_order() against kc_reasm_push(): two directions fed the
+ * same random segments (SYN, FIN, RST, probes, holes, retransmissions, ACKs),
+ * one through kc_reasm_push() alone, the other trying the in-order path
+ * first and delivering itself when it says yes. Bytes, gaps, stream offsets
+ * and every counter must agree; the in-order path must have been taken.
+ */
+static struct sink S2;
+
+static void test_push_in_order(void)
+{
+	static uint8_t data[4096];
+	unsigned iter, taken = 0, refused = 0;
+	uint32_t i;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	for (iter = 0; iter < 200; iter++) {
+		struct kc_reasm_core *a = mk_core(64, 32, 0, 1024, 8);
+		struct kc_reasm_core *b = mk_core(64, 32, 0, 1024, 8);
+		struct kc_reasm_dir da, db;
+		uint32_t isn = 1000u * iter + 0xfffff000u, next = isn + 1;
+		uint64_t rng = 0x9e3779b97f4a7c15ull * (iter + 1);
+		unsigned k;
+		size_t j;
+
+		sink_reset();
+		memset(&S2, 0, sizeof(S2));
+		kc_reasm_dir_init(&da);
+		kc_reasm_dir_init(&db);
+		for (k = 0; k < 300; k++) {
+			uint32_t r, seq, len, off;
+			uint8_t fl = ACK;
+
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			r = (uint32_t)(rng >> 11);
+			len = r % 5 == 0 ? r % 2 : 1 + (r >> 3) % 200;
+			seq = next;
+			if (r % 7 == 0)
+				seq = next + 1 + (r >> 5) % 300; /* a hole */
+			else if (r % 11 == 0)
+				seq = next - (r >> 5) % 100; /* old bytes */
+			if (k == 0 && r % 3 != 0)
+				fl |= SYN, seq = isn;
+			else if (r % 23 == 0)
+				fl |= SYN;
+			if (r % 29 == 0)
+				fl |= FIN;
+			if (r % 97 == 0)
+				fl |= RST;
+			off = (seq - isn) % 2048;
+			if (r % 13 == 0) {
+				/* An ACK for data beyond a hole. */
+				kc_reasm_ack(a, &da, next + (r >> 4) % 400, r % 17 == 0 ? 0 : 512, k, deliver, &S);
+				kc_reasm_ack(b, &db, next + (r >> 4) % 400, r % 17 == 0 ? 0 : 512, k, deliver, &S2);
+			}
+			CHECK_EQ(kc_reasm_push(a, &da, seq, fl, data + off, len, k, deliver, &S), 0);
+			if (kc_reasm_push_in_order(b, &db, seq, fl, len)) {
+				taken++;
+				deliver(&S2, data + off, len, 0, k);
+			} else {
+				refused++;
+				CHECK_EQ(kc_reasm_push(b, &db, seq, fl, data + off, len, k, deliver, &S2), 0);
+			}
+			if (da.flags & KC_REASM_DIR_STARTED)
+				next = da.next_seq;
+		}
+		kc_reasm_flush(a, &da, 9999, deliver, &S);
+		kc_reasm_flush(b, &db, 9999, deliver, &S2);
+		CHECK_EQ(S.len, S2.len);
+		CHECK(memcmp(S.buf, S2.buf, S.len) == 0);
+		CHECK_EQ(S.calls, S2.calls);
+		CHECK_EQ(S.gap_total, S2.gap_total);
+		CHECK_EQ(da.offset, db.offset);
+		/* And both against what the consumer saw. */
+		CHECK_EQ(kc_reasm_core_stats(b)->deliveries, S2.calls);
+		CHECK_EQ(kc_reasm_core_stats(b)->bytes_delivered, S2.len);
+		CHECK_EQ(db.offset, S2.len + S2.gap_total);
+		for (j = 0; j < kc_reasm_stats_count(); j++)
+			CHECK_EQ(kc_reasm_stats_value(kc_reasm_core_stats(a), j),
+				 kc_reasm_stats_value(kc_reasm_core_stats(b), j));
+		kc_reasm_dir_release(a, &da);
+		kc_reasm_dir_release(b, &db);
+		kc_reasm_core_destroy(a);
+		kc_reasm_core_destroy(b);
+	}
+	CHECK(taken > 1000);
+	CHECK(refused > 1000);
+}
+
 int main(void)
 {
 	test_in_order_zero_copy();
@@ -1011,6 +1103,7 @@ int main(void)
 	test_stats_names();
 	test_property_permutations();
 	test_property_losses();
+	test_push_in_order();
 	printf("%d passed, %d failed\n", n_pass, n_fail);
 	return n_fail != 0;
 }
