@@ -35,6 +35,8 @@ ck() { if "${@:2}"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1
 
 start_node() { # start_node NAME CMD...: sets PORT from its "listening" line
   local name=$1 i; shift
+  # Created first: the polling sed must not race the redirection (set -e).
+  : > "$work/$name.out"; : > "$work/$name.err"
   "$@" > "$work/$name.out" 2> "$work/$name.err" &
   ST_PIDS+=("$!")
   PORT=

@@ -234,6 +234,7 @@ openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$ST_TMP/tls.k
 printf 'subjectAltName=IP:127.0.0.1\n' > "$ST_TMP/san.ext"
 openssl x509 -req -in "$ST_TMP/tls.csr" -CA "$ST_TMP/ca.pem" -CAkey "$ST_TMP/ca.key" -CAcreateserial \
 	-days 2 -extfile "$ST_TMP/san.ext" -out "$ST_TMP/tls.pem" 2>/dev/null
+: > "$ST_TMP/gcs-tls.out" # before the start: the polling sed must not race the redirection
 node "$ST_DIR/gcs-server.js" --pubkey "$ST_TMP/sa.pub" --bucket test-bucket \
 	--tls-key "$ST_TMP/tls.key" --tls-cert "$ST_TMP/tls.pem" > "$ST_TMP/gcs-tls.out" 2>&1 &
 ST_PIDS+=("$!")

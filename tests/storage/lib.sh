@@ -68,6 +68,8 @@ st_gen_key() {
 st_start_gcs() {
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$ST_TMP/sa.pem" 2>/dev/null
 	openssl pkey -in "$ST_TMP/sa.pem" -pubout -out "$ST_TMP/sa.pub" 2>/dev/null
+	# Created first: the polling sed must not race the redirection (set -e).
+	: > "$ST_TMP/gcs.out"; : > "$ST_TMP/gcs.err"
 	node "$ST_DIR/gcs-server.js" --pubkey "$ST_TMP/sa.pub" --bucket test-bucket --bucket other-bucket \
 		--email recorder@kflcap-test.iam.gserviceaccount.com --kid kid-0001 \
 		> "$ST_TMP/gcs.out" 2> "$ST_TMP/gcs.err" &

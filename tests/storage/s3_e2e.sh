@@ -11,6 +11,10 @@ LOG="$ST_TMP/all-output.log"
 
 start_node() { # start_node NAME CMD...: sets PORT from "listening <port>" lines
 	local name=$1; shift
+	# Created before the background start: the polling sed below must not
+	# race the shell's redirection (sed exits 2 on a missing file, and
+	# set -e would end the test there).
+	: > "$ST_TMP/$name.out"; : > "$ST_TMP/$name.err"
 	"$@" > "$ST_TMP/$name.out" 2> "$ST_TMP/$name.err" &
 	ST_PIDS+=("$!")
 	local i
