@@ -195,6 +195,7 @@ void kc_app_sum(const struct kc_app *app, struct kc_engine_stats *es, struct kc_
 		es->matches += e->matches;
 		es->dissect_no_flow += e->dissect_no_flow;
 		es->ended_at_close += e->ended_at_close;
+		es->ended_spent += e->ended_spent;
 		es->retain.retained += e->retain.retained;
 		es->retain.flushed += e->retain.flushed;
 		es->retain.expired_window += e->retain.expired_window;
@@ -316,8 +317,8 @@ void kc_print_summary(struct kc_app *app, FILE *f)
 	if (app->workers[0]->eng != NULL && kc_engine_dissect_stats(app->workers[0]->eng) != NULL)
 		print_dissect(app, f);
 	fprintf(f, "  recording: items=%" PRIu64 " matches=%" PRIu64 " item_drop=%" PRIu64 " items_written=%" PRIu64
-		" items_errors=%" PRIu64 " ended_at_close=%" PRIu64 "\n", es.items, es.matches, ws.item_drop,
-		app->items_written, app->items_errors, es.ended_at_close);
+		" items_errors=%" PRIu64 " ended_at_close=%" PRIu64 " ended_spent=%" PRIu64 "\n", es.items,
+		es.matches, ws.item_drop, app->items_written, app->items_errors, es.ended_at_close, es.ended_spent);
 	fprintf(f, "  retention: retained=%" PRIu64 " flushed=%" PRIu64 " expired_window=%" PRIu64
 		" evicted_stream=%" PRIu64 " evicted_core=%" PRIu64 " released_unmatched=%" PRIu64
 		" truncated_streams=%" PRIu64 "\n",

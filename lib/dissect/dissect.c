@@ -747,6 +747,15 @@ void kc_dissect_flow_prefetch_state(const struct kc_dissect_flow *f)
 	__builtin_prefetch(ps + offsetof(struct h1_flow, qlen));
 }
 
+bool kc_dissect_flow_spent(const struct kc_dissect_flow *f)
+{
+	/* TLS emits one item (emit_item() is guarded by its `emitted` flag), an
+	 * L4-only flow one (become_l4()), and the close adds the L4 item only
+	 * to a flow that has none: after the first, nothing more comes. */
+	return f->next_index > 0 &&
+	       (f->proto == KC_ITEM_TLS || f->proto == KC_ITEM_TCP || f->proto == KC_ITEM_UDP);
+}
+
 void kc_dissect_flow_close(struct kc_dissect_core *core, struct kc_dissect_flow *f,
 			   uint64_t ts_us)
 {

@@ -250,6 +250,15 @@ void kc_dissect_flow_close(struct kc_dissect_core *core, struct kc_dissect_flow 
 			   uint64_t ts_us);
 
 /**
+ * Can this flow yield no item any more? True once a stream that has one item
+ * at most has emitted it: TLS its hello item, a stream no dissector claimed
+ * its L4 item. The caller may then close the flow's dissection early
+ * (kc_dissect_flow_close emits nothing more for it).
+ * Thread safety: the owning thread.
+ */
+bool kc_dissect_flow_spent(const struct kc_dissect_flow *flow);
+
+/**
  * Closing a flow long idle finds its state cold. Call
  * kc_dissect_flow_prefetch() a little before kc_dissect_flow_close() (it
  * starts loading the flow's handle), then, with other work in between,

@@ -186,20 +186,33 @@ static void start_flow(struct kc_engine *e, struct kc_flow *f, struct flow_state
 	}
 }
 
-/* A TCP stream closed by FIN both ways, with both directions delivered
- * through their FINs, ends its dissection now rather than when the flow
- * leaves the table (the closed timeout, 10 s by default): no later segment
- * can add to it. Its last items come out now, and when none matched, its
- * retained packets go back to the pool at once instead of holding mbufs for
- * the rest of the window, and its last ACKs are released as they come.
- * An RST does not end it: a forged one must not blind the dissector to what
- * the connection still carries (the RST-then-SYN/ACK evasion). */
-static void end_closed_stream(struct kc_engine *e, struct kc_flow *f, struct flow_state *fs)
+/* Dissection ends before the flow leaves the table when nothing more can
+ * come of it:
+ * - a TCP stream closed by FIN both ways, with both directions delivered
+ *   through their FINs: no later segment can add to it (rather than waiting
+ *   for the closed timeout, 10 s by default);
+ * - a stream whose only possible item is out (TLS after its hellos, a stream
+ *   no dissector claimed): the bulk of real traffic, TLS application data,
+ *   then skips reassembly.
+ * Its last items come out now, and when none matched, its retained packets
+ * go back to the pool at once instead of holding mbufs for the rest of the
+ * window, and its later packets as they come. An RST ends nothing: a forged
+ * one must not blind the dissector to what the connection still carries
+ * (the RST-then-SYN/ACK evasion). */
+static void end_dissection(struct kc_engine *e, struct kc_flow *f, struct flow_state *fs)
 {
-	if (f->fin_seen != 3 || !kc_reasm_dir_finished(&fs->dir[0]) || !kc_reasm_dir_finished(&fs->dir[1]))
+	bool spent = fs->new_item && kc_dissect_flow_spent(fs->df);
+
+	fs->new_item = 0;
+	if (spent) {
+		e->stats.ended_spent++;
+	} else if (f->state == KC_FLOW_CLOSED && f->fin_seen == 3 && kc_reasm_dir_finished(&fs->dir[0]) &&
+		   kc_reasm_dir_finished(&fs->dir[1])) {
+		e->stats.ended_at_close++;
+	} else {
 		return;
+	}
 	kc_engine_dissect_close(e, fs);
-	e->stats.ended_at_close++;
 	if (!fs->recorded) {
 		kc_engine_retain_drop(e, fs);
 		fs->ended = 1;
@@ -257,8 +270,8 @@ to_flow(struct kc_engine *e, const struct kc_pkt *p, const struct kc_flow_key *k
 	}
 	if (fs->df != NULL) {
 		kc_engine_dissect_pkt(e, fs, p, from_client, ts);
-		if (f->state == KC_FLOW_CLOSED)
-			end_closed_stream(e, f, fs);
+		if (f->state == KC_FLOW_CLOSED || fs->new_item)
+			end_dissection(e, f, fs);
 	}
 }
 

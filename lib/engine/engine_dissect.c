@@ -56,6 +56,7 @@ void kc_engine_on_item(void *ctx, const struct kc_item *item)
 	bool matched = false;
 
 	e->stats.items++;
+	fs->new_item = 1;
 	if (!fs->recorded && e->filter_prog != NULL && kc_kfl_eval_item(e->filter_prog, item, e->scratch)) {
 		matched = true;
 		fs->recorded = 1;

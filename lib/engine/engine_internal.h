@@ -37,6 +37,7 @@ struct flow_state {
 	uint8_t r_pinned;             /* pinned nodes retained */
 	uint8_t ended;                /* dissection ended before the flow left the table:
 	                                 nothing of it can match any more */
+	uint8_t new_item;             /* an item came since the last look (engine.c) */
 	uint32_t r_unpinned_prev;     /* node before the first unpinned one (RNIL: it is the
 	                                 head); valid while r_unpinned != 0 */
 	struct kc_engine *e;

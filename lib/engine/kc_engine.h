@@ -123,6 +123,8 @@ struct kc_engine_stats {
 	uint64_t dissect_no_flow; /**< flows not dissected: dissection pool empty */
 	uint64_t ended_at_close;  /**< TCP streams whose dissection ended at FIN both ways,
 	                               before their flow left the table */
+	uint64_t ended_spent;     /**< streams whose dissection ended after their only
+	                               possible item (TLS hellos, L4 item) */
 	struct kc_engine_retain_stats retain;
 };
 

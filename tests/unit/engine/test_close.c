@@ -5,7 +5,8 @@
  * last ACKs as they come; matched by an item that only the close completes,
  * it is recorded whole, final ACK included. A FIN pair with a byte still
  * missing waits for the retransmission; an RST ends nothing (a forged one
- * must not blind the dissector).
+ * must not blind the dissector). A stream whose only possible item is out
+ * (here the L4 item of a stream no dissector claims) is done with at once.
  */
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -235,11 +236,69 @@ static void test_rst_ends_nothing(void)
 	rig_close(&r);
 }
 
+/* A stream no dissector claims has one item, its L4 item, at its first
+ * data: unmatched, the stream is done with then, its retained packets
+ * released and its later ones released as they come, long before any close. */
+static void test_l4_spent(void)
+{
+	char blob[201];
+	uint32_t c = CISN + 1, s = SISN + 1;
+	struct rig r;
+
+	memset(blob, 0x7f, sizeof(blob) - 1);
+	blob[sizeof(blob) - 1] = 0;
+	rig_open(&r, "http");
+	seg(&r, 1, 1, CISN, 0, KC_TCP_SYN, NULL);
+	seg(&r, 2, 0, SISN, CISN + 1, KC_TCP_SYN | A, NULL);
+	seg(&r, 3, 1, c, s, A, NULL);
+	CHECK_EQ(n_released, 0);
+	seg(&r, 4, 1, c, s, A | KC_TCP_PSH, blob);
+	CHECK_EQ(n_items, 1);
+	CHECK_EQ(kc_engine_stats(r.e)->ended_spent, 1);
+	CHECK(seq_is(released, n_released, 1, 4));
+	c += (uint32_t)strlen(blob);
+	seg(&r, 5, 0, s, c, A, NULL);
+	seg(&r, 6, 1, c, s, A | KC_TCP_PSH, blob);
+	CHECK(seq_is(released, n_released, 1, 6));
+	CHECK_EQ(kc_engine_stats(r.e)->retain.retained, 4);
+	rig_close(&r);
+	CHECK_EQ(n_items, 1);
+	CHECK_EQ(n_recorded, 0);
+}
+
+/* The same stream matched by its L4 item: recorded from the SYN on, every
+ * later packet too, though its dissection is over. */
+static void test_l4_spent_matched(void)
+{
+	char blob[201];
+	uint32_t c = CISN + 1, s = SISN + 1;
+	struct rig r;
+
+	memset(blob, 0x7f, sizeof(blob) - 1);
+	blob[sizeof(blob) - 1] = 0;
+	rig_open(&r, "tcp and dst.port == 80");
+	seg(&r, 1, 1, CISN, 0, KC_TCP_SYN, NULL);
+	seg(&r, 2, 0, SISN, CISN + 1, KC_TCP_SYN | A, NULL);
+	seg(&r, 3, 1, c, s, A, NULL);
+	seg(&r, 4, 1, c, s, A | KC_TCP_PSH, blob);
+	CHECK_EQ(n_matched, 1);
+	CHECK_EQ(kc_engine_stats(r.e)->ended_spent, 1);
+	c += (uint32_t)strlen(blob);
+	seg(&r, 5, 0, s, c, A, NULL);
+	seg(&r, 6, 1, c, s, A | KC_TCP_PSH, blob);
+	CHECK(seq_is(recorded, n_recorded, 1, 6));
+	CHECK_EQ(n_released, 0);
+	rig_close(&r);
+	CHECK_EQ(n_items, 1);
+}
+
 int main(void)
 {
 	test_unmatched_released_at_close();
 	test_matched_by_close();
 	test_hole_waits_for_retransmission();
 	test_rst_ends_nothing();
+	test_l4_spent();
+	test_l4_spent_matched();
 	return kct_done("test_close");
 }
