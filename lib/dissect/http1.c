@@ -429,7 +429,10 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 		}
 	}
 	/* request.path is Go's url.URL.Path: percent-decoded, '+' kept. */
-	put_decoded(it, path, path_len, path_end, 0, &h->path);
+	if (find_short(path, path_len, path_end, '%') == NULL)
+		(void)kc_item_put(it, path, path_len, &h->path);
+	else
+		put_decoded(it, path, path_len, path_end, 0, &h->path);
 	/* queryString: url.ParseQuery order and decoding; repeats kept. */
 	while (q != NULL && q_len > 0) {
 		size_t e = 0, eq;
@@ -573,17 +576,15 @@ static void body_part_done(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 		resp_done(c, f, 0);
 }
 
-static void body_data(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d,
-		      const uint8_t *p, size_t n)
+/* body_data() for everything but the plain first piece of a body. */
+static __attribute__((noinline)) void body_data_slow(struct kc_dissect_core *c, enum kc_dir dir,
+						     struct h1_dir *d, const uint8_t *p, size_t n)
 {
 	struct kc_item *it = d->it;
 	struct kc_str *b;
 	uint16_t tflag;
 	size_t room;
 
-	d->body_wire += n;
-	if (it == NULL || (d->mflags & M_BODY_STOP) || n == 0)
-		return;
 	b = dir == KC_DIR_C2S ? &it->u.http.req_body : &it->u.http.resp_body;
 	tflag = dir == KC_DIR_C2S ? KC_ITEM_F_REQ_BODY_TRUNC : KC_ITEM_F_RESP_BODY_TRUNC;
 	room = KC_ITEM_BODY_PREFIX > b->len ? KC_ITEM_BODY_PREFIX - b->len : 0;
@@ -639,10 +640,28 @@ static void body_data(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir 
 		d->mflags |= M_BODY_STOP;
 		return;
 	}
-	/* The first piece of a body is a plain put (kc_item_append's own
-	 * first step), inline. */
-	if ((b->len == 0 ? kc_item_put(it, p, n, b) : kc_item_append(it, b, p, n)) != 0)
+	if (kc_item_append(it, b, p, n) != 0)
 		d->mflags |= M_BODY_STOP;
+}
+
+static inline void body_data(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d,
+			     const uint8_t *p, size_t n)
+{
+	struct kc_item *it = d->it;
+	struct kc_str *b;
+
+	d->body_wire += n;
+	if (it == NULL || (d->mflags & M_BODY_STOP) || n == 0)
+		return;
+	b = dir == KC_DIR_C2S ? &it->u.http.req_body : &it->u.http.resp_body;
+	/* Most bodies come whole and short, undecoded: a plain put (what
+	 * kc_item_append does for an empty view). */
+	if (d->z == NULL && b->len == 0 && n <= KC_ITEM_BODY_PREFIX) {
+		if (kc_item_put(it, p, n, b) != 0)
+			d->mflags |= M_BODY_STOP;
+		return;
+	}
+	body_data_slow(c, dir, d, p, n);
 }
 
 static void body_begin(struct kc_dissect_core *c, struct h1_dir *d)
@@ -713,7 +732,7 @@ enum {
  * too, for HK_CANON alone: each spelling here must be its own canonical form
  * (Go's CanonicalMIMEHeaderKey: "Etag", not "ETag"), which
  * test_http1.c:test_known_header_names checks. */
-static int hdr_kind(const uint8_t *n, size_t l)
+static inline __attribute__((always_inline)) int hdr_kind(const uint8_t *n, size_t l)
 {
 	switch (l) {
 	case 3:
@@ -906,8 +925,9 @@ static int header_framing(struct h1_dir *d, int resp, int kind, const uint8_t *v
 
 /* One header field line (no CRLF; @p n >= 1) of a head that is not 1xx; @p it
  * is d->it; @p ci is line_find()'s answer for its first ':'. */
-static inline int header_line(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d,
-			      struct kc_item *it, const uint8_t *l, size_t n, size_t ci)
+static inline __attribute__((always_inline)) int
+header_line(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d, struct kc_item *it,
+	    const uint8_t *l, size_t n, size_t ci)
 {
 	const uint8_t *colon, *val, *end;
 	size_t nl, vl;
@@ -918,22 +938,25 @@ static inline int header_line(struct kc_dissect_core *c, enum kc_dir dir, struct
 		header_fold(it, d, resp, l, n);
 		return 0;
 	}
-	if (kc_likely(ci < n))
-		colon = l + ci;
-	else if (ci == CI_UNKNOWN)
+	if (kc_unlikely(ci == CI_UNKNOWN)) {
 		colon = kc_find_byte(l, n, ':');
-	else
-		colon = NULL;
-	if (colon == NULL || colon == l) {
+		ci = colon != NULL ? (size_t)(colon - l) : CI_NONE;
+	}
+	/* A colon, not the first byte (ci 0 and CI_NONE wrap past n - 1). */
+	if (kc_unlikely(ci - 1 >= n - 1)) {
 		c->st.http.bad_header_line++;
 		return 0;
 	}
-	nl = (size_t)(colon - l);
+	colon = l + ci;
+	nl = ci;
 	while (nl > 0 && is_ows(l[nl - 1]))
 		nl--;
 	/* The value trimmed as trim() does: leading OWS, trailing OWS and CR. */
 	val = colon + 1;
 	end = l + n;
+	/* Mostly one space, then the value. */
+	if (val < end && *val == ' ')
+		val++;
 	while (val < end && is_ows(*val))
 		val++;
 	while (end > val && (is_ows(end[-1]) || end[-1] == '\r'))
@@ -1012,7 +1035,8 @@ static inline int header_line(struct kc_dissect_core *c, enum kc_dir dir, struct
 
 /* Blank line: the head is complete; decide how the body is framed
  * (RFC 9112 6.3). */
-static void headers_done(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir)
+static inline void headers_done(struct kc_dissect_core *c, struct kc_dissect_flow *f,
+				enum kc_dir dir)
 {
 	struct h1_flow *h = f->ps;
 	struct h1_dir *d = &h->d[dir];
@@ -1113,7 +1137,9 @@ static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 	if (v09 < 0)
 		return -1;
 	c->st.http.requests++;
-	dir_reset_msg(d);
+	/* No dir_reset_msg(): every way into H1_START leaves the direction
+	 * reset (h1_flow_init, req_done, resp_done, a skipped 1xx head, and
+	 * H1_RESYNC/H1_BLOCKED, entered only from those). */
 	if (h->behind > 0 || h->qlen >= c->cfg.http_pipeline) {
 		/* Queue full: the request is parsed but not kept; its
 		 * response will be skipped to keep the pairing right. */
@@ -1183,7 +1209,7 @@ static int start_response(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 
 	if (parse_status_line(l, n, &code, &reason, &reason_len) != 0)
 		return -1;
-	dir_reset_msg(d);
+	/* No dir_reset_msg(): H1_START is always reset (start_request). */
 	d->state = H1_HEADERS;
 	if (code >= 100 && code < 200 && code != 101) {
 		c->st.http.interim++;
@@ -1310,10 +1336,11 @@ static inline const uint8_t *line_find(const uint8_t *p, const uint8_t *end, siz
  * segment of one), so the per-line loop keeps its state in registers.
  * @return the offset reached; *more is set when the buffer ends inside a
  * line (the offset is then that line's start). */
-static __attribute__((noinline)) size_t h1_head(struct kc_dissect_core *c,
-						struct kc_dissect_flow *f, enum kc_dir dir,
-						struct h1_dir *d, const uint8_t *data, size_t len,
-						size_t off, int *more)
+static inline __attribute__((always_inline)) size_t h1_head(struct kc_dissect_core *c,
+							     struct kc_dissect_flow *f,
+							     enum kc_dir dir, struct h1_dir *d,
+							     const uint8_t *data, size_t len,
+							     size_t off, int *more)
 {
 	const uint8_t *end = data + len;
 	struct kc_item *it = d->it;
@@ -1358,6 +1385,23 @@ static __attribute__((noinline)) size_t h1_head(struct kc_dissect_core *c,
 	return off;
 }
 
+/* h1_head() once per direction, the direction a constant in each. */
+static __attribute__((noinline)) size_t h1_head_c2s(struct kc_dissect_core *c,
+						    struct kc_dissect_flow *f, struct h1_dir *d,
+						    const uint8_t *data, size_t len, size_t off,
+						    int *more)
+{
+	return h1_head(c, f, KC_DIR_C2S, d, data, len, off, more);
+}
+
+static __attribute__((noinline)) size_t h1_head_s2c(struct kc_dissect_core *c,
+						    struct kc_dissect_flow *f, struct h1_dir *d,
+						    const uint8_t *data, size_t len, size_t off,
+						    int *more)
+{
+	return h1_head(c, f, KC_DIR_S2C, d, data, len, off, more);
+}
+
 /* States whose input is parsed line by line (the feed's second dispatch). */
 #define LINE_STATES \
 	((1u << H1_START) | (1u << H1_HEADERS) | (1u << H1_CHUNK_SIZE) | (1u << H1_CHUNK_CRLF) | \
@@ -1392,7 +1436,8 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 		if (kc_likely(d->state == H1_HEADERS)) {
 			int more = 0;
 
-			off = h1_head(c, f, dir, d, data, len, off, &more);
+			off = dir == KC_DIR_C2S ? h1_head_c2s(c, f, d, data, len, off, &more)
+						: h1_head_s2c(c, f, d, data, len, off, &more);
 			if (more)
 				return res(KC_PARSE_NEED_MORE, off);
 			/* A 101 or a CONNECT tunnel: the dispatcher takes
