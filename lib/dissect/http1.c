@@ -19,6 +19,20 @@
 
 #include "dissect_internal.h"
 
+/* kc_item_put(), always inlined: the compiler otherwise keeps one copy out
+ * of line for the many calls here, and the call costs as much as a short
+ * put. */
+static inline __attribute__((always_inline)) int put(struct kc_item *it, const void *data,
+						     size_t len, struct kc_str *out)
+{
+	char *dst;
+	int rc = kc_item_reserve(it, len, out, &dst);
+
+	if (dst != NULL)
+		kc_item_copy(dst, data, len);
+	return rc;
+}
+
 /* ---- small helpers ------------------------------------------------------ */
 
 /* line_find()'s answer for the colon: none before the '\n', or not looked
@@ -293,8 +307,10 @@ static int parse_request_line(const uint8_t *l, size_t n, const uint8_t *end, st
 		return -1;
 	r->method = l;
 	r->method_len = i;
-	while (i < n && l[i] == ' ')
-		i++;
+	i++;
+	if (kc_unlikely(i < n && l[i] == ' '))
+		while (i < n && l[i] == ' ')
+			i++;
 	{
 		const uint8_t *sp = find_short(l + i, n - i, end, ' ');
 
@@ -304,12 +320,18 @@ static int parse_request_line(const uint8_t *l, size_t n, const uint8_t *end, st
 		return -1;
 	r->target = l + i;
 	r->target_len = j - i;
-	while (j < n && l[j] == ' ')
+	if (j < n) {
+		/* l[j] is the space found. */
 		j++;
+		if (kc_unlikely(j < n && l[j] == ' '))
+			while (j < n && l[j] == ' ')
+				j++;
+	}
 	r->version = l + j;
 	r->version_len = n - j;
-	while (r->version_len > 0 && is_ows(r->version[r->version_len - 1]))
-		r->version_len--;
+	if (r->version_len > 0 && kc_unlikely(r->version[r->version_len - 1] <= ' '))
+		while (r->version_len > 0 && is_ows(r->version[r->version_len - 1]))
+			r->version_len--;
 	if (is_h1_version(r->version, r->version_len))
 		return 0;
 	if (r->version_len == 0 && r->method_len == 3 && memcmp(l, "GET", 3) == 0) {
@@ -430,7 +452,7 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 	}
 	/* request.path is Go's url.URL.Path: percent-decoded, '+' kept. */
 	if (find_short(path, path_len, path_end, '%') == NULL)
-		(void)kc_item_put(it, path, path_len, &h->path);
+		(void)put(it, path, path_len, &h->path);
 	else
 		put_decoded(it, path, path_len, path_end, 0, &h->path);
 	/* queryString: url.ParseQuery order and decoding; repeats kept. */
@@ -657,7 +679,7 @@ static inline void body_data(struct kc_dissect_core *c, enum kc_dir dir, struct 
 	/* Most bodies come whole and short, undecoded: a plain put (what
 	 * kc_item_append does for an empty view). */
 	if (d->z == NULL && b->len == 0 && n <= KC_ITEM_BODY_PREFIX) {
-		if (kc_item_put(it, p, n, b) != 0)
+		if (put(it, p, n, b) != 0)
 			d->mflags |= M_BODY_STOP;
 		return;
 	}
@@ -949,18 +971,23 @@ header_line(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d, struct
 	}
 	colon = l + ci;
 	nl = ci;
-	while (nl > 0 && is_ows(l[nl - 1]))
-		nl--;
+	/* OWS, CR: all at or below ' ', and names and values seldom end in
+	 * anything that is: one compare settles most ends. */
+	if (kc_unlikely(l[nl - 1] <= ' '))
+		while (nl > 0 && is_ows(l[nl - 1]))
+			nl--;
 	/* The value trimmed as trim() does: leading OWS, trailing OWS and CR. */
 	val = colon + 1;
 	end = l + n;
 	/* Mostly one space, then the value. */
 	if (val < end && *val == ' ')
 		val++;
-	while (val < end && is_ows(*val))
-		val++;
-	while (end > val && (is_ows(end[-1]) || end[-1] == '\r'))
-		end--;
+	if (val < end && kc_unlikely(*val <= ' '))
+		while (val < end && is_ows(*val))
+			val++;
+	if (end > val && kc_unlikely(end[-1] <= ' '))
+		while (end > val && (is_ows(end[-1]) || end[-1] == '\r'))
+			end--;
 	vl = (size_t)(end - val);
 
 	kind = hdr_kind(l, nl);
@@ -1243,7 +1270,7 @@ static int start_response(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 		it->flags |= KC_ITEM_F_RESPONSE;
 		it->u.http.status = code;
 		it->resp_ts_us = ts_us;
-		(void)kc_item_put(it, reason, reason_len, &it->u.http.status_text);
+		(void)put(it, reason, reason_len, &it->u.http.status_text);
 	}
 	d->it = it;
 	return 0;
