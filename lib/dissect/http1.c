@@ -253,7 +253,9 @@ bool h1_flow_init(struct kc_dissect_core *c, struct kc_dissect_flow *f)
 
 	if (h == NULL)
 		return false;
-	memset(h, 0, sizeof(*h));
+	/* Not the queue: no entry is read before it is filled (all reads
+	 * stay below qlen). */
+	memset(h, 0, offsetof(struct h1_flow, q));
 	for (int i = 0; i < 2; i++) {
 		dir_reset_msg(&h->d[i]);
 		h->d[i].line_start = 1;
