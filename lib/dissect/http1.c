@@ -1340,7 +1340,14 @@ static inline const uint8_t *line_find(const uint8_t *p, const uint8_t *end, siz
 			return p + __builtin_ctz(lf);
 		}
 		*ci = co != 0 ? (size_t)__builtin_ctz(co) : CI_UNKNOWN;
-		for (i = 16; i + 16 <= n; i += 16) {
+		/* Lines of 17 to 32 bytes, the next most common, straight on. */
+		if (n >= 32) {
+			lf = (unsigned)_mm_movemask_epi8(
+				_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), nl));
+			if (lf != 0)
+				return p + 16 + __builtin_ctz(lf);
+		}
+		for (i = n >= 32 ? 32 : 16; i + 16 <= n; i += 16) {
 			lf = (unsigned)_mm_movemask_epi8(
 				_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl));
 			if (lf != 0)
