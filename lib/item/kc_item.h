@@ -243,20 +243,21 @@ static inline void kc_item_copy(void *dst, const void *src, size_t len)
  */
 static inline int kc_item_reserve(struct kc_item *it, size_t len, struct kc_str *out, char **dst)
 {
-	out->off = 0;
-	out->len = 0;
+	uint16_t used = it->arena_used;
+
+	/* 1 <= len <= room in one test (len 0 wraps). */
+	if (kc_likely(len - 1 < (size_t)KC_ITEM_ARENA_SIZE - used)) {
+		*dst = it->arena + used;
+		*out = (struct kc_str){ used, (uint16_t)len };
+		it->arena_used = (uint16_t)(used + len);
+		return 0;
+	}
+	*out = (struct kc_str){ 0, 0 };
 	*dst = NULL;
 	if (len == 0)
 		return 0;
-	if (len > (size_t)KC_ITEM_ARENA_SIZE - it->arena_used) {
-		it->flags |= KC_ITEM_F_TRUNCATED;
-		return -ENOSPC;
-	}
-	*dst = it->arena + it->arena_used;
-	out->off = it->arena_used;
-	out->len = (uint16_t)len;
-	it->arena_used = (uint16_t)(it->arena_used + len);
-	return 0;
+	it->flags |= KC_ITEM_F_TRUNCATED;
+	return -ENOSPC;
 }
 
 /**
