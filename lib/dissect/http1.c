@@ -1421,23 +1421,6 @@ static inline __attribute__((always_inline)) size_t h1_head(struct kc_dissect_co
 	return off;
 }
 
-/* h1_head() once per direction, the direction a constant in each. */
-static __attribute__((noinline)) size_t h1_head_c2s(struct kc_dissect_core *c,
-						    struct kc_dissect_flow *f, struct h1_dir *d,
-						    const uint8_t *data, size_t len, size_t off,
-						    int *more)
-{
-	return h1_head(c, f, KC_DIR_C2S, d, data, len, off, more);
-}
-
-static __attribute__((noinline)) size_t h1_head_s2c(struct kc_dissect_core *c,
-						    struct kc_dissect_flow *f, struct h1_dir *d,
-						    const uint8_t *data, size_t len, size_t off,
-						    int *more)
-{
-	return h1_head(c, f, KC_DIR_S2C, d, data, len, off, more);
-}
-
 /* States whose input is parsed line by line (the feed's second dispatch). */
 #define LINE_STATES \
 	((1u << H1_START) | (1u << H1_HEADERS) | (1u << H1_CHUNK_SIZE) | (1u << H1_CHUNK_CRLF) | \
@@ -1451,8 +1434,9 @@ static int any_h2c_pending(const struct h1_flow *h)
 	return 0;
 }
 
-struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f,
-			    enum kc_dir dir, const uint8_t *data, size_t len, uint64_t ts_us)
+static inline __attribute__((always_inline)) struct kc_parse_res
+h1_feed_dir(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
+	    const uint8_t *data, size_t len, uint64_t ts_us)
 {
 	struct h1_flow *h = f->ps;
 	struct h1_dir *d = &h->d[dir];
@@ -1472,8 +1456,7 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 		if (kc_likely(d->state == H1_HEADERS)) {
 			int more = 0;
 
-			off = dir == KC_DIR_C2S ? h1_head_c2s(c, f, d, data, len, off, &more)
-						: h1_head_s2c(c, f, d, data, len, off, &more);
+			off = h1_head(c, f, dir, d, data, len, off, &more);
 			if (more)
 				return res(KC_PARSE_NEED_MORE, off);
 			/* A 101 or a CONNECT tunnel: the dispatcher takes
@@ -1675,6 +1658,30 @@ out:
 	if (dir == KC_DIR_C2S && d->it != NULL)
 		d->it->req_size = d->msg_bytes;
 	return res(KC_PARSE_OK, off);
+}
+
+/* The feed once per direction, the direction a constant in each. */
+static __attribute__((noinline)) struct kc_parse_res h1_feed_c2s(struct kc_dissect_core *c,
+								 struct kc_dissect_flow *f,
+								 const uint8_t *data, size_t len,
+								 uint64_t ts_us)
+{
+	return h1_feed_dir(c, f, KC_DIR_C2S, data, len, ts_us);
+}
+
+static __attribute__((noinline)) struct kc_parse_res h1_feed_s2c(struct kc_dissect_core *c,
+								 struct kc_dissect_flow *f,
+								 const uint8_t *data, size_t len,
+								 uint64_t ts_us)
+{
+	return h1_feed_dir(c, f, KC_DIR_S2C, data, len, ts_us);
+}
+
+struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f,
+			    enum kc_dir dir, const uint8_t *data, size_t len, uint64_t ts_us)
+{
+	return dir == KC_DIR_C2S ? h1_feed_c2s(c, f, data, len, ts_us)
+				 : h1_feed_s2c(c, f, data, len, ts_us);
 }
 
 void h1_gap(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
