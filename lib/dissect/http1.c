@@ -1380,8 +1380,8 @@ static inline __attribute__((always_inline)) size_t h1_head(struct kc_dissect_co
 {
 	const uint8_t *end = data + len;
 	struct kc_item *it = d->it;
-	/* A 1xx head is skipped: nothing of it is kept. */
-	int skip = (d->mflags & M_INTERIM) != 0;
+	/* A 1xx head is skipped: nothing of it is kept (responses only). */
+	int skip = dir == KC_DIR_S2C && (d->mflags & M_INTERIM) != 0;
 	uint64_t bytes = 0;
 
 	for (;;) {
