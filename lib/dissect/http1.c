@@ -1370,8 +1370,8 @@ static inline const uint8_t *line_find(const uint8_t *p, const uint8_t *end, siz
 /* The header lines of a head, from @p off while @p d is in H1_HEADERS, up to
  * and including the blank line that ends it: one call per head (or per
  * segment of one), so the per-line loop keeps its state in registers.
- * @return the offset reached; *more is set when the buffer ends inside a
- * line (the offset is then that line's start). */
+ * @return the offset reached (len when the buffer ends with a line); *more
+ * is set when it ends inside a line (the offset is then that line's start). */
 static inline __attribute__((always_inline)) size_t h1_head(struct kc_dissect_core *c,
 							     struct kc_dissect_flow *f,
 							     enum kc_dir dir, struct h1_dir *d,
@@ -1390,7 +1390,9 @@ static inline __attribute__((always_inline)) size_t h1_head(struct kc_dissect_co
 		const uint8_t *lf = line_find(p, end, &ci);
 
 		if (lf == NULL) {
-			*more = 1;
+			/* Not when the buffer ended with a line: then the
+			 * feed returns as its loop ends. */
+			*more = off < len;
 			break;
 		}
 		adv = (size_t)(lf - p) + 1;
