@@ -1364,6 +1364,9 @@ static inline const uint8_t *line_find(const uint8_t *p, const uint8_t *end, siz
 	}
 #endif
 	*ci = CI_UNKNOWN;
+	/* The blank line at the end of a buffer, without a search. */
+	if (n >= 2 && p[0] == '\r' && p[1] == '\n')
+		return p + 1;
 	return kc_find_byte(p, n, '\n');
 }
 
