@@ -134,8 +134,8 @@ static inline const uint8_t *find_short(const uint8_t *p, size_t n, const uint8_
 {
 #ifdef __SSE2__
 	if (n <= 16 && (size_t)(end - p) >= 16) {
-		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8((char)c)));
+		__m128i v = _mm_loadu_si128((const __m128i *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)c)));
 
 		m &= (1u << n) - 1;
 		return m != 0 ? p + __builtin_ctz(m) : NULL;
@@ -1037,8 +1037,10 @@ header_line(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d, struct
 			}
 			it->arena_used = (uint16_t)(used + nl + vl);
 		} else {
-			if (((kind & HK_CANON) ? kc_item_put(it, l, nl, &kv->name)
-					       : kc_item_put_header_name(it, l, nl, &kv->name)) != 0)
+			int rc = (kind & HK_CANON) ? kc_item_put(it, l, nl, &kv->name)
+						   : kc_item_put_header_name(it, l, nl, &kv->name);
+
+			if (rc != 0)
 				return 0;
 			(void)kc_item_put(it, val, vl, &kv->value);
 		}

@@ -197,7 +197,8 @@ static void test_line_boundaries(void)
 	memset(big, 'v', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	snprintf(req, sizeof(req),
-		 "GET /p/0123456789abcdef0123456789abcdef0123456789abcdef0123456789?q=%%41 HTTP/1.1\r\n"
+		 "GET /p/0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+		 "?q=%%41 HTTP/1.1\r\n"
 		 "Host: h\r\n"
 		 "A:1\n"                    /* bare LF */
 		 "Abcdefghijklmno: 15\r\n"  /* 15-byte name: colon at 15 */
@@ -268,10 +269,12 @@ static void test_known_header_names(void)
 			struct kc_dissect_flow *f = open_flow(c, 80);
 			char req[256], name[64], want[64];
 			const struct kc_item *it;
-			int framing = strcmp(names[i], "Content-Length") == 0 ||
-				      strcmp(names[i], "Transfer-Encoding") == 0 ||
-				      strcmp(names[i], "Upgrade") == 0 ||
-				      strcmp(names[i], "Content-Encoding") == 0;
+			/* Values that keep the framing as it is. */
+			const char *val = strcmp(names[i], "Content-Length") == 0 ? "0"
+					  : strcmp(names[i], "Transfer-Encoding") == 0 ||
+					    strcmp(names[i], "Upgrade") == 0 ||
+					    strcmp(names[i], "Content-Encoding") == 0 ? "identity"
+					  : "v";
 
 			snprintf(name, sizeof(name), "%s", names[i]);
 			if (lower)
@@ -281,9 +284,7 @@ static void test_known_header_names(void)
 			snprintf(want, sizeof(want), "%s", names[i]);
 			kc_item_canon_header(want, strlen(want));
 			CHECK(strcmp(want, names[i]) == 0);
-			snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n%s: %s\r\n\r\n", name,
-				 framing ? (names[i][0] == 'C' && names[i][8] == 'L' ? "0" : "identity")
-					 : "v");
+			snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n%s: %s\r\n\r\n", name, val);
 			feed(c, f, C2S, req, 1);
 			feed(c, f, S2C, "HTTP/1.1 204 No Content\r\n\r\n", 2);
 			CHECK_EQ_U(S.n, 1);
