@@ -1385,8 +1385,8 @@ static inline const uint8_t *line_find(const uint8_t *p, const uint8_t *end, siz
 }
 
 /* The header lines of a head, from @p off while @p d is in H1_HEADERS, up to
- * and including the blank line that ends it: one call per head (or per
- * segment of one), so the per-line loop keeps its state in registers.
+ * and including the blank line that ends it, in a loop of their own (most
+ * lines are header lines) that keeps the byte counts in registers.
  * @return the offset reached (len when the buffer ends with a line); *more
  * is set when it ends inside a line (the offset is then that line's start). */
 static inline __attribute__((always_inline)) size_t h1_head(struct kc_dissect_core *c,
@@ -1453,6 +1453,9 @@ static int any_h2c_pending(const struct h1_flow *h)
 	return 0;
 }
 
+/* The feed, for one direction: instantiated once per direction (h1_feed_c2s,
+ * h1_feed_s2c) so that every test of @p dir, here and in what is inlined,
+ * folds away. */
 static inline __attribute__((always_inline)) struct kc_parse_res
 h1_feed_dir(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
 	    const uint8_t *data, size_t len, uint64_t ts_us)
