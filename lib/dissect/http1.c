@@ -363,7 +363,10 @@ static int parse_status_line(const uint8_t *l, size_t n, int *code, const uint8_
 	*code = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
 	*reason = n > 13 ? l + 13 : l + n;
 	*reason_len = n > 13 ? n - 13 : 0;
-	trim(reason, reason_len);
+	/* trim(), which mostly has nothing to do: OWS and CR are at or below
+	 * ' '. */
+	if (*reason_len > 0 && ((*reason)[0] <= ' ' || (*reason)[*reason_len - 1] <= ' '))
+		trim(reason, reason_len);
 	return 0;
 }
 
