@@ -19,7 +19,26 @@
 
 #include "dissect_internal.h"
 
+/* kc_item_put(), always inlined: the compiler otherwise keeps one copy out
+ * of line for the many calls here, and the call costs as much as a short
+ * put. */
+static inline __attribute__((always_inline)) int put(struct kc_item *it, const void *data,
+						     size_t len, struct kc_str *out)
+{
+	char *dst;
+	int rc = kc_item_reserve(it, len, out, &dst);
+
+	if (dst != NULL)
+		kc_item_copy(dst, data, len);
+	return rc;
+}
+
 /* ---- small helpers ------------------------------------------------------ */
+
+/* line_find()'s answer for the colon: none before the '\n', or not looked
+ * for (the caller searches). */
+#define CI_NONE SIZE_MAX
+#define CI_UNKNOWN (SIZE_MAX - 1)
 
 static int hexv(uint8_t c)
 {
@@ -108,20 +127,59 @@ static int last_token_is(const uint8_t *s, size_t n, const char *tok)
 	return ieq(t, tl, tok);
 }
 
+/* kc_find_byte() for the short spans of a request line, which sits in a
+ * buffer readable up to @p end: when 16 bytes from @p p can be read, one
+ * load answers for a span of up to 16 bytes. */
+static inline const uint8_t *find_short(const uint8_t *p, size_t n, const uint8_t *end, uint8_t c)
+{
+#ifdef __SSE2__
+	if (n <= 16 && (size_t)(end - p) >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)c)));
+
+		m &= (1u << n) - 1;
+		return m != 0 ? p + __builtin_ctz(m) : NULL;
+	}
+#endif
+	return kc_find_byte(p, n, c);
+}
+
+/* The same for either of two bytes. */
+static inline const uint8_t *find2_short(const uint8_t *p, size_t n, const uint8_t *end,
+					 uint8_t c1, uint8_t c2)
+{
+#ifdef __SSE2__
+	if (n <= 16 && (size_t)(end - p) >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)c1)),
+				     _mm_cmpeq_epi8(v, _mm_set1_epi8((char)c2))));
+
+		m &= (1u << n) - 1;
+		return m != 0 ? p + __builtin_ctz(m) : NULL;
+	}
+#endif
+	return kc_find_byte2(p, n, c1, c2);
+}
+
 /* Put @p n bytes percent-decoded (and '+' as space when @p plus, as Go's
  * url.QueryUnescape) into the arena; an invalid escape is kept as sent. */
-static void put_decoded(struct kc_item *it, const uint8_t *s, size_t n, int plus,
-			struct kc_str *out)
+static void put_decoded(struct kc_item *it, const uint8_t *s, size_t n, const uint8_t *end,
+			int plus, struct kc_str *out)
 {
 	char *a;
 	const char *esc;
 	size_t w, r;
 
+	/* Most paths and queries hold no escape: then a plain copy. */
+	if ((plus ? find2_short(s, n, end, '%', '+') : find_short(s, n, end, '%')) == NULL) {
+		(void)kc_item_put(it, s, n, out);
+		return;
+	}
 	if (kc_item_put(it, s, n, out) != 0 || out->len == 0)
 		return;
 	a = it->arena + out->off;
-	/* Most paths and queries hold no escape: find the first one, and
-	 * rewrite in place only from there. */
+	/* Rewrite in place only from the first escape. */
 	esc = memchr(a, '%', n);
 	r = esc != NULL ? (size_t)(esc - a) : n;
 	if (plus) {
@@ -195,7 +253,9 @@ bool h1_flow_init(struct kc_dissect_core *c, struct kc_dissect_flow *f)
 
 	if (h == NULL)
 		return false;
-	memset(h, 0, sizeof(*h));
+	/* Not the queue: no entry is read before it is filled (all reads
+	 * stay below qlen). */
+	memset(h, 0, offsetof(struct h1_flow, q));
 	for (int i = 0; i < 2; i++) {
 		dir_reset_msg(&h->d[i]);
 		h->d[i].line_start = 1;
@@ -236,20 +296,25 @@ static const char h09_version[] = "HTTP/0.9";
  * Runs of spaces are tolerated, as most servers do.
  * @return 0 for HTTP/1.x; 1 for an HTTP/0.9 Simple-Request ("GET" SP
  * Request-URI, no version; r->version set to "HTTP/0.9"); -1 otherwise. */
-static int parse_request_line(const uint8_t *l, size_t n, struct reqline *r)
+static int parse_request_line(const uint8_t *l, size_t n, const uint8_t *end, struct reqline *r)
 {
 	size_t i = 0, j;
 
-	while (i < n && tchar(l[i]))
-		i++;
+	if (n > 4 && memcmp(l, "GET ", 4) == 0)
+		i = 3;
+	else
+		while (i < n && tchar(l[i]))
+			i++;
 	if (i == 0 || i > 32 || i >= n || l[i] != ' ')
 		return -1;
 	r->method = l;
 	r->method_len = i;
-	while (i < n && l[i] == ' ')
-		i++;
+	i++;
+	if (kc_unlikely(i < n && l[i] == ' '))
+		while (i < n && l[i] == ' ')
+			i++;
 	{
-		const uint8_t *sp = kc_find_byte(l + i, n - i, ' ');
+		const uint8_t *sp = find_short(l + i, n - i, end, ' ');
 
 		j = sp != NULL ? (size_t)(sp - l) : n;
 	}
@@ -257,12 +322,18 @@ static int parse_request_line(const uint8_t *l, size_t n, struct reqline *r)
 		return -1;
 	r->target = l + i;
 	r->target_len = j - i;
-	while (j < n && l[j] == ' ')
+	if (j < n) {
+		/* l[j] is the space found. */
 		j++;
+		if (kc_unlikely(j < n && l[j] == ' '))
+			while (j < n && l[j] == ' ')
+				j++;
+	}
 	r->version = l + j;
 	r->version_len = n - j;
-	while (r->version_len > 0 && is_ows(r->version[r->version_len - 1]))
-		r->version_len--;
+	if (r->version_len > 0 && kc_unlikely(r->version[r->version_len - 1] <= ' '))
+		while (r->version_len > 0 && is_ows(r->version[r->version_len - 1]))
+			r->version_len--;
 	if (is_h1_version(r->version, r->version_len))
 		return 0;
 	if (r->version_len == 0 && r->method_len == 3 && memcmp(l, "GET", 3) == 0) {
@@ -292,7 +363,10 @@ static int parse_status_line(const uint8_t *l, size_t n, int *code, const uint8_
 	*code = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
 	*reason = n > 13 ? l + 13 : l + n;
 	*reason_len = n > 13 ? n - 13 : 0;
-	trim(reason, reason_len);
+	/* trim(), which mostly has nothing to do: OWS and CR are at or below
+	 * ' '. */
+	if (*reason_len > 0 && ((*reason)[0] <= ' ' || (*reason)[*reason_len - 1] <= ' '))
+		trim(reason, reason_len);
 	return 0;
 }
 
@@ -325,17 +399,35 @@ int h1_probe(const uint8_t *d, size_t n, enum kc_dir dir)
 }
 
 /* Fill the request side of @p it from the request line. */
-static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const struct reqline *r)
+static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const struct reqline *r,
+			 const uint8_t *end)
 {
 	struct kc_item_http *h = &it->u.http;
 	const uint8_t *t = r->target;
 	size_t tn = r->target_len;
 	const uint8_t *path = t, *q = NULL;
+	const uint8_t *path_end = end; /* readable end past path */
 	size_t path_len = tn, q_len = 0;
 
-	(void)kc_item_put(it, r->method, r->method_len, &h->method);
-	(void)kc_item_put(it, t, tn, &h->url);
-	(void)kc_item_put(it, r->version, r->version_len, &h->version);
+	if (r->method_len + tn + r->version_len <= (size_t)KC_ITEM_ARENA_SIZE - it->arena_used) {
+		/* One reservation for the three (none is empty): what the
+		 * three puts below store when all fit. */
+		size_t o = it->arena_used;
+
+		kc_item_copy(it->arena + o, r->method, r->method_len);
+		h->method = (struct kc_str){ (uint16_t)o, (uint16_t)r->method_len };
+		o += r->method_len;
+		kc_item_copy(it->arena + o, t, tn);
+		h->url = (struct kc_str){ (uint16_t)o, (uint16_t)tn };
+		o += tn;
+		kc_item_copy(it->arena + o, r->version, r->version_len);
+		h->version = (struct kc_str){ (uint16_t)o, (uint16_t)r->version_len };
+		it->arena_used = (uint16_t)(o + r->version_len);
+	} else {
+		(void)kc_item_put(it, r->method, r->method_len, &h->method);
+		(void)kc_item_put(it, t, tn, &h->url);
+		(void)kc_item_put(it, r->version, r->version_len, &h->version);
+	}
 	/* absolute-form (RFC 9112 3.2.2): drop scheme and authority. */
 	if (tn > 7 && (t[0] | 0x20) == 'h' && (ieq_n(t, "http://", 7) ||
 		       (tn > 8 && ieq_n(t, "https://", 8)))) {
@@ -344,9 +436,11 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 
 		path = slash != NULL ? slash : (const uint8_t *)"/";
 		path_len = slash != NULL ? (size_t)(t + tn - slash) : 1;
+		if (slash == NULL)
+			path_end = path + 1;
 	}
 	{
-		const uint8_t *qm = kc_find_byte2(path, path_len, '?', '#');
+		const uint8_t *qm = find2_short(path, path_len, path_end, '?', '#');
 
 		if (qm != NULL) {
 			size_t i = (size_t)(qm - path);
@@ -362,7 +456,10 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 		}
 	}
 	/* request.path is Go's url.URL.Path: percent-decoded, '+' kept. */
-	put_decoded(it, path, path_len, 0, &h->path);
+	if (find_short(path, path_len, path_end, '%') == NULL)
+		(void)put(it, path, path_len, &h->path);
+	else
+		put_decoded(it, path, path_len, path_end, 0, &h->path);
 	/* queryString: url.ParseQuery order and decoding; repeats kept. */
 	while (q != NULL && q_len > 0) {
 		size_t e = 0, eq;
@@ -375,9 +472,9 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 			if (h->n_query < KC_ITEM_MAX_PARAMS) {
 				struct kc_kv *kv = &h->query[h->n_query++];
 
-				put_decoded(it, q, eq, 1, &kv->name);
+				put_decoded(it, q, eq, end, 1, &kv->name);
 				if (eq < e)
-					put_decoded(it, q + eq + 1, e - eq - 1, 1, &kv->value);
+					put_decoded(it, q + eq + 1, e - eq - 1, end, 1, &kv->value);
 				else
 					kv->value = (struct kc_str){ 0, 0 };
 			} else {
@@ -506,17 +603,15 @@ static void body_part_done(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 		resp_done(c, f, 0);
 }
 
-static void body_data(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d,
-		      const uint8_t *p, size_t n)
+/* body_data() for everything but the plain first piece of a body. */
+static __attribute__((noinline)) void body_data_slow(struct kc_dissect_core *c, enum kc_dir dir,
+						     struct h1_dir *d, const uint8_t *p, size_t n)
 {
 	struct kc_item *it = d->it;
 	struct kc_str *b;
 	uint16_t tflag;
 	size_t room;
 
-	d->body_wire += n;
-	if (it == NULL || (d->mflags & M_BODY_STOP) || n == 0)
-		return;
 	b = dir == KC_DIR_C2S ? &it->u.http.req_body : &it->u.http.resp_body;
 	tflag = dir == KC_DIR_C2S ? KC_ITEM_F_REQ_BODY_TRUNC : KC_ITEM_F_RESP_BODY_TRUNC;
 	room = KC_ITEM_BODY_PREFIX > b->len ? KC_ITEM_BODY_PREFIX - b->len : 0;
@@ -576,6 +671,26 @@ static void body_data(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir 
 		d->mflags |= M_BODY_STOP;
 }
 
+static inline void body_data(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d,
+			     const uint8_t *p, size_t n)
+{
+	struct kc_item *it = d->it;
+	struct kc_str *b;
+
+	d->body_wire += n;
+	if (it == NULL || (d->mflags & M_BODY_STOP) || n == 0)
+		return;
+	b = dir == KC_DIR_C2S ? &it->u.http.req_body : &it->u.http.resp_body;
+	/* Most bodies come whole and short, undecoded: a plain put (what
+	 * kc_item_append does for an empty view). */
+	if (d->z == NULL && b->len == 0 && n <= KC_ITEM_BODY_PREFIX) {
+		if (put(it, p, n, b) != 0)
+			d->mflags |= M_BODY_STOP;
+		return;
+	}
+	body_data_slow(c, dir, d, p, n);
+}
+
 static void body_begin(struct kc_dissect_core *c, struct h1_dir *d)
 {
 	d->body_wire = 0;
@@ -623,84 +738,189 @@ static void add_cookie(struct kc_dissect_core *c, struct kc_item *it, const uint
 	(*cnt)++;
 }
 
-/* Header names the dissector acts on. */
+/* Header names the dissector acts on; HK_CANON or'ed in when the name was
+ * sent in its canonical spelling. */
 enum {
 	HK_OTHER = 0, HK_HOST, HK_COOKIE, HK_UPGRADE, HK_SET_COOKIE, HK_CONTENT_TYPE,
 	HK_CONTENT_LENGTH, HK_CONTENT_ENCODING, HK_TRANSFER_ENCODING,
+	HK_KIND = 0x0f, HK_CANON = 0x10,
 };
+#define HKC(kind) ((kind) | HK_CANON)
+/* Kinds header_framing() reads. */
+#define HK_FRAMING \
+	((1u << HK_UPGRADE) | (1u << HK_CONTENT_LENGTH) | (1u << HK_CONTENT_ENCODING) | \
+	 (1u << HK_TRANSFER_ENCODING))
 
 /* Classify by length first: most header lines then need no comparison.
  * Senders nearly always use the canonical spelling ("Content-Length"): an
  * exact comparison (a few word compares) is tried before the
- * case-insensitive one, and *canon tells the caller the name needs no
- * canonicalisation. */
-static int hdr_kind(const uint8_t *n, size_t l, int *canon)
+ * case-insensitive one, and HK_CANON tells the caller the name needs no
+ * canonicalisation. Common names the dissector does not act on are listed
+ * too, for HK_CANON alone: each spelling here must be its own canonical form
+ * (Go's CanonicalMIMEHeaderKey: "Etag", not "ETag"), which
+ * test_http1.c:test_known_header_names checks. */
+static inline __attribute__((always_inline)) int hdr_kind(const uint8_t *n, size_t l)
 {
-#define HK(lit, canon_lit, kind) \
-	do { \
-		if (memcmp(n, canon_lit, sizeof(canon_lit) - 1) == 0) { \
-			*canon = 1; \
-			return kind; \
-		} \
-		return ieq_n(n, lit, sizeof(lit) - 1) ? kind : HK_OTHER; \
-	} while (0)
-	*canon = 0;
 	switch (l) {
-	case 4: HK("host", "Host", HK_HOST);
-	case 6: HK("cookie", "Cookie", HK_COOKIE);
-	case 7: HK("upgrade", "Upgrade", HK_UPGRADE);
-	case 10: HK("set-cookie", "Set-Cookie", HK_SET_COOKIE);
-	case 12: HK("content-type", "Content-Type", HK_CONTENT_TYPE);
-	case 14: HK("content-length", "Content-Length", HK_CONTENT_LENGTH);
-	case 16: HK("content-encoding", "Content-Encoding", HK_CONTENT_ENCODING);
-	case 17: HK("transfer-encoding", "Transfer-Encoding", HK_TRANSFER_ENCODING);
-	default: return HK_OTHER;
+	case 3:
+		if (memcmp(n, "Age", 3) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Via", 3) == 0)
+			return HKC(HK_OTHER);
+		return HK_OTHER;
+	case 4:
+		if (memcmp(n, "Host", 4) == 0)
+			return HKC(HK_HOST);
+		if (memcmp(n, "Date", 4) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Vary", 4) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Link", 4) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Etag", 4) == 0)
+			return HKC(HK_OTHER);
+		return ieq_n(n, "host", 4) ? HK_HOST : HK_OTHER;
+	case 5:
+		if (memcmp(n, "Range", 5) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Allow", 5) == 0)
+			return HKC(HK_OTHER);
+		return HK_OTHER;
+	case 6:
+		if (memcmp(n, "Cookie", 6) == 0)
+			return HKC(HK_COOKIE);
+		if (memcmp(n, "Accept", 6) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Server", 6) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Origin", 6) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Pragma", 6) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Expect", 6) == 0)
+			return HKC(HK_OTHER);
+		return ieq_n(n, "cookie", 6) ? HK_COOKIE : HK_OTHER;
+	case 7:
+		if (memcmp(n, "Upgrade", 7) == 0)
+			return HKC(HK_UPGRADE);
+		if (memcmp(n, "Referer", 7) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Expires", 7) == 0)
+			return HKC(HK_OTHER);
+		return ieq_n(n, "upgrade", 7) ? HK_UPGRADE : HK_OTHER;
+	case 8:
+		if (memcmp(n, "Location", 8) == 0)
+			return HKC(HK_OTHER);
+		return HK_OTHER;
+	case 9:
+		if (memcmp(n, "X-Real-Ip", 9) == 0)
+			return HKC(HK_OTHER);
+		return HK_OTHER;
+	case 10:
+		if (memcmp(n, "Set-Cookie", 10) == 0)
+			return HKC(HK_SET_COOKIE);
+		if (memcmp(n, "User-Agent", 10) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Connection", 10) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Keep-Alive", 10) == 0)
+			return HKC(HK_OTHER);
+		return ieq_n(n, "set-cookie", 10) ? HK_SET_COOKIE : HK_OTHER;
+	case 12:
+		if (memcmp(n, "Content-Type", 12) == 0)
+			return HKC(HK_CONTENT_TYPE);
+		if (memcmp(n, "X-Powered-By", 12) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "X-Request-Id", 12) == 0)
+			return HKC(HK_OTHER);
+		return ieq_n(n, "content-type", 12) ? HK_CONTENT_TYPE : HK_OTHER;
+	case 13:
+		if (memcmp(n, "Cache-Control", 13) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Authorization", 13) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Last-Modified", 13) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Accept-Ranges", 13) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "If-None-Match", 13) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Content-Range", 13) == 0)
+			return HKC(HK_OTHER);
+		return HK_OTHER;
+	case 14:
+		if (memcmp(n, "Content-Length", 14) == 0)
+			return HKC(HK_CONTENT_LENGTH);
+		return ieq_n(n, "content-length", 14) ? HK_CONTENT_LENGTH : HK_OTHER;
+	case 15:
+		if (memcmp(n, "Accept-Encoding", 15) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Accept-Language", 15) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "X-Forwarded-For", 15) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "X-Frame-Options", 15) == 0)
+			return HKC(HK_OTHER);
+		return HK_OTHER;
+	case 16:
+		if (memcmp(n, "Content-Encoding", 16) == 0)
+			return HKC(HK_CONTENT_ENCODING);
+		if (memcmp(n, "Content-Language", 16) == 0)
+			return HKC(HK_OTHER);
+		if (memcmp(n, "Content-Location", 16) == 0)
+			return HKC(HK_OTHER);
+		return ieq_n(n, "content-encoding", 16) ? HK_CONTENT_ENCODING : HK_OTHER;
+	case 17:
+		if (memcmp(n, "Transfer-Encoding", 17) == 0)
+			return HKC(HK_TRANSFER_ENCODING);
+		if (memcmp(n, "If-Modified-Since", 17) == 0)
+			return HKC(HK_OTHER);
+		return ieq_n(n, "transfer-encoding", 17) ? HK_TRANSFER_ENCODING : HK_OTHER;
+	case 19:
+		if (memcmp(n, "Content-Disposition", 19) == 0)
+			return HKC(HK_OTHER);
+		return HK_OTHER;
+	case 22:
+		if (memcmp(n, "X-Content-Type-Options", 22) == 0)
+			return HKC(HK_OTHER);
+		return HK_OTHER;
+	case 25:
+		if (memcmp(n, "Strict-Transport-Security", 25) == 0)
+			return HKC(HK_OTHER);
+		return HK_OTHER;
+	case 27:
+		if (memcmp(n, "Access-Control-Allow-Origin", 27) == 0)
+			return HKC(HK_OTHER);
+		return HK_OTHER;
+	default:
+		return HK_OTHER;
 	}
-#undef HK
 }
 
-/* One header field line (no CRLF). Framing headers are interpreted even when
- * the item is not stored, so the stream stays in sync. */
-static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
-		       struct h1_dir *d, const uint8_t *l, size_t n)
+/* obs-fold (RFC 9112 5.2): a line starting with OWS continues the previous
+ * value, joined with one space. Rare: kept out of header_line. */
+static __attribute__((noinline)) void header_fold(struct kc_item *it, struct h1_dir *d, int resp,
+						  const uint8_t *l, size_t n)
 {
-	struct kc_item *it = d->it;
-	const uint8_t *colon, *name, *val;
-	size_t nl, vl;
-	int resp = dir == KC_DIR_S2C;
-	int kind, canon;
+	const uint8_t *val = l;
+	size_t vl = n;
 
-	if (d->mflags & M_INTERIM)
-		return 0;
-	if (is_ows(l[0])) {
-		/* obs-fold (RFC 9112 5.2): continuation of the previous value,
-		 * replaced by one space. */
-		val = l;
-		vl = n;
-		trim(&val, &vl);
-		if (it != NULL && d->last_hdr >= 0 && vl > 0) {
-			struct kc_kv *kv = resp ? &it->u.http.resp_headers[d->last_hdr]
-						: &it->u.http.req_headers[d->last_hdr];
-
-			if (kc_item_append(it, &kv->value, " ", 1) == 0)
-				(void)kc_item_append(it, &kv->value, val, vl);
-		}
-		return 0;
-	}
-	colon = kc_find_byte(l, n, ':');
-	if (colon == NULL || colon == l) {
-		c->st.http.bad_header_line++;
-		return 0;
-	}
-	name = l;
-	nl = (size_t)(colon - l);
-	while (nl > 0 && is_ows(name[nl - 1]))
-		nl--;
-	val = colon + 1;
-	vl = n - (size_t)(val - l);
 	trim(&val, &vl);
+	if (it != NULL && d->last_hdr >= 0 && vl > 0) {
+		struct kc_kv *kv = resp ? &it->u.http.resp_headers[d->last_hdr]
+					: &it->u.http.req_headers[d->last_hdr];
 
-	kind = hdr_kind(name, nl, &canon);
+		if (kc_item_append(it, &kv->value, " ", 1) == 0)
+			(void)kc_item_append(it, &kv->value, val, vl);
+	}
+}
+
+/* Framing headers: interpreted even when the item is not stored, so the
+ * stream stays in sync. @return -1 on an unrecoverable Content-Length. */
+static inline __attribute__((always_inline)) int header_framing_in(struct h1_dir *d, int resp,
+								    int kind, const uint8_t *val,
+								    size_t vl)
+{
 	if (kind == HK_CONTENT_LENGTH) {
 		uint64_t v = 0;
 
@@ -729,13 +949,75 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 		if (has_token(val, vl, "h2c"))
 			d->qflags |= QF_UP_H2C;
 	}
+	return 0;
+}
 
+/* header_framing_in() out of line, for requests: inlined there it costs the
+ * header loop more registers than it saves (measured); responses, where
+ * Content-Length is nearly always present, keep it inline. */
+static __attribute__((noinline)) int header_framing(struct h1_dir *d, int resp, int kind,
+						   const uint8_t *val, size_t vl)
+{
+	return header_framing_in(d, resp, kind, val, vl);
+}
+
+/* One header field line (no CRLF; @p n >= 1) of a head that is not 1xx; @p it
+ * is d->it; @p ci is line_find()'s answer for its first ':'. */
+static inline __attribute__((always_inline)) int
+header_line(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d, struct kc_item *it,
+	    const uint8_t *l, size_t n, size_t ci)
+{
+	const uint8_t *colon, *val, *end;
+	size_t nl, vl;
+	int resp = dir == KC_DIR_S2C;
+	int kind;
+
+	if (kc_unlikely(is_ows(l[0]))) {
+		header_fold(it, d, resp, l, n);
+		return 0;
+	}
+	if (kc_unlikely(ci == CI_UNKNOWN)) {
+		colon = kc_find_byte(l, n, ':');
+		ci = colon != NULL ? (size_t)(colon - l) : CI_NONE;
+	}
+	/* A colon, not the first byte (ci 0 and CI_NONE wrap past n - 1). */
+	if (kc_unlikely(ci - 1 >= n - 1)) {
+		c->st.http.bad_header_line++;
+		return 0;
+	}
+	colon = l + ci;
+	nl = ci;
+	/* OWS, CR: all at or below ' ', and names and values seldom end in
+	 * anything that is: one compare settles most ends. */
+	if (kc_unlikely(l[nl - 1] <= ' '))
+		while (nl > 0 && is_ows(l[nl - 1]))
+			nl--;
+	/* The value trimmed as trim() does: leading OWS, trailing OWS and CR. */
+	val = colon + 1;
+	end = l + n;
+	/* Mostly one space, then the value. */
+	if (val < end && *val == ' ')
+		val++;
+	if (val < end && kc_unlikely(*val <= ' '))
+		while (val < end && is_ows(*val))
+			val++;
+	if (end > val && kc_unlikely(end[-1] <= ' '))
+		while (end > val && (is_ows(end[-1]) || end[-1] == '\r'))
+			end--;
+	vl = (size_t)(end - val);
+
+	kind = hdr_kind(l, nl);
+	if (((1u << (kind & HK_KIND)) & HK_FRAMING) &&
+	    (resp ? header_framing_in(d, resp, kind & HK_KIND, val, vl)
+		  : header_framing(d, resp, kind & HK_KIND, val, vl)) != 0)
+		return -1;
 	if (it == NULL)
 		return 0;
 	{
 		struct kc_item_http *h = &it->u.http;
 		uint8_t *cnt = resp ? &h->n_resp_headers : &h->n_req_headers;
 		struct kc_kv *kv = resp ? &h->resp_headers[*cnt] : &h->req_headers[*cnt];
+		size_t used = it->arena_used;
 
 		if (*cnt >= KC_ITEM_MAX_HEADERS) {
 			c->st.http.headers_dropped++;
@@ -743,12 +1025,33 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 			d->last_hdr = -1;
 			return 0;
 		}
-		if ((canon ? kc_item_put(it, name, nl, &kv->name)
-			   : kc_item_put_header_name(it, name, nl, &kv->name)) != 0)
-			return 0;
-		(void)kc_item_put(it, val, vl, &kv->value);
+		if ((kind & HK_CANON) && nl + vl <= (size_t)KC_ITEM_ARENA_SIZE - used) {
+			/* Name and value in one reservation: what the two puts
+			 * below store when both fit. */
+			char *dst = it->arena + used;
+
+			kc_item_copy(dst, l, nl);
+			kv->name = (struct kc_str){ (uint16_t)used, (uint16_t)nl };
+			if (vl > 0) {
+				kc_item_copy(dst + nl, val, vl);
+				kv->value = (struct kc_str){ (uint16_t)(used + nl), (uint16_t)vl };
+			} else {
+				kv->value = (struct kc_str){ 0, 0 };
+			}
+			it->arena_used = (uint16_t)(used + nl + vl);
+		} else {
+			int rc = (kind & HK_CANON) ? kc_item_put(it, l, nl, &kv->name)
+						   : kc_item_put_header_name(it, l, nl, &kv->name);
+
+			if (rc != 0)
+				return 0;
+			(void)kc_item_put(it, val, vl, &kv->value);
+		}
 		d->last_hdr = (int8_t)*cnt;
 		(*cnt)++;
+		kind &= HK_KIND;
+		if (kc_likely(kind == HK_OTHER))
+			return 0;
 		if (kind == HK_CONTENT_TYPE) {
 			if (resp)
 				h->resp_mime = kv->value;
@@ -773,13 +1076,13 @@ static int header_line(struct kc_dissect_core *c, struct kc_dissect_flow *f, enu
 			add_cookie(c, it, val, semi ? (size_t)(semi - val) : vl, 1);
 		}
 	}
-	(void)f;
 	return 0;
 }
 
 /* Blank line: the head is complete; decide how the body is framed
  * (RFC 9112 6.3). */
-static void headers_done(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir)
+static inline void headers_done(struct kc_dissect_core *c, struct kc_dissect_flow *f,
+				enum kc_dir dir)
 {
 	struct h1_flow *h = f->ps;
 	struct h1_dir *d = &h->d[dir];
@@ -868,19 +1171,21 @@ static void headers_done(struct kc_dissect_core *c, struct kc_dissect_flow *f, e
 /* ---- start of a message ------------------------------------------------- */
 
 static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
-			 const uint8_t *l, size_t n, uint64_t ts_us)
+			 const uint8_t *l, size_t n, const uint8_t *end, uint64_t ts_us)
 {
 	struct h1_flow *h = f->ps;
 	struct h1_dir *d = &h->d[KC_DIR_C2S];
 	struct reqline r;
 	struct kc_item *it = NULL;
 	int8_t cur_q = -1;
-	int v09 = parse_request_line(l, n, &r);
+	int v09 = parse_request_line(l, n, end, &r);
 
 	if (v09 < 0)
 		return -1;
 	c->st.http.requests++;
-	dir_reset_msg(d);
+	/* No dir_reset_msg(): every way into H1_START leaves the direction
+	 * reset (h1_flow_init, req_done, resp_done, a skipped 1xx head, and
+	 * H1_RESYNC/H1_BLOCKED, entered only from those). */
 	if (h->behind > 0 || h->qlen >= c->cfg.http_pipeline) {
 		/* Queue full: the request is parsed but not kept; its
 		 * response will be skipped to keep the pairing right. */
@@ -905,7 +1210,7 @@ static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 	if (it != NULL) {
 		it->flags |= KC_ITEM_F_REQUEST;
 		it->ts_us = ts_us;
-		fill_request(c, it, &r);
+		fill_request(c, it, &r, end);
 	}
 	d->it = it;
 	d->cur_q = cur_q;
@@ -950,7 +1255,7 @@ static int start_response(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 
 	if (parse_status_line(l, n, &code, &reason, &reason_len) != 0)
 		return -1;
-	dir_reset_msg(d);
+	/* No dir_reset_msg(): H1_START is always reset (start_request). */
 	d->state = H1_HEADERS;
 	if (code >= 100 && code < 200 && code != 101) {
 		c->st.http.interim++;
@@ -984,7 +1289,7 @@ static int start_response(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 		it->flags |= KC_ITEM_F_RESPONSE;
 		it->u.http.status = code;
 		it->resp_ts_us = ts_us;
-		(void)kc_item_put(it, reason, reason_len, &it->u.http.status_text);
+		(void)put(it, reason, reason_len, &it->u.http.status_text);
 	}
 	d->it = it;
 	return 0;
@@ -1010,7 +1315,7 @@ static int boundary_at(const uint8_t *p, size_t n, enum kc_dir dir)
 	if (dir == KC_DIR_C2S) {
 		struct reqline r;
 
-		return parse_request_line(p, ll, &r) == 0;
+		return parse_request_line(p, ll, p + n, &r) == 0;
 	} else {
 		const uint8_t *rs;
 		size_t rl;
@@ -1027,6 +1332,117 @@ static struct kc_parse_res res(uint8_t status, size_t consumed)
 	return kc_parse_res_make(status, consumed);
 }
 
+/*
+ * The '\n' ending the line that starts at @p (NULL when [p, end) holds none).
+ * One 16-byte load answers for most header lines, and the same load gives
+ * the line's first ':' in *ci (its index, CI_NONE, or CI_UNKNOWN when the
+ * line is longer than the load and the colon was not in it). Reads only
+ * [p, end).
+ */
+static inline const uint8_t *line_find(const uint8_t *p, const uint8_t *end, size_t *ci)
+{
+	size_t n = (size_t)(end - p);
+
+#ifdef __SSE2__
+	if (kc_likely(n >= 16)) {
+		const __m128i nl = _mm_set1_epi8('\n');
+		__m128i v = _mm_loadu_si128((const __m128i *)p);
+		unsigned lf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
+		unsigned co = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+		size_t i;
+
+		if (lf != 0) {
+			co &= (lf & -lf) - 1;
+			*ci = co != 0 ? (size_t)__builtin_ctz(co) : CI_NONE;
+			return p + __builtin_ctz(lf);
+		}
+		*ci = co != 0 ? (size_t)__builtin_ctz(co) : CI_UNKNOWN;
+		/* Lines of 17 to 32 bytes, the next most common, straight on. */
+		if (n >= 32) {
+			lf = (unsigned)_mm_movemask_epi8(
+				_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), nl));
+			if (lf != 0)
+				return p + 16 + __builtin_ctz(lf);
+		}
+		for (i = n >= 32 ? 32 : 16; i + 16 <= n; i += 16) {
+			lf = (unsigned)_mm_movemask_epi8(
+				_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl));
+			if (lf != 0)
+				return p + i + __builtin_ctz(lf);
+		}
+		if (i < n) {
+			/* The last 16 bytes, overlapping what was searched. */
+			lf = (unsigned)_mm_movemask_epi8(
+				_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(end - 16)), nl));
+			if (lf != 0)
+				return end - 16 + __builtin_ctz(lf);
+		}
+		return NULL;
+	}
+#endif
+	*ci = CI_UNKNOWN;
+	/* The blank line at the end of a buffer, without a search. */
+	if (n >= 2 && p[0] == '\r' && p[1] == '\n')
+		return p + 1;
+	return kc_find_byte(p, n, '\n');
+}
+
+/* The header lines of a head, from @p off while @p d is in H1_HEADERS, up to
+ * and including the blank line that ends it, in a loop of their own (most
+ * lines are header lines) that keeps the byte counts in registers.
+ * @return the offset reached (len when the buffer ends with a line); *more
+ * is set when it ends inside a line (the offset is then that line's start). */
+static inline __attribute__((always_inline)) size_t h1_head(struct kc_dissect_core *c,
+							     struct kc_dissect_flow *f,
+							     enum kc_dir dir, struct h1_dir *d,
+							     const uint8_t *data, size_t len,
+							     size_t off, int *more)
+{
+	const uint8_t *end = data + len;
+	struct kc_item *it = d->it;
+	/* A 1xx head is skipped: nothing of it is kept (responses only). */
+	int skip = dir == KC_DIR_S2C && (d->mflags & M_INTERIM) != 0;
+	uint64_t bytes = 0;
+
+	for (;;) {
+		const uint8_t *p = data + off;
+		size_t ci, adv, ll;
+		const uint8_t *lf = line_find(p, end, &ci);
+
+		if (lf == NULL) {
+			/* Not when the buffer ended with a line: then the
+			 * feed returns as its loop ends. */
+			*more = off < len;
+			break;
+		}
+		adv = (size_t)(lf - p) + 1;
+		ll = adv - 1;
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+		bytes += adv;
+		off += adv;
+		if (ll == 0) {
+			d->msg_bytes += bytes;
+			d->hdr_bytes += bytes;
+			headers_done(c, f, dir);
+			return off;
+		}
+		if (skip)
+			continue;
+		if (header_line(c, dir, d, it, p, ll, ci) != 0) {
+			d->msg_bytes += bytes;
+			d->hdr_bytes += bytes;
+			c->st.http.err_content_length++;
+			abort_msg(c, f, dir, KC_ITEM_F_GAP);
+			to_resync(d, 1);
+			return off;
+		}
+	}
+	d->msg_bytes += bytes;
+	d->hdr_bytes += bytes;
+	return off;
+}
+
 /* States whose input is parsed line by line (the feed's second dispatch). */
 #define LINE_STATES \
 	((1u << H1_START) | (1u << H1_HEADERS) | (1u << H1_CHUNK_SIZE) | (1u << H1_CHUNK_CRLF) | \
@@ -1040,31 +1456,39 @@ static int any_h2c_pending(const struct h1_flow *h)
 	return 0;
 }
 
-struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f,
-			    enum kc_dir dir, const uint8_t *data, size_t len, uint64_t ts_us)
+/* The feed, for one direction: instantiated once per direction (h1_feed_c2s,
+ * h1_feed_s2c) so that every test of @p dir, here and in what is inlined,
+ * folds away. */
+static inline __attribute__((always_inline)) struct kc_parse_res
+h1_feed_dir(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,
+	    const uint8_t *data, size_t len, uint64_t ts_us)
 {
 	struct h1_flow *h = f->ps;
 	struct h1_dir *d = &h->d[dir];
 	size_t off = 0;
 
-	while (off < len && h->switch_to == SW_NONE) {
+	if (h->switch_to != SW_NONE)
+		goto out;
+	while (off < len) {
 		const uint8_t *p = data + off;
 		size_t n = len - off;
 		const uint8_t *lf;
-		size_t ll, adv;
+		size_t ci, ll, adv;
 		int rc;
 
-		if (dir == KC_DIR_S2C && d->state == H1_START && h->qlen > 0 &&
-		    (q_head(h)->flags & QF_H09) && h->skip_resp == 0) {
-			/* Unless the server sent a status line after all. */
-			int pr = h1_probe(p, n, KC_DIR_S2C);
+		/* Header lines first, in a loop of their own: most lines are
+		 * header lines. */
+		if (kc_likely(d->state == H1_HEADERS)) {
+			int more = 0;
 
-			if (pr < 0)
+			off = h1_head(c, f, dir, d, data, len, off, &more);
+			if (more)
 				return res(KC_PARSE_NEED_MORE, off);
-			if (pr == 0) {
-				start_raw_response(c, f, ts_us);
-				continue;
-			}
+			/* A 101 or a CONNECT tunnel: the dispatcher takes
+			 * over from here. */
+			if (h->switch_to != SW_NONE)
+				break;
+			continue;
 		}
 		/* Line-oriented states skip the first dispatch with one
 		 * predictable test (a jump table mispredicts as the state
@@ -1132,8 +1556,21 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 			}
 		}
 
-		/* Line-oriented states. */
-		lf = kc_find_byte(p, n, '\n');
+		if (d->state == H1_START && dir == KC_DIR_S2C && h->qlen > 0 &&
+		    (q_head(h)->flags & QF_H09) && h->skip_resp == 0) {
+			/* Unless the server sent a status line after all. */
+			int pr = h1_probe(p, n, KC_DIR_S2C);
+
+			if (pr < 0)
+				return res(KC_PARSE_NEED_MORE, off);
+			if (pr == 0) {
+				start_raw_response(c, f, ts_us);
+				continue;
+			}
+		}
+
+		/* The other line-oriented states. */
+		lf = line_find(p, data + len, &ci);
 		if (lf == NULL) {
 			/* C2S preface after an h2c upgrade request: hold it
 			 * until the 101 hands the flow to HTTP/2. */
@@ -1148,21 +1585,6 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 		if (ll > 0 && p[ll - 1] == '\r')
 			ll--;
 
-		if (kc_likely(d->state == H1_HEADERS)) {
-			d->msg_bytes += adv;
-			d->hdr_bytes += adv;
-			off += adv;
-			if (ll == 0) {
-				headers_done(c, f, dir);
-				continue;
-			}
-			if (header_line(c, f, dir, d, p, ll) != 0) {
-				c->st.http.err_content_length++;
-				abort_msg(c, f, dir, KC_ITEM_F_GAP);
-				to_resync(d, 1);
-			}
-			continue;
-		}
 		switch (d->state) {
 		case H1_START:
 			if (ll == 0) {
@@ -1171,12 +1593,12 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 				off += adv;
 				continue;
 			}
-			if (dir == KC_DIR_C2S && any_h2c_pending(h) && ll >= 14 &&
-			    memcmp(p, "PRI * HTTP/2.0", 14) == 0) {
+			if (dir == KC_DIR_C2S && h->qlen > 0 && ll >= 14 &&
+			    memcmp(p, "PRI * HTTP/2.0", 14) == 0 && any_h2c_pending(h)) {
 				d->state = H1_BLOCKED;
 				return res(KC_PARSE_NEED_MORE, off);
 			}
-			rc = dir == KC_DIR_C2S ? start_request(c, f, p, ll, ts_us)
+			rc = dir == KC_DIR_C2S ? start_request(c, f, p, ll, data + len, ts_us)
 					       : start_response(c, f, p, ll, ts_us);
 			if (rc < 0) {
 				if (d->msgs == 0)
@@ -1257,9 +1679,34 @@ struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f
 			return res(KC_PARSE_OK, len);
 		}
 	}
+out:
 	if (dir == KC_DIR_C2S && d->it != NULL)
 		d->it->req_size = d->msg_bytes;
 	return res(KC_PARSE_OK, off);
+}
+
+/* The feed once per direction, the direction a constant in each. */
+static __attribute__((noinline)) struct kc_parse_res h1_feed_c2s(struct kc_dissect_core *c,
+								 struct kc_dissect_flow *f,
+								 const uint8_t *data, size_t len,
+								 uint64_t ts_us)
+{
+	return h1_feed_dir(c, f, KC_DIR_C2S, data, len, ts_us);
+}
+
+static __attribute__((noinline)) struct kc_parse_res h1_feed_s2c(struct kc_dissect_core *c,
+								 struct kc_dissect_flow *f,
+								 const uint8_t *data, size_t len,
+								 uint64_t ts_us)
+{
+	return h1_feed_dir(c, f, KC_DIR_S2C, data, len, ts_us);
+}
+
+struct kc_parse_res h1_feed(struct kc_dissect_core *c, struct kc_dissect_flow *f,
+			    enum kc_dir dir, const uint8_t *data, size_t len, uint64_t ts_us)
+{
+	return dir == KC_DIR_C2S ? h1_feed_c2s(c, f, data, len, ts_us)
+				 : h1_feed_s2c(c, f, data, len, ts_us);
 }
 
 void h1_gap(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir dir,

@@ -198,12 +198,31 @@ static inline void kc_item_copy(void *dst, const void *src, size_t len)
 	const uint8_t *s = (const uint8_t *)src;
 	uint64_t a, b, c, e;
 
-	if (len >= 8 && len <= 16) {
-		memcpy(&a, s, 8);
-		memcpy(&b, s + len - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + len - 8, &b, 8);
-	} else if (len > 16 && len <= 32) {
+	/* Sizes tested by halves, the common 8..16 first: two tests for
+	 * every size up to 32. */
+	if (len <= 16) {
+		if (len >= 8) {
+			memcpy(&a, s, 8);
+			memcpy(&b, s + len - 8, 8);
+			memcpy(d, &a, 8);
+			memcpy(d + len - 8, &b, 8);
+		} else if (len >= 4) {
+			uint32_t x, y;
+
+			memcpy(&x, s, 4);
+			memcpy(&y, s + len - 4, 4);
+			memcpy(d, &x, 4);
+			memcpy(d + len - 4, &y, 4);
+		} else if (len > 0) {
+			/* 1 to 3 bytes: first, middle and last cover them
+			 * all, with no loop (methods, "OK", short values). */
+			uint8_t f = s[0], m = s[len / 2], l = s[len - 1];
+
+			d[0] = f;
+			d[len / 2] = m;
+			d[len - 1] = l;
+		}
+	} else if (len <= 32) {
 		memcpy(&a, s, 8);
 		memcpy(&b, s + 8, 8);
 		memcpy(&c, s + len - 16, 8);
@@ -212,16 +231,6 @@ static inline void kc_item_copy(void *dst, const void *src, size_t len)
 		memcpy(d + 8, &b, 8);
 		memcpy(d + len - 16, &c, 8);
 		memcpy(d + len - 8, &e, 8);
-	} else if (len >= 4 && len < 8) {
-		uint32_t x, y;
-
-		memcpy(&x, s, 4);
-		memcpy(&y, s + len - 4, 4);
-		memcpy(d, &x, 4);
-		memcpy(d + len - 4, &y, 4);
-	} else if (len < 4) {
-		for (size_t i = 0; i < len; i++)
-			d[i] = s[i];
 	} else {
 		memcpy(d, s, len);
 	}
@@ -234,20 +243,21 @@ static inline void kc_item_copy(void *dst, const void *src, size_t len)
  */
 static inline int kc_item_reserve(struct kc_item *it, size_t len, struct kc_str *out, char **dst)
 {
-	out->off = 0;
-	out->len = 0;
+	uint16_t used = it->arena_used;
+
+	/* 1 <= len <= room in one test (len 0 wraps). */
+	if (kc_likely(len - 1 < (size_t)KC_ITEM_ARENA_SIZE - used)) {
+		*dst = it->arena + used;
+		*out = (struct kc_str){ used, (uint16_t)len };
+		it->arena_used = (uint16_t)(used + len);
+		return 0;
+	}
+	*out = (struct kc_str){ 0, 0 };
 	*dst = NULL;
 	if (len == 0)
 		return 0;
-	if (len > (size_t)KC_ITEM_ARENA_SIZE - it->arena_used) {
-		it->flags |= KC_ITEM_F_TRUNCATED;
-		return -ENOSPC;
-	}
-	*dst = it->arena + it->arena_used;
-	out->off = it->arena_used;
-	out->len = (uint16_t)len;
-	it->arena_used = (uint16_t)(it->arena_used + len);
-	return 0;
+	it->flags |= KC_ITEM_F_TRUNCATED;
+	return -ENOSPC;
 }
 
 /**

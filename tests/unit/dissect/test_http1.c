@@ -156,6 +156,147 @@ static void test_every_split(void)
 	free(ref);
 }
 
+/* Feed @p req and @p resp in segments of @p seg bytes (0: whole); return
+ * the first item's JSON and the item count. */
+static char *exchange_json_seg(const char *req, const char *resp, size_t seg, int *nitems)
+{
+	struct kc_dissect_core *c = t_core(4096);
+	struct kc_dissect_flow *f = open_flow(c, 80);
+	const char *m[2] = { req, resp };
+	char *js;
+
+	for (int k = 0; k < 2; k++) {
+		size_t n = strlen(m[k]), step = seg ? seg : n;
+
+		for (size_t o = 0; o < n; o += step)
+			kc_dissect_tcp_data(c, f, k ? S2C : C2S, (const uint8_t *)m[k] + o,
+					    (uint32_t)(n - o < step ? n - o : step), 0,
+					    k ? 2000000 : 1000000);
+	}
+	kc_dissect_flow_close(c, f, 3000000);
+	*nitems = S.n;
+	js = S.n >= 1 ? t_json(&S.items[0]) : NULL;
+	kc_dissect_core_destroy(c);
+	return js;
+}
+
+/* Line ends and colons found by 16-byte loads: lines and names of 15, 16
+ * and 17 bytes, a colon past the first 16 bytes, bare LF, a CR alone before
+ * the LF, lines longer than 64 bytes, a 3000-byte value; fed whole, one
+ * byte per segment, and in segments of 15, 16, 17 and 63 bytes: the same
+ * item every time. */
+static void test_line_boundaries(void)
+{
+	static char req[4096], resp[4096];
+	static const size_t segs[] = { 1, 2, 3, 15, 16, 17, 63, 64, 65 };
+	char big[3001];
+	int n0, n;
+	char *ref;
+	int same = 1;
+
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(req, sizeof(req),
+		 "GET /p/0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+		 "?q=%%41 HTTP/1.1\r\n"
+		 "Host: h\r\n"
+		 "A:1\n"                    /* bare LF */
+		 "Abcdefghijklmno: 15\r\n"  /* 15-byte name: colon at 15 */
+		 "Abcdefghijklmnop: 16\r\n" /* colon at 16, the next load */
+		 "X-0123456789abcdefghij: long name\r\n"
+		 "X-Big: %s\r\n"
+		 "x-space  :  padded  \r\n"
+		 "NoColonHereAtAllInThisLine\r\n"
+		 "Accept: */*\r\n"
+		 "User-Agent: agent/1 (a long user agent string, longer than sixty-four bytes)\r\n"
+		 "\r\n", big);
+	snprintf(resp, sizeof(resp),
+		 "HTTP/1.1 200 OK\n"
+		 "Content-Type: text/plain\r\n"
+		 "Etag: \"x\"\r\n"
+		 "ETag: \"y\"\r\n"
+		 "Content-Length: 5\r\n"
+		 "\n"
+		 "hello");
+	ref = exchange_json_seg(req, resp, 0, &n0);
+	CHECK(ref != NULL);
+	CHECK_EQ_U(n0, 1);
+	CHECK(ref != NULL && strstr(ref, "\"Abcdefghijklmno\":\"15\""));
+	CHECK(ref != NULL && strstr(ref, "\"Abcdefghijklmnop\":\"16\""));
+	CHECK(ref != NULL && strstr(ref, "\"X-0123456789abcdefghij\":\"long name\""));
+	CHECK(ref != NULL && strstr(ref, "\"X-Space\":\"padded\""));
+	CHECK(ref != NULL && strstr(ref, "\"A\":\"1\""));
+	CHECK(ref != NULL && strstr(ref, "\"Etag\":\"\\\"x\\\",\\\"y\\\"\""));
+	CHECK(ref != NULL && strstr(ref, "\"q\":\"A\""));
+	CHECK(ref != NULL && strstr(ref, "\"status\":200"));
+	CHECK(ref != NULL && strstr(ref, big));
+	for (size_t k = 0; ref != NULL && k < sizeof(segs) / sizeof(segs[0]); k++) {
+		char *js = exchange_json_seg(req, resp, segs[k], &n);
+
+		if (js == NULL || n != 1 || strcmp(js, ref) != 0) {
+			fprintf(stderr, "segments of %zu differ:\n%s\n%s\n", segs[k],
+				js ? js : "(null)", ref);
+			same = 0;
+		}
+		free(js);
+	}
+	CHECK(same);
+	free(ref);
+}
+
+/* Header names sent in the spellings http1.c recognises as canonical are
+ * stored as sent only because they are canonical: each must come out as
+ * kc_item_canon_header() makes it, sent as is and in lower case. Keep this
+ * list in step with hdr_kind(). */
+static void test_known_header_names(void)
+{
+	static const char *const names[] = {
+		"Host", "Cookie", "Upgrade", "Set-Cookie", "Content-Type", "Content-Length",
+		"Content-Encoding", "Transfer-Encoding", "User-Agent", "Accept", "Connection",
+		"Date", "Server", "Cache-Control", "Accept-Encoding", "Accept-Language",
+		"Authorization", "Referer", "Origin", "Vary", "Location", "Last-Modified",
+		"Expires", "Pragma", "Keep-Alive", "X-Forwarded-For", "X-Powered-By",
+		"Accept-Ranges", "If-None-Match", "If-Modified-Since", "Content-Disposition",
+		"Strict-Transport-Security", "X-Frame-Options", "X-Content-Type-Options",
+		"X-Request-Id", "X-Real-Ip", "Expect", "Range", "Allow", "Link", "Age", "Via",
+		"Content-Language", "Content-Location", "Content-Range",
+		"Access-Control-Allow-Origin", "Etag",
+	};
+
+	for (int lower = 0; lower < 2; lower++) {
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			struct kc_dissect_core *c = t_core(4096);
+			struct kc_dissect_flow *f = open_flow(c, 80);
+			char req[256], name[64], want[64];
+			const struct kc_item *it;
+			/* Values that keep the framing as it is. */
+			const char *val = strcmp(names[i], "Content-Length") == 0 ? "0"
+					  : strcmp(names[i], "Transfer-Encoding") == 0 ||
+					    strcmp(names[i], "Upgrade") == 0 ||
+					    strcmp(names[i], "Content-Encoding") == 0 ? "identity"
+					  : "v";
+
+			snprintf(name, sizeof(name), "%s", names[i]);
+			if (lower)
+				for (char *q = name; *q; q++)
+					if (*q >= 'A' && *q <= 'Z')
+						*q = (char)(*q - 'A' + 'a');
+			snprintf(want, sizeof(want), "%s", names[i]);
+			kc_item_canon_header(want, strlen(want));
+			CHECK(strcmp(want, names[i]) == 0);
+			snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n%s: %s\r\n\r\n", name, val);
+			feed(c, f, C2S, req, 1);
+			feed(c, f, S2C, "HTTP/1.1 204 No Content\r\n\r\n", 2);
+			CHECK_EQ_U(S.n, 1);
+			it = &S.items[0];
+			CHECK_EQ_U(it->u.http.n_req_headers, 1);
+			CHECK_STR(it, it->u.http.req_headers[0].name, want);
+			kc_dissect_flow_close(c, f, 3);
+			kc_dissect_core_destroy(c);
+		}
+	}
+}
+
 static void test_pipelined_chunked(void)
 {
 	struct kc_dissect_core *c = t_core(4096);
@@ -702,6 +843,8 @@ int main(void)
 	test_early_response_and_forms();
 	test_simple();
 	test_every_split();
+	test_line_boundaries();
+	test_known_header_names();
 	test_pipelined_chunked();
 	test_no_body_cases();
 	test_100_continue();
