@@ -186,6 +186,14 @@ static void start_flow(struct kc_engine *e, struct kc_flow *f, struct flow_state
 	}
 }
 
+/* Without dissection, a stream's fate is fixed when it starts: recorded (full
+ * capture) or not (no filter). Its packets then need no look at its engine
+ * state, which would be a cache line more per packet. */
+static inline bool fate_fixed(const struct kc_engine *e)
+{
+	return e->dissect == NULL && (e->cfg.record_all || e->filter_prog == NULL);
+}
+
 /* Dissection ends before the flow leaves the table when nothing more can
  * come of it:
  * - a TCP stream closed by FIN both ways, with both directions delivered
@@ -258,6 +266,15 @@ to_flow(struct kc_engine *e, const struct kc_pkt *p, const struct kc_flow_key *k
 		e->stats.udp_pkts++;
 	}
 
+	if (fate_fixed(e)) {
+		for (i = 0; i < n_handles; i++) {
+			if (e->cfg.record_all)
+				kc_engine_record_handle(e, f, handles[i], ts);
+			else
+				engine_release(e, handles[i]);
+		}
+		return;
+	}
 	/* Hand the packet over before dissection: a match found on this very
 	 * packet then records it together with the retained ones. */
 	for (i = 0; i < n_handles; i++) {
@@ -334,9 +351,15 @@ static void load_filter(struct kc_engine *e)
 	}
 }
 
-/* Every packet reads the recording and retention state, within the entry's
- * third line; with dissection also both reassembly directions' per-segment
- * fields, which end in the fourth (the layout of engine_internal.h). */
+/* Lines of a flow entry every packet reads: the lookup and counters lines;
+ * unless the stream's fate is fixed, the recording and retention state,
+ * within the third line; with dissection also both reassembly directions'
+ * per-segment fields, which end in the fourth (engine_internal.h). */
+static inline unsigned hot_entry_lines(const struct kc_engine *e)
+{
+	return e->dissect != NULL ? 4 : fate_fixed(e) ? 2 : 3;
+}
+
 static_assert(sizeof(struct kc_flow) + offsetof(struct flow_state, r_unpinned_prev) <= 3 * KC_CACHE_LINE,
 	      "recording and retention state within the flow entry's third line");
 static_assert(sizeof(struct kc_flow) + offsetof(struct flow_state, dir[1]) + KC_REASM_DIR_HOT <= 4 * KC_CACHE_LINE &&
@@ -352,7 +375,7 @@ static void rx_batch(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint
 	/* An index slot asked for while decoding packet i has arrived by
 	 * packet i + LAG: then its entry can be asked for. */
 	enum { LAG = 6 };
-	bool deep = e->dissect != NULL;
+	unsigned lines = hot_entry_lines(e);
 	uint32_t i;
 
 	for (i = 0; i < n && i < 3; i++)
@@ -367,11 +390,11 @@ static void rx_batch(struct kc_engine *e, const struct kc_engine_pkt *pkts, uint
 			kc_flow_prefetch_slot(e->flows, e->b_hash[i]);
 		}
 		if (i >= LAG && e->b_res[i - LAG] == KC_DEC_OK)
-			kc_flow_prefetch_entry(e->flows, e->b_hash[i - LAG], deep);
+			kc_flow_prefetch_entry(e->flows, e->b_hash[i - LAG], lines);
 	}
 	for (i = n > LAG ? n - LAG : 0; i < n; i++)
 		if (e->b_res[i] == KC_DEC_OK)
-			kc_flow_prefetch_entry(e->flows, e->b_hash[i], deep);
+			kc_flow_prefetch_entry(e->flows, e->b_hash[i], lines);
 	for (i = 0; i < n; i++)
 		rx_one(e, &pkts[i], i);
 }

@@ -195,7 +195,7 @@ struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key
  * only: the table may change in between, and the lookups stay exact.
  */
 static inline void kc_flow_prefetch_slot(const struct kc_flow_table *t, uint32_t hash);
-static inline void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash, bool deep);
+static inline void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash, unsigned lines);
 
 /**
  * Update TCP state from the flags of one packet and move the flow to the LRU
@@ -243,11 +243,12 @@ static inline void kc_flow_prefetch_slot(const struct kc_flow_table *t, uint32_t
 	__builtin_prefetch(&h->index[hash & h->index_mask]);
 }
 
-/* The entry's lookup line, its counters line (where the user area begins:
- * struct kc_flow is 120 bytes), the next line, and with @p deep the one after
- * (the caller knows how far its per-packet state reaches and that its entries
- * are that long), and the LRU link the lookup moves. */
-static inline void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash, bool deep)
+/* The first @p lines lines of the entry (2 to 4: the lookup line, the
+ * counters line, where the user area begins since struct kc_flow is 120
+ * bytes, and as far into the user area as the caller reads on every packet;
+ * the caller knows its entries are that long), and the LRU link the lookup
+ * moves. */
+static inline void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_t hash, unsigned lines)
 {
 	const struct kc_flow_table_head *h = (const struct kc_flow_table_head *)t;
 	uint32_t e = h->index[hash & h->index_mask];
@@ -258,8 +259,9 @@ static inline void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_
 	f = h->entries + (size_t)e * h->stride;
 	__builtin_prefetch(f);
 	__builtin_prefetch(f + KC_CACHE_LINE);
-	__builtin_prefetch(f + 2 * KC_CACHE_LINE);
-	if (deep)
+	if (lines > 2)
+		__builtin_prefetch(f + 2 * KC_CACHE_LINE);
+	if (lines > 3)
 		__builtin_prefetch(f + 3 * KC_CACHE_LINE);
 	__builtin_prefetch(&h->links[e], 1);
 }
