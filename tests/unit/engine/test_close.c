@@ -239,20 +239,26 @@ static void test_rst_ends_nothing(void)
 /* A stream no dissector claims has one item, its L4 item, at its first
  * data: unmatched, the stream is done with then, its retained packets
  * released and its later ones released as they come, long before any close. */
+/* Handshake (handles 1-3), then 200 bytes no dissector claims (handle 4). */
+static void l4_stream_open(struct rig *r, const char *kfl, char *blob, size_t size)
+{
+	memset(blob, 0x7f, size - 1);
+	blob[size - 1] = 0;
+	rig_open(r, kfl);
+	seg(r, 1, 1, CISN, 0, KC_TCP_SYN, NULL);
+	seg(r, 2, 0, SISN, CISN + 1, KC_TCP_SYN | A, NULL);
+	seg(r, 3, 1, CISN + 1, SISN + 1, A, NULL);
+	CHECK_EQ(n_released + n_recorded, 0);
+	seg(r, 4, 1, CISN + 1, SISN + 1, A | KC_TCP_PSH, blob);
+}
+
 static void test_l4_spent(void)
 {
 	char blob[201];
 	uint32_t c = CISN + 1, s = SISN + 1;
 	struct rig r;
 
-	memset(blob, 0x7f, sizeof(blob) - 1);
-	blob[sizeof(blob) - 1] = 0;
-	rig_open(&r, "http");
-	seg(&r, 1, 1, CISN, 0, KC_TCP_SYN, NULL);
-	seg(&r, 2, 0, SISN, CISN + 1, KC_TCP_SYN | A, NULL);
-	seg(&r, 3, 1, c, s, A, NULL);
-	CHECK_EQ(n_released, 0);
-	seg(&r, 4, 1, c, s, A | KC_TCP_PSH, blob);
+	l4_stream_open(&r, "http", blob, sizeof(blob));
 	CHECK_EQ(n_items, 1);
 	CHECK_EQ(kc_engine_stats(r.e)->ended_spent, 1);
 	CHECK(seq_is(released, n_released, 1, 4));
@@ -274,13 +280,7 @@ static void test_l4_spent_matched(void)
 	uint32_t c = CISN + 1, s = SISN + 1;
 	struct rig r;
 
-	memset(blob, 0x7f, sizeof(blob) - 1);
-	blob[sizeof(blob) - 1] = 0;
-	rig_open(&r, "tcp and dst.port == 80");
-	seg(&r, 1, 1, CISN, 0, KC_TCP_SYN, NULL);
-	seg(&r, 2, 0, SISN, CISN + 1, KC_TCP_SYN | A, NULL);
-	seg(&r, 3, 1, c, s, A, NULL);
-	seg(&r, 4, 1, c, s, A | KC_TCP_PSH, blob);
+	l4_stream_open(&r, "tcp and dst.port == 80", blob, sizeof(blob));
 	CHECK_EQ(n_matched, 1);
 	CHECK_EQ(kc_engine_stats(r.e)->ended_spent, 1);
 	c += (uint32_t)strlen(blob);

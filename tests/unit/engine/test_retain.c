@@ -100,40 +100,53 @@ static uint32_t udp_frame(uint8_t *out, unsigned flow, uint32_t len)
 	return b.n;
 }
 
-/* One random walk: @p burst packets go to each kc_engine_rx call. */
-static void walk(const struct kc_engine_retain_cfg *rc, int back_jumps, unsigned burst)
+/* An engine for the walks: a filter that never matches (every packet is
+ * retained), the retention bounds @p rc, timeouts that never fire. NULL (a
+ * failed check) on error. */
+static struct kc_engine *walk_engine(const struct kc_engine_retain_cfg *rc, struct kc_kfl_prog **prog,
+				     struct kc_engine_filter *flt, _Atomic(struct kc_engine_filter *) *fp)
 {
 	static const struct kc_engine_ops ops = { .record = on_record, .release = on_release };
-	uint8_t frame[700];
-	struct kc_kfl_prog *prog = NULL;
-	struct kc_engine_filter flt;
-	_Atomic(struct kc_engine_filter *) fp;
 	struct kc_engine_cfg ec;
-	struct kc_engine_pkt pk[32];
-	struct kc_err err;
 	struct kc_engine *e;
-	uint64_t ts[N_FLOWS];
-	uint32_t i, k = 0, f;
+	struct kc_err err;
+	unsigned i;
 
-	memset(model, 0, sizeof(model));
-	n_want = n_got = 0;
-	if (kc_kfl_compile("http and response.status == 599", &prog, &err) != 0) {
+	if (kc_kfl_compile("http and response.status == 599", prog, &err) != 0) {
 		CHECK(0);
-		return;
+		return NULL;
 	}
-	flt.prog = prog;
-	flt.version = 1;
-	atomic_init(&fp, &flt);
+	flt->prog = *prog;
+	flt->version = 1;
+	atomic_init(fp, flt);
 	memset(&ec, 0, sizeof(ec));
 	ec.flow.capacity = 64;
 	for (i = 0; i < KC_FLOW_T_MAX; i++)
 		ec.flow.timeout_us[i] = 1ull << 50;
 	ec.defrag.max_datagrams = 4;
 	ec.defrag.timeout_us = 1000000;
-	ec.filter = &fp;
+	ec.filter = fp;
 	ec.retain = *rc;
 	e = kc_engine_create(&ec, &ops, NULL);
 	CHECK(e != NULL);
+	return e;
+}
+
+/* One random walk: @p burst packets go to each kc_engine_rx call. */
+static void walk(const struct kc_engine_retain_cfg *rc, int back_jumps, unsigned burst)
+{
+	uint8_t frame[700];
+	struct kc_kfl_prog *prog = NULL;
+	struct kc_engine_filter flt;
+	_Atomic(struct kc_engine_filter *) fp;
+	struct kc_engine_pkt pk[32];
+	struct kc_engine *e;
+	uint64_t ts[N_FLOWS];
+	uint32_t i, k = 0, f;
+
+	memset(model, 0, sizeof(model));
+	n_want = n_got = 0;
+	e = walk_engine(rc, &prog, &flt, &fp);
 	if (e == NULL)
 		return;
 	for (f = 0; f < N_FLOWS; f++)
@@ -293,37 +306,18 @@ static uint32_t tcp_frame(uint8_t *out, unsigned flow, int from_server, uint8_t 
  * and SYN-ACK repeated, so some exceed MAX_PINNED), then data and ACKs. */
 static void tcp_walk(const struct kc_engine_retain_cfg *rc, unsigned burst)
 {
-	static const struct kc_engine_ops ops = { .record = on_record, .release = on_release };
 	uint8_t frame[700];
 	struct kc_kfl_prog *prog = NULL;
 	struct kc_engine_filter flt;
 	_Atomic(struct kc_engine_filter *) fp;
-	struct kc_engine_cfg ec;
 	struct kc_engine_pkt pk[32];
-	struct kc_err err;
 	struct kc_engine *e;
 	uint64_t ts[N_FLOWS];
 	uint32_t i, k = 0, f, pos, n_pinned_seen = 0;
 
 	memset(tmodel, 0, sizeof(tmodel));
 	n_want = n_got = 0;
-	if (kc_kfl_compile("http and response.status == 599", &prog, &err) != 0) {
-		CHECK(0);
-		return;
-	}
-	flt.prog = prog;
-	flt.version = 1;
-	atomic_init(&fp, &flt);
-	memset(&ec, 0, sizeof(ec));
-	ec.flow.capacity = 64;
-	for (i = 0; i < KC_FLOW_T_MAX; i++)
-		ec.flow.timeout_us[i] = 1ull << 50;
-	ec.defrag.max_datagrams = 4;
-	ec.defrag.timeout_us = 1000000;
-	ec.filter = &fp;
-	ec.retain = *rc;
-	e = kc_engine_create(&ec, &ops, NULL);
-	CHECK(e != NULL);
+	e = walk_engine(rc, &prog, &flt, &fp);
 	if (e == NULL)
 		return;
 	for (f = 0; f < N_FLOWS; f++)
