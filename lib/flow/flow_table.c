@@ -148,103 +148,24 @@ void kc_flow_table_destroy(struct kc_flow_table *t)
 	free(t);
 }
 
-static inline uint64_t load64(const uint8_t *b)
-{
-	uint64_t v;
-
-	memcpy(&v, b, sizeof(v));
-	return v;
-}
-
-static inline uint64_t load32(const uint8_t *b)
-{
-	uint32_t v;
-
-	memcpy(&v, b, sizeof(v));
-	return v;
-}
-
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are assembled little-endian");
-static_assert(offsetof(struct kc_flow_key, port_a) == 32 && offsetof(struct kc_flow_key, vlan) == 36 &&
-		      offsetof(struct kc_flow_key, proto) == 40 && offsetof(struct kc_flow_key, family) == 41,
-	      "key layout as kc_flow_key_make assembles it");
-
-/* Endpoints ordered by (address, port), in memcmp order of the address bytes
- * then by port, so both directions give one key; built as its six 64-bit
- * words. Big-endian loads compare as the bytes do, and an IPv4 address with
- * its port fits one 48-bit number: one compare orders the endpoints. */
-static inline bool key_words(const struct kc_pkt *p, uint64_t w[6])
-{
-	uint64_t sp = p->sport, dp = p->dport;
-	uint32_t vlans;
-	bool src_is_a;
-
-	if (p->family == 4) {
-		uint64_t s = load32(p->src), d = load32(p->dst);
-
-		src_is_a = ((uint64_t)__builtin_bswap32((uint32_t)s) << 16 | sp) <=
-			   ((uint64_t)__builtin_bswap32((uint32_t)d) << 16 | dp);
-		w[0] = src_is_a ? s : d;
-		w[1] = 0;
-		w[2] = src_is_a ? d : s;
-		w[3] = 0;
-	} else {
-		uint64_t s0 = load64(p->src), s1 = load64(p->src + 8);
-		uint64_t d0 = load64(p->dst), d1 = load64(p->dst + 8);
-
-		if (s0 != d0)
-			src_is_a = __builtin_bswap64(s0) < __builtin_bswap64(d0);
-		else if (s1 != d1)
-			src_is_a = __builtin_bswap64(s1) < __builtin_bswap64(d1);
-		else
-			src_is_a = sp <= dp;
-		w[0] = src_is_a ? s0 : d0;
-		w[1] = src_is_a ? s1 : d1;
-		w[2] = src_is_a ? d0 : s0;
-		w[3] = src_is_a ? d1 : s1;
-	}
-	memcpy(&vlans, p->vlan, sizeof(vlans));
-	w[4] = (src_is_a ? sp | dp << 16 : dp | sp << 16) | (uint64_t)vlans << 32;
-	w[5] = (uint64_t)p->proto | (uint64_t)p->family << 8;
-	return src_is_a;
-}
-
-/* Word by word: the compiler would otherwise gather the words into vector
- * registers through the stack, and stall on store forwarding doing so. */
-static inline void key_store(struct kc_flow_key *k, const uint64_t w[6])
-{
-	uint8_t *d = (uint8_t *)k;
-	unsigned i;
-
-	for (i = 0; i < 6; i++) {
-		uint64_t x = w[i];
-
-		__asm__("" : "+r"(x));
-		memcpy(d + 8 * i, &x, sizeof(x));
-	}
-}
-
 bool kc_flow_key_make(const struct kc_pkt *p, struct kc_flow_key *k)
 {
 	uint64_t w[6];
-	bool src_is_a = key_words(p, w);
+	bool src_is_a = kc_flow_key_words_(p, w);
 
-	key_store(k, w);
+	kc_flow_key_store_(k, w);
 	return src_is_a;
 }
 
 static inline uint64_t key_word(const struct kc_flow_key *k, unsigned i)
 {
-	uint64_t w;
-
-	/* memcpy, not a uint64_t cast: a key is only 2-byte aligned (one on
-	 * the caller's stack may sit anywhere); this compiles to one load. */
-	memcpy(&w, (const uint8_t *)k + 8 * i, sizeof(w));
-	return w;
+	/* A key is only 2-byte aligned (one on the caller's stack may sit
+	 * anywhere): a memcpy load, which compiles to one instruction. */
+	return kc_flow_load64_((const uint8_t *)k + 8 * i);
 }
 
 /* Secrets of the hash; kc_flow_hash_seed() replaces them at start-up. */
-static uint64_t secret[4] = {
+uint64_t kc_flow_hash_secret[4] = {
 	0xa0761d6478bd642full, 0xe7037ed1a0b428dbull, 0x8ebc6af09c88c6e3ull, 0x589965cc75374cc3ull,
 };
 
@@ -261,31 +182,12 @@ void kc_flow_hash_seed(uint64_t seed)
 {
 	unsigned i;
 
-	for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
-		secret[i] = splitmix64(&seed) | 1;
+	for (i = 0; i < KC_ARRAY_SIZE(kc_flow_hash_secret); i++)
+		kc_flow_hash_secret[i] = splitmix64(&seed) | 1;
 }
 
-/* The 128-bit product folded to 64 bits (wyhash's "mum"): one multiply mixes
- * two words at once. */
-static inline uint64_t mum(uint64_t a, uint64_t b)
-{
-	__uint128_t r = (__uint128_t)a * b;
-
-	return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-/* Three independent products over the six words, then one to fold them: a
- * short dependency chain, keyed by the secrets, symmetric because the key
- * already is. */
-static inline uint32_t hash_words(const uint64_t w[6])
-{
-	uint64_t h = mum(w[0] ^ secret[0], w[1] ^ secret[1]) ^ mum(w[2] ^ secret[2], w[3] ^ secret[3]) ^
-		     mum(w[4] ^ secret[1], w[5] ^ secret[0]);
-
-	h = mum(h ^ secret[2], h ^ secret[3]);
-	return (uint32_t)(h ^ (h >> 32));
-}
-
+/* Any key, as kc_flow_key_make_hash() hashes the keys it makes: an IPv4 key
+ * (family 4, w1 = w3 = 0) by the IPv4 construction, any other by the IPv6 one. */
 uint32_t kc_flow_key_hash(const struct kc_flow_key *k)
 {
 	uint64_t w[6];
@@ -293,36 +195,30 @@ uint32_t kc_flow_key_hash(const struct kc_flow_key *k)
 
 	for (i = 0; i < 6; i++)
 		w[i] = key_word(k, i);
-	return hash_words(w);
-}
-
-bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32_t *hash)
-{
-	uint64_t w[6];
-	bool src_is_a = key_words(p, w);
-
-	key_store(k, w);
-	*hash = hash_words(w);
-	return src_is_a;
+	if (k->family == 4 && (w[1] | w[3]) == 0)
+		return kc_flow_hash4_(w[0], w[2], w[4], w[5]);
+	return kc_flow_hash6_(w);
 }
 
 /* Inline instead of memcmp: 48 bytes are three 16-byte compares (six loads
- * and XORs without SSE2), where the libc call costs more than the compare. */
-static inline bool key_eq(const struct kc_flow_key *x, const struct kc_flow_key *y)
+ * and XORs without SSE2), where the libc call costs more than the compare.
+ * @p in_table is an entry's key: entries start on a cache line, so its loads
+ * fold into the compares. */
+static inline bool key_eq(const struct kc_flow_key *in_table, const struct kc_flow_key *k)
 {
 #ifdef __SSE2__
-	const __m128i *a = (const __m128i *)(const void *)x, *b = (const __m128i *)(const void *)y;
-	__m128i c = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(a), _mm_loadu_si128(b)),
-				  _mm_cmpeq_epi8(_mm_loadu_si128(a + 1), _mm_loadu_si128(b + 1)));
+	const __m128i *a = (const __m128i *)(const void *)in_table, *b = (const __m128i *)(const void *)k;
+	__m128i c = _mm_and_si128(_mm_cmpeq_epi8(_mm_load_si128(a), _mm_loadu_si128(b)),
+				  _mm_cmpeq_epi8(_mm_load_si128(a + 1), _mm_loadu_si128(b + 1)));
 
-	c = _mm_and_si128(c, _mm_cmpeq_epi8(_mm_loadu_si128(a + 2), _mm_loadu_si128(b + 2)));
+	c = _mm_and_si128(c, _mm_cmpeq_epi8(_mm_load_si128(a + 2), _mm_loadu_si128(b + 2)));
 	return _mm_movemask_epi8(c) == 0xffff;
 #else
 	uint64_t d = 0;
 	unsigned i;
 
-	for (i = 0; i < sizeof(*x) / 8; i++)
-		d |= key_word(x, i) ^ key_word(y, i);
+	for (i = 0; i < sizeof(*k) / 8; i++)
+		d |= key_word(in_table, i) ^ key_word(k, i);
 	return d == 0;
 #endif
 }
@@ -359,13 +255,28 @@ static void lru_append(struct kc_flow_table *t, struct kc_flow *f, uint32_t e)
 }
 
 /* Most packets belong to a flow that is already last of its class (a burst of
- * one conversation): then there is nothing to move. @p e: f's entry number. */
+ * one conversation): then there is nothing to move. Otherwise the flow has a
+ * successor, and the tail is another flow: fewer cases than an unlink and an
+ * append. @p e: f's entry number. */
 static inline void lru_touch(struct kc_flow_table *t, struct kc_flow *f, uint32_t e)
 {
-	if (t->lru[f->tclass].tail == e)
+	struct lru *l = &t->lru[f->tclass];
+	struct kc_flow_link *links = t->links;
+	uint32_t prev, next, tail = l->tail;
+
+	if (tail == e)
 		return;
-	lru_unlink(t, f, e);
-	lru_append(t, f, e);
+	prev = links[e].prev;
+	next = links[e].next;
+	if (prev != NIL)
+		links[prev].next = next;
+	else
+		l->head = next;
+	links[next].prev = prev;
+	links[tail].next = e;
+	links[e].prev = tail;
+	links[e].next = NIL;
+	l->tail = e;
 }
 
 static uint32_t find_slot(const struct kc_flow_table *t, uint32_t e)
@@ -483,27 +394,31 @@ static __attribute__((noinline)) struct kc_flow *flow_create(struct kc_flow_tabl
 struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
 			       uint64_t now_us, bool *created)
 {
-	uint32_t s = hash & t->index_mask, e;
+	uint32_t mask = t->index_mask, s = hash & mask, e;
+	struct kc_flow *f;
 
+	/* Stored first: the pointer is then dead during the probe, one
+	 * register fewer to save and restore on the hit path. */
+	*created = false;
 	t->stats.lookups++;
-	while ((e = t->index[s]) != EMPTY) {
-		struct kc_flow *f = entry(t, e);
-
-		if (f->hash == hash && key_eq(&f->key, k)) {
-			*created = false;
-			/* The list is in last_us order: a flow whose time does
-			 * not move (live bursts share one timestamp) keeps its
-			 * place, and only flows after it share that time. */
-			if (now_us > f->last_us) {
-				f->last_us = now_us;
-				lru_touch(t, f, e);
-			}
-			return f;
+	for (;; s = (s + 1) & mask) {
+		e = t->index[s];
+		if (e == EMPTY) {
+			*created = true;
+			return flow_create(t, k, hash, now_us, s);
 		}
-		s = (s + 1) & t->index_mask;
+		f = entry(t, e);
+		if (f->hash == hash && key_eq(&f->key, k))
+			break;
 	}
-	*created = true;
-	return flow_create(t, k, hash, now_us, s);
+	/* The list is in last_us order: a flow whose time does not move
+	 * (live bursts share one timestamp) keeps its place, and only flows
+	 * after it share that time. */
+	if (now_us > f->last_us) {
+		f->last_us = now_us;
+		lru_touch(t, f, e);
+	}
+	return f;
 }
 
 /* Follow the TCP state from flags only (RFC 9293 section 3.3.2, seen from a

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kc_common.h"
 #include "kc_decode.h"
@@ -164,8 +165,9 @@ void kc_flow_table_destroy(struct kc_flow_table *t);
  */
 bool kc_flow_key_make(const struct kc_pkt *p, struct kc_flow_key *k);
 
-/** kc_flow_key_make() and kc_flow_key_hash() in one pass (the per-packet path). */
-bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32_t *hash);
+/** kc_flow_key_make() and kc_flow_key_hash() in one pass (the per-packet
+ *  path; inline, below). */
+static inline bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32_t *hash);
 
 /** Symmetric hash of a key: the same for both directions (the key is canonical). */
 uint32_t kc_flow_key_hash(const struct kc_flow_key *k);
@@ -177,6 +179,10 @@ uint32_t kc_flow_key_hash(const struct kc_flow_key *k);
  * without it the hash uses fixed secrets (reproducible tests).
  */
 void kc_flow_hash_seed(uint64_t seed);
+
+/** The hash's secrets: read by the inline hash below, written only by
+ *  kc_flow_hash_seed() (flow_table.c). Not for any other use. */
+extern uint64_t kc_flow_hash_secret[4];
 
 /**
  * Find the flow of @p k or create it, evicting the longest-idle flow if the
@@ -264,6 +270,136 @@ static inline void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_
 	if (lines > 3)
 		__builtin_prefetch(f + 3 * KC_CACHE_LINE);
 	__builtin_prefetch(&h->links[e], 1);
+}
+
+/* Helpers of the inline key and hash functions (flow_table.c uses them too). */
+static inline uint64_t kc_flow_load64_(const void *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return v;
+}
+
+static inline uint64_t kc_flow_load32_(const void *b)
+{
+	uint32_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return v;
+}
+
+/* The 128-bit product folded to 64 bits (wyhash's "mum"): one multiply mixes
+ * two words at once. */
+static inline uint64_t kc_flow_mum_(uint64_t a, uint64_t b)
+{
+	__uint128_t r = (__uint128_t)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/*
+ * The key is six little-endian 64-bit words:
+ *   w0, w1: address a    w2, w3: address b   (IPv4: w1 = w3 = 0)
+ *   w4: port_a | port_b << 16 | vlan[0] << 32 | vlan[1] << 48
+ *   w5: proto | family << 8
+ * The hash is keyed by the secrets and symmetric because the key already is.
+ * IPv4 (16 bytes that vary, plus w5) is wyhash's construction for 16 bytes:
+ * both addresses as one word times w4, and the whole 128-bit product, w5
+ * folded in, through a second multiply. IPv6: each address's product, then
+ * one multiply over those with w4 and w5.
+ */
+static inline uint32_t kc_flow_hash4_(uint64_t a, uint64_t b, uint64_t w4, uint64_t w5)
+{
+	const uint64_t *s = kc_flow_hash_secret;
+	__uint128_t r = (__uint128_t)((a | b << 32) ^ s[0]) * (w4 ^ s[1]);
+	uint64_t h = kc_flow_mum_((uint64_t)r ^ w5 ^ s[2], (uint64_t)(r >> 64) ^ s[3]);
+
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static inline uint32_t kc_flow_hash6_(const uint64_t w[6])
+{
+	const uint64_t *s = kc_flow_hash_secret;
+	uint64_t ha = kc_flow_mum_(w[0] ^ s[0], w[1] ^ s[1]), hb = kc_flow_mum_(w[2] ^ s[2], w[3] ^ s[3]);
+	uint64_t h = kc_flow_mum_(ha ^ w[4] ^ s[1], hb ^ w[5] ^ s[0]);
+
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Word by word: the compiler would otherwise gather the words into vector
+ * registers through the stack, and stall on store forwarding doing so. */
+static inline void kc_flow_key_store_(struct kc_flow_key *k, const uint64_t w[6])
+{
+	uint8_t *d = (uint8_t *)k;
+	unsigned i;
+
+	for (i = 0; i < 6; i++) {
+		uint64_t x = w[i];
+
+		__asm__("" : "+r"(x));
+		memcpy(d + 8 * i, &x, sizeof(x));
+	}
+}
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are assembled little-endian");
+static_assert(offsetof(struct kc_flow_key, port_a) == 32 && offsetof(struct kc_flow_key, vlan) == 36 &&
+		      offsetof(struct kc_flow_key, proto) == 40 && offsetof(struct kc_flow_key, family) == 41,
+	      "key layout as kc_flow_key_words_ assembles it");
+
+/*
+ * The key's words from a decoded packet, and which endpoint sent it.
+ * Endpoints are ordered by (address, port), in memcmp order of the address
+ * bytes then by port, so both directions give one key. Big-endian loads
+ * compare as the bytes do, and an IPv4 address with its port fits one 48-bit
+ * number: one compare orders the endpoints. The packet keeps the ports and
+ * VLAN ids in w4's order and proto and family in w5's (kc_decode.h), so the
+ * sender being a leaves both as loaded.
+ */
+static inline bool kc_flow_key_words_(const struct kc_pkt *p, uint64_t w[6])
+{
+	uint64_t pv = kc_flow_load64_(&p->sport), sp = (uint16_t)pv, dp = (uint16_t)(pv >> 16);
+	uint16_t pf;
+	bool src_is_a;
+
+	memcpy(&pf, &p->proto, sizeof(pf));
+	if (p->family == 4) {
+		uint64_t s = kc_flow_load32_(p->src), d = kc_flow_load32_(p->dst);
+
+		src_is_a = ((uint64_t)__builtin_bswap32((uint32_t)s) << 16 | sp) <=
+			   ((uint64_t)__builtin_bswap32((uint32_t)d) << 16 | dp);
+		w[0] = src_is_a ? s : d;
+		w[1] = 0;
+		w[2] = src_is_a ? d : s;
+		w[3] = 0;
+	} else {
+		uint64_t s0 = kc_flow_load64_(p->src), s1 = kc_flow_load64_(p->src + 8);
+		uint64_t d0 = kc_flow_load64_(p->dst), d1 = kc_flow_load64_(p->dst + 8);
+
+		if (s0 != d0)
+			src_is_a = __builtin_bswap64(s0) < __builtin_bswap64(d0);
+		else if (s1 != d1)
+			src_is_a = __builtin_bswap64(s1) < __builtin_bswap64(d1);
+		else
+			src_is_a = sp <= dp;
+		w[0] = src_is_a ? s0 : d0;
+		w[1] = src_is_a ? s1 : d1;
+		w[2] = src_is_a ? d0 : s0;
+		w[3] = src_is_a ? d1 : s1;
+	}
+	w[4] = src_is_a ? pv : (pv & ~0xffffffffull) | dp | sp << 16;
+	w[5] = pf;
+	return src_is_a;
+}
+
+static inline bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32_t *hash)
+{
+	uint64_t w[6];
+	bool src_is_a = kc_flow_key_words_(p, w);
+
+	kc_flow_key_store_(k, w);
+	*hash = p->family == 4 ? kc_flow_hash4_(w[0], w[2], w[4], w[5]) : kc_flow_hash6_(w);
+	return src_is_a;
 }
 
 const struct kc_flow_stats *kc_flow_stats(const struct kc_flow_table *t);
