@@ -31,7 +31,8 @@ struct kc_flow_table {
 	void *ctx;
 };
 
-static_assert(EMPTY == UINT32_MAX && NIL == UINT32_MAX, "the inline functions of kc_flow.h test free slots and list ends as UINT32_MAX");
+static_assert(EMPTY == UINT32_MAX && NIL == UINT32_MAX,
+	      "the inline functions of kc_flow.h test free slots and list ends as UINT32_MAX");
 
 static const char *const state_names[KC_FLOW_STATE_MAX] = {
 	"new", "syn_sent", "syn_rcvd", "established", "fin_wait", "closed",

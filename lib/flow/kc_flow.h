@@ -257,86 +257,6 @@ static inline void *kc_flow_user(struct kc_flow_table *t, struct kc_flow *f)
 	return (uint8_t *)f + sizeof(*f);
 }
 
-/* Inline instead of memcmp: 48 bytes are three 16-byte compares (six loads
- * and XORs without SSE2), where the libc call costs more than the compare.
- * @p in_table is an entry's key: entries start on a cache line, so its loads
- * fold into the compares. */
-static inline bool kc_flow_key_eq_(const struct kc_flow_key *in_table, const struct kc_flow_key *k)
-{
-#ifdef __SSE2__
-	const __m128i *a = (const __m128i *)(const void *)in_table, *b = (const __m128i *)(const void *)k;
-	__m128i c = _mm_and_si128(_mm_cmpeq_epi8(_mm_load_si128(a), _mm_loadu_si128(b)),
-				  _mm_cmpeq_epi8(_mm_load_si128(a + 1), _mm_loadu_si128(b + 1)));
-
-	c = _mm_and_si128(c, _mm_cmpeq_epi8(_mm_load_si128(a + 2), _mm_loadu_si128(b + 2)));
-	return _mm_movemask_epi8(c) == 0xffff;
-#else
-	const uint8_t *x = (const uint8_t *)in_table, *y = (const uint8_t *)k;
-	uint64_t d = 0;
-	unsigned i;
-
-	for (i = 0; i < sizeof(*k); i += 8)
-		d |= kc_flow_load64_(x + i) ^ kc_flow_load64_(y + i);
-	return d == 0;
-#endif
-}
-
-/* Most packets belong to a flow that is already last of its class (a burst of
- * one conversation): then there is nothing to move. Otherwise the flow has a
- * successor, and the tail is another flow: fewer cases than an unlink and an
- * append. @p e: f's entry number. */
-static inline void kc_flow_lru_touch_(struct kc_flow_table_head *h, const struct kc_flow *f, uint32_t e)
-{
-	struct kc_flow_lru *l = &h->lru[f->tclass];
-	struct kc_flow_link *links = h->links;
-	uint32_t prev, next, tail = l->tail;
-
-	if (tail == e)
-		return;
-	prev = links[e].prev;
-	next = links[e].next;
-	if (prev != UINT32_MAX)
-		links[prev].next = next;
-	else
-		l->head = next;
-	links[next].prev = prev;
-	links[tail].next = e;
-	links[e].prev = tail;
-	links[e].next = UINT32_MAX;
-	l->tail = e;
-}
-
-/* Inline: the hit path is most packets' whole lookup, and a call would add a
- * prologue saving the registers the probe needs to a few dozen instructions. */
-static inline struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
-					     uint64_t now_us, bool *created)
-{
-	struct kc_flow_table_head *h = (struct kc_flow_table_head *)t;
-	uint32_t mask = h->index_mask, s = hash & mask, e;
-	struct kc_flow *f;
-
-	h->stats.lookups++;
-	for (;; s = (s + 1) & mask) {
-		e = h->index[s];
-		if (e == UINT32_MAX) {
-			*created = true;
-			return kc_flow_lookup_miss(t, k, hash, now_us, s);
-		}
-		f = (struct kc_flow *)(h->entries + (size_t)e * h->stride);
-		if (f->hash == hash && kc_flow_key_eq_(&f->key, k))
-			break;
-	}
-	*created = false;
-	/* The list is in last_us order: a flow whose time does not move (live
-	 * bursts share one timestamp) keeps its place, and only flows after it
-	 * share that time. */
-	if (now_us > f->last_us) {
-		f->last_us = now_us;
-		kc_flow_lru_touch_(h, f, e);
-	}
-	return f;
-}
-
 static inline void kc_flow_prefetch_slot(const struct kc_flow_table *t, uint32_t hash)
 {
 	const struct kc_flow_table_head *h = (const struct kc_flow_table_head *)t;
@@ -493,6 +413,86 @@ static inline bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_
 		*hash = kc_flow_hash6_(w);
 	}
 	return src_is_a;
+}
+
+/* Inline instead of memcmp: 48 bytes are three 16-byte compares (six loads
+ * and XORs without SSE2), where the libc call costs more than the compare.
+ * @p in_table is an entry's key: entries start on a cache line, so its loads
+ * fold into the compares. */
+static inline bool kc_flow_key_eq_(const struct kc_flow_key *in_table, const struct kc_flow_key *k)
+{
+#ifdef __SSE2__
+	const __m128i *a = (const __m128i *)(const void *)in_table, *b = (const __m128i *)(const void *)k;
+	__m128i c = _mm_and_si128(_mm_cmpeq_epi8(_mm_load_si128(a), _mm_loadu_si128(b)),
+				  _mm_cmpeq_epi8(_mm_load_si128(a + 1), _mm_loadu_si128(b + 1)));
+
+	c = _mm_and_si128(c, _mm_cmpeq_epi8(_mm_load_si128(a + 2), _mm_loadu_si128(b + 2)));
+	return _mm_movemask_epi8(c) == 0xffff;
+#else
+	const uint8_t *x = (const uint8_t *)in_table, *y = (const uint8_t *)k;
+	uint64_t d = 0;
+	unsigned i;
+
+	for (i = 0; i < sizeof(*k); i += 8)
+		d |= kc_flow_load64_(x + i) ^ kc_flow_load64_(y + i);
+	return d == 0;
+#endif
+}
+
+/* Most packets belong to a flow that is already last of its class (a burst of
+ * one conversation): then there is nothing to move. Otherwise the flow has a
+ * successor, and the tail is another flow: fewer cases than an unlink and an
+ * append. @p e: f's entry number. */
+static inline void kc_flow_lru_touch_(struct kc_flow_table_head *h, const struct kc_flow *f, uint32_t e)
+{
+	struct kc_flow_lru *l = &h->lru[f->tclass];
+	struct kc_flow_link *links = h->links;
+	uint32_t prev, next, tail = l->tail;
+
+	if (tail == e)
+		return;
+	prev = links[e].prev;
+	next = links[e].next;
+	if (prev != UINT32_MAX)
+		links[prev].next = next;
+	else
+		l->head = next;
+	links[next].prev = prev;
+	links[tail].next = e;
+	links[e].prev = tail;
+	links[e].next = UINT32_MAX;
+	l->tail = e;
+}
+
+/* Inline: the hit path is most packets' whole lookup, and a call would add a
+ * prologue saving the registers the probe needs to a few dozen instructions. */
+static inline struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
+					     uint64_t now_us, bool *created)
+{
+	struct kc_flow_table_head *h = (struct kc_flow_table_head *)t;
+	uint32_t mask = h->index_mask, s = hash & mask, e;
+	struct kc_flow *f;
+
+	h->stats.lookups++;
+	for (;; s = (s + 1) & mask) {
+		e = h->index[s];
+		if (e == UINT32_MAX) {
+			*created = true;
+			return kc_flow_lookup_miss(t, k, hash, now_us, s);
+		}
+		f = (struct kc_flow *)(h->entries + (size_t)e * h->stride);
+		if (f->hash == hash && kc_flow_key_eq_(&f->key, k))
+			break;
+	}
+	*created = false;
+	/* The list is in last_us order: a flow whose time does not move (live
+	 * bursts share one timestamp) keeps its place, and only flows after it
+	 * share that time. */
+	if (now_us > f->last_us) {
+		f->last_us = now_us;
+		kc_flow_lru_touch_(h, f, e);
+	}
+	return f;
 }
 
 const struct kc_flow_stats *kc_flow_stats(const struct kc_flow_table *t);
