@@ -8,6 +8,11 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "decode_internal.h"
 #include "kc_decode.h"
 
 #define ETH_HLEN 14
@@ -56,6 +61,47 @@ static inline uint16_t rd16(const uint8_t *p)
 static inline uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t load32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint64_t load64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void store64(void *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void store32(void *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline uint32_t rol32(uint32_t x, unsigned n)
+{
+	return x << n | x >> (32 - n);
+}
+
+static inline uint64_t rol64(uint64_t x, unsigned n)
+{
+	return x << n | x >> (64 - n);
+}
+
+static inline bool is_vlan_tpid(uint16_t et)
+{
+	return et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ || et == ETHERTYPE_QINQ_OLD;
 }
 
 /* Inlined into each IP decoder: one call per packet, not three (this is the
@@ -257,7 +303,11 @@ static enum kc_decode_res decode_mpls(const uint8_t *d, uint32_t len, unsigned d
 	}
 }
 
-enum kc_decode_res kc_decode_eth(const uint8_t *data, uint32_t caplen, struct kc_pkt *p)
+/* Every frame the fast path does not take, and the reference for the ones it
+ * does (tests/unit/decode checks that both agree). Out of line, so that
+ * kc_decode_eth's fast path pays for no registers this one needs. */
+__attribute__((noinline)) enum kc_decode_res kc_decode_eth_general(const uint8_t *data, uint32_t caplen,
+								   struct kc_pkt *p)
 {
 	uint32_t off = ETH_HLEN;
 	uint16_t et;
@@ -268,7 +318,7 @@ enum kc_decode_res kc_decode_eth(const uint8_t *data, uint32_t caplen, struct kc
 	if (caplen < ETH_HLEN)
 		return KC_DEC_TRUNC_L2;
 	et = rd16(data + 12);
-	while (et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ || et == ETHERTYPE_QINQ_OLD) {
+	while (is_vlan_tpid(et)) {
 		if (++depth > KC_DECODE_MAX_L2_DEPTH)
 			return KC_DEC_L2_DEPTH;
 		if (off + 4 > caplen)
@@ -289,4 +339,177 @@ enum kc_decode_res kc_decode_eth(const uint8_t *data, uint32_t caplen, struct kc
 	default:
 		return KC_DEC_NON_IP;
 	}
+}
+
+/*
+ * The fast path: the frames nearly all traffic is made of, decoded straight
+ * through. Ethernet with at most two VLAN tags, IPv4 without options or IPv6
+ * without extension headers, neither fragmented nor cut by the snaplen,
+ * carrying TCP or UDP whose lengths agree with the IP header:
+ *
+ *   | dst src | [tag] [tag] type | IP (20 or 40) | TCP (20+) or UDP (8) | data
+ *
+ * One bounds check up front covers everything up to the end of an IPv4
+ * header after two tags; from there the IP length, checked against what was
+ * captured, covers the rest. Anything else returns false and the general
+ * decoder starts again from the first byte. Before the frame is known to
+ * qualify only the VLAN fields are stored, which the general decoder always
+ * sets first; so every result, and every field stored, is the general
+ * decoder's.
+ */
+#define FAST_MIN_CAPLEN (ETH_HLEN + 2 * 4 + 20)
+
+static_assert(offsetof(struct kc_pkt, ack) == offsetof(struct kc_pkt, seq) + 4, "seq and ack stored as one word");
+
+/* Header fields compared as loaded (little-endian), not byte-swapped first. */
+#define LE16(be) ((uint16_t)((be) >> 8 | ((be) & 0xff) << 8))
+
+static inline uint16_t load16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline bool is_vlan_tpid_le(uint16_t et)
+{
+	return et == LE16(ETHERTYPE_VLAN) || et == LE16(ETHERTYPE_QINQ) || et == LE16(ETHERTYPE_QINQ_OLD);
+}
+
+/* An IPv4 address: its 4 bytes, then 12 zero bytes. */
+static inline void store_ip4(uint8_t *dst, const uint8_t *src)
+{
+#ifdef __SSE2__
+	_mm_storeu_si128((__m128i *)(void *)dst, _mm_cvtsi32_si128((int)load32(src)));
+#else
+	store64(dst, load32(src));
+	store64(dst + 8, 0);
+#endif
+}
+
+/* A TCP or UDP header, by the general decoder's rules for a packet captured
+ * whole, inside the @p len bytes after the IP header; its length in *hlen.
+ * The payload is the rest (TCP) or the UDP length minus 8. */
+static inline bool fast_l4(uint8_t proto, const uint8_t *l4, uint32_t len, uint32_t *hlen)
+{
+	if (proto == IPPROTO_TCP) {
+		uint32_t doff;
+
+		if (len < 20)
+			return false;
+		doff = (uint32_t)(l4[12] >> 4) * 4;
+		if (doff < 20 || doff > len)
+			return false;
+		*hlen = doff;
+		return true;
+	}
+	if (proto == IPPROTO_UDP) {
+		uint32_t ulen;
+
+		if (len < 8)
+			return false;
+		ulen = rd16(l4 + 4);
+		if (ulen < 8 || ulen > len)
+			return false;
+		*hlen = 8;
+		return true;
+	}
+	return false;
+}
+
+DECODE_INLINE bool decode_fast(const uint8_t *data, uint32_t caplen, struct kc_pkt *p)
+{
+	const uint8_t *ip = data + ETH_HLEN, *end = data + caplen, *l4;
+	uint32_t len, hlen;
+	uint16_t et;
+	uint8_t proto;
+
+	if (caplen < FAST_MIN_CAPLEN)
+		return false;
+	et = load16(data + 12);
+	if (et == LE16(ETHERTYPE_IPV4) || et == LE16(ETHERTYPE_IPV6)) {
+		p->n_vlan = 0;
+		store32(p->vlan, 0);
+	} else {
+		uint32_t vlans;
+
+		if (!is_vlan_tpid_le(et))
+			return false;
+		vlans = rd16(data + 14) & 0x0fff;
+		et = load16(data + 16);
+		ip += 4;
+		p->n_vlan = 1;
+		if (is_vlan_tpid_le(et)) {
+			vlans |= (uint32_t)(rd16(data + 18) & 0x0fff) << 16;
+			et = load16(data + 20);
+			ip += 4;
+			p->n_vlan = 2;
+		}
+		store32(p->vlan, vlans);
+	}
+	if (et == LE16(ETHERTYPE_IPV4)) {
+		uint64_t h = load64(ip);
+		uint32_t tot;
+
+		/* Version 4 and IHL 5 (byte 0), MF clear and offset 0 (bytes
+		 * 6-7); then the whole packet captured. */
+		if ((h & 0xff3f0000000000ffull) != 0x45)
+			return false;
+		tot = rd16(ip + 2);
+		if (tot < 20 || tot > (size_t)(end - ip))
+			return false;
+		proto = ip[9];
+		l4 = ip + 20;
+		len = tot - 20;
+		if (!fast_l4(proto, l4, len, &hlen))
+			return false;
+		p->l3_len = tot;
+		p->family = 4;
+		store_ip4(p->src, ip + 12);
+		store_ip4(p->dst, ip + 16);
+	} else if (et == LE16(ETHERTYPE_IPV6)) {
+		/* Version 6, the upper-layer header first, the whole packet
+		 * captured (a payload length of 0, a jumbogram, fails the L4
+		 * checks). */
+		if ((ip[0] >> 4) != 6)
+			return false;
+		len = rd16(ip + 4);
+		if (IP6_HLEN + len > (size_t)(end - ip))
+			return false;
+		proto = ip[6];
+		l4 = ip + IP6_HLEN;
+		if (!fast_l4(proto, l4, len, &hlen))
+			return false;
+		p->l3_len = IP6_HLEN + len;
+		p->family = 6;
+		memcpy(p->src, ip + 8, 16);
+		memcpy(p->dst, ip + 24, 16);
+	} else {
+		return false;
+	}
+	p->l3 = ip;
+	p->payload_clipped = false;
+	p->proto = proto;
+	/* Both ports in one load: the swap puts sport in the high half. */
+	store32(&p->sport, rol32(__builtin_bswap32((uint32_t)load32(l4)), 16));
+	p->payload = l4 + hlen;
+	if (proto == IPPROTO_TCP) {
+		p->payload_len = len - hlen;
+		/* seq and ack in one load likewise. */
+		store64(&p->seq, rol64(__builtin_bswap64(load64(l4 + 4)), 32));
+		p->tcp_flags = l4[13];
+		p->win = rd16(l4 + 14);
+	} else {
+		p->payload_len = rd16(l4 + 4) - 8u;
+		p->tcp_flags = 0;
+	}
+	return true;
+}
+
+enum kc_decode_res kc_decode_eth(const uint8_t *data, uint32_t caplen, struct kc_pkt *p)
+{
+	if (kc_likely(decode_fast(data, caplen, p)))
+		return KC_DEC_OK;
+	return kc_decode_eth_general(data, caplen, p);
 }

@@ -16,6 +16,7 @@
 #define KC_DECODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kc_common.h"
@@ -64,12 +65,15 @@ struct kc_pkt {
 	const uint8_t *payload;   /**< L4 payload (TCP/UDP data) */
 	uint32_t payload_len;     /**< from IP/UDP lengths, clipped to captured bytes */
 	uint32_t l3_len;          /**< IP packet length claimed by the header */
-	uint16_t vlan[KC_DECODE_MAX_VLANS]; /**< VLAN ids, outer first */
-	uint8_t n_vlan;
-	uint8_t family;           /**< 4 or 6 */
-	uint8_t proto;            /**< IPPROTO_TCP / IPPROTO_UDP (the L4 protocol) */
-	uint8_t tcp_flags;
+	/* The next six in this order: kc_flow_key_make_hash() reads the ports
+	 * and VLAN ids as one 64-bit word and proto with family as one 16-bit
+	 * word, which is how the flow key stores them (kc_flow.h). */
 	uint16_t sport, dport;
+	uint16_t vlan[KC_DECODE_MAX_VLANS]; /**< VLAN ids, outer first */
+	uint8_t proto;            /**< IPPROTO_TCP / IPPROTO_UDP (the L4 protocol) */
+	uint8_t family;           /**< 4 or 6 */
+	uint8_t n_vlan;
+	uint8_t tcp_flags;
 	uint32_t seq, ack;
 	uint16_t win;
 	bool payload_clipped;     /**< captured fewer payload bytes than the header says */
@@ -82,6 +86,10 @@ struct kc_pkt {
 	const uint8_t *frag_data; /**< this fragment's data */
 	uint32_t frag_len;
 };
+static_assert(offsetof(struct kc_pkt, dport) == offsetof(struct kc_pkt, sport) + 2 &&
+		      offsetof(struct kc_pkt, vlan) == offsetof(struct kc_pkt, sport) + 4 &&
+		      offsetof(struct kc_pkt, family) == offsetof(struct kc_pkt, proto) + 1,
+	      "ports and VLAN ids one word, proto and family one half-word (kc_flow_key_make_hash)");
 
 /**
  * Decode an Ethernet frame.

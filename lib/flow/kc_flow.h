@@ -23,6 +23,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "kc_common.h"
 #include "kc_decode.h"
@@ -127,18 +132,25 @@ struct kc_flow_link {
 	uint32_t prev, next;
 };
 
+/** One timeout class's LRU list, by entry number (internal to the table). */
+struct kc_flow_lru {
+	uint32_t head, tail;
+};
+
 /**
- * The first members of every struct kc_flow_table: what the inline prefetch
- * helpers below read. Public only so that those inline into the caller's
- * burst loop (two calls per packet otherwise); everything else stays private
- * to flow_table.c.
+ * The first member of every struct kc_flow_table: what the inline lookup and
+ * prefetch helpers below use. Public only so that those inline into the
+ * caller's burst loop (calls per packet otherwise); everything else stays
+ * private to flow_table.c.
  */
 struct kc_flow_table_head {
 	uint32_t *index;             /**< entry number per slot, UINT32_MAX if free */
 	uint32_t index_mask;
-	uint8_t *entries;            /**< entries of `stride` bytes */
+	uint8_t *entries;            /**< entries of `stride` bytes, cache-line aligned */
 	size_t stride;
 	struct kc_flow_link *links;  /**< LRU links by entry number */
+	struct kc_flow_lru lru[KC_FLOW_T_MAX];
+	struct kc_flow_stats stats;
 };
 
 /** Default capacity and timeouts (seconds), named as the config keys. */
@@ -164,8 +176,9 @@ void kc_flow_table_destroy(struct kc_flow_table *t);
  */
 bool kc_flow_key_make(const struct kc_pkt *p, struct kc_flow_key *k);
 
-/** kc_flow_key_make() and kc_flow_key_hash() in one pass (the per-packet path). */
-bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32_t *hash);
+/** kc_flow_key_make() and kc_flow_key_hash() in one pass (the per-packet
+ *  path; inline, below). */
+static inline bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32_t *hash);
 
 /** Symmetric hash of a key: the same for both directions (the key is canonical). */
 uint32_t kc_flow_key_hash(const struct kc_flow_key *k);
@@ -178,14 +191,22 @@ uint32_t kc_flow_key_hash(const struct kc_flow_key *k);
  */
 void kc_flow_hash_seed(uint64_t seed);
 
+/** The hash's secrets: read by the inline hash below, written only by
+ *  kc_flow_hash_seed() (flow_table.c). Not for any other use. */
+extern uint64_t kc_flow_hash_secret[4];
+
 /**
  * Find the flow of @p k or create it, evicting the longest-idle flow if the
  * table is full. Moves the flow to the tail of its LRU list with time @p now_us.
  * @param created set to true if the flow is new (user area zeroed).
  * @return the flow (never NULL once the table exists).
  */
-struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
-			       uint64_t now_us, bool *created);
+static inline struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
+					     uint64_t now_us, bool *created);
+/** The out-of-line part of kc_flow_lookup() (a key not in the table, its probe
+ *  ended at empty slot @p s): call that one. */
+struct kc_flow *kc_flow_lookup_miss(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
+				    uint64_t now_us, uint32_t s);
 
 /**
  * Prefetching for burst processing (the DPDK bulk-lookup pattern): once the
@@ -264,6 +285,214 @@ static inline void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_
 	if (lines > 3)
 		__builtin_prefetch(f + 3 * KC_CACHE_LINE);
 	__builtin_prefetch(&h->links[e], 1);
+}
+
+/* Helpers of the inline key and hash functions (flow_table.c uses them too). */
+static inline uint64_t kc_flow_load64_(const void *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return v;
+}
+
+static inline uint64_t kc_flow_load32_(const void *b)
+{
+	uint32_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return v;
+}
+
+/* The 128-bit product folded to 64 bits (wyhash's "mum"): one multiply mixes
+ * two words at once. */
+static inline uint64_t kc_flow_mum_(uint64_t a, uint64_t b)
+{
+	__uint128_t r = (__uint128_t)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/*
+ * The key is six little-endian 64-bit words:
+ *   w0, w1: address a    w2, w3: address b   (IPv4: w1 = w3 = 0)
+ *   w4: port_a | port_b << 16 | vlan[0] << 32 | vlan[1] << 48
+ *   w5: proto | family << 8
+ * The hash is keyed by the secrets and symmetric because the key already is.
+ * IPv4 (16 bytes that vary, plus w5) is wyhash's construction for 16 bytes:
+ * both addresses as one word times w4, and the whole 128-bit product, w5
+ * folded in, through a second multiply. IPv6: each address's product, then
+ * one multiply over those with w4 and w5.
+ */
+static inline uint32_t kc_flow_hash4_(uint64_t a, uint64_t b, uint64_t w4, uint64_t w5)
+{
+	const uint64_t *s = kc_flow_hash_secret;
+	__uint128_t r = (__uint128_t)((a | b << 32) ^ s[0]) * (w4 ^ s[1]);
+	uint64_t h = kc_flow_mum_((uint64_t)r ^ w5 ^ s[2], (uint64_t)(r >> 64) ^ s[3]);
+
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static inline uint32_t kc_flow_hash6_(const uint64_t w[6])
+{
+	const uint64_t *s = kc_flow_hash_secret;
+	uint64_t ha = kc_flow_mum_(w[0] ^ s[0], w[1] ^ s[1]), hb = kc_flow_mum_(w[2] ^ s[2], w[3] ^ s[3]);
+	uint64_t h = kc_flow_mum_(ha ^ w[4] ^ s[1], hb ^ w[5] ^ s[0]);
+
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static inline void kc_flow_store64_(void *b, uint64_t v)
+{
+	memcpy(b, &v, sizeof(v));
+}
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are assembled little-endian");
+static_assert(offsetof(struct kc_flow_key, port_a) == 32 && offsetof(struct kc_flow_key, vlan) == 36 &&
+		      offsetof(struct kc_flow_key, proto) == 40 && offsetof(struct kc_flow_key, family) == 41,
+	      "key layout as kc_flow_key_make_hash assembles it");
+
+/*
+ * Endpoints are ordered by (address, port), in memcmp order of the address
+ * bytes then by port, so both directions give one key. Big-endian loads
+ * compare as the bytes do, and an IPv4 address with its port fits one 48-bit
+ * number: one compare orders the endpoints. The packet keeps the ports and
+ * VLAN ids in w4's order and proto and family in w5's (kc_decode.h): each is
+ * one load, and w4 as loaded when the sender is endpoint a.
+ */
+static inline bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32_t *hash)
+{
+	uint64_t pv = kc_flow_load64_(&p->sport), sp = (uint16_t)pv, dp = (uint16_t)(pv >> 16);
+	uint32_t ports = (uint32_t)pv;
+	/* w4 with the ports the other way round: a 16-bit rotate. */
+	uint64_t swapped = (pv & ~0xffffffffull) | (uint32_t)(ports << 16 | ports >> 16), w4, w5;
+	uint8_t *d = (uint8_t *)k;
+	uint16_t pf;
+	bool src_is_a;
+
+	memcpy(&pf, &p->proto, sizeof(pf));
+	w5 = pf;
+	if (p->family == 4) {
+		uint64_t s = kc_flow_load32_(p->src), t = kc_flow_load32_(p->dst), a, b;
+
+		/* The 32-bit address byte-swapped into bits 16-47. */
+		src_is_a = (__builtin_bswap64(s) >> 16 | sp) <= (__builtin_bswap64(t) >> 16 | dp);
+		a = src_is_a ? s : t;
+		b = src_is_a ? t : s;
+		w4 = src_is_a ? pv : swapped;
+		kc_flow_store64_(d, a);
+		kc_flow_store64_(d + 8, 0);
+		kc_flow_store64_(d + 16, b);
+		kc_flow_store64_(d + 24, 0);
+		kc_flow_store64_(d + 32, w4);
+		kc_flow_store64_(d + 40, w5);
+		*hash = kc_flow_hash4_(a, b, w4, w5);
+	} else {
+		uint64_t s0 = kc_flow_load64_(p->src), s1 = kc_flow_load64_(p->src + 8);
+		uint64_t t0 = kc_flow_load64_(p->dst), t1 = kc_flow_load64_(p->dst + 8);
+		uint64_t w[6];
+
+		if (s0 != t0)
+			src_is_a = __builtin_bswap64(s0) < __builtin_bswap64(t0);
+		else if (s1 != t1)
+			src_is_a = __builtin_bswap64(s1) < __builtin_bswap64(t1);
+		else
+			src_is_a = sp <= dp;
+		w[0] = src_is_a ? s0 : t0;
+		w[1] = src_is_a ? s1 : t1;
+		w[2] = src_is_a ? t0 : s0;
+		w[3] = src_is_a ? t1 : s1;
+		w[4] = src_is_a ? pv : swapped;
+		w[5] = w5;
+		kc_flow_store64_(d, w[0]);
+		kc_flow_store64_(d + 8, w[1]);
+		kc_flow_store64_(d + 16, w[2]);
+		kc_flow_store64_(d + 24, w[3]);
+		kc_flow_store64_(d + 32, w[4]);
+		kc_flow_store64_(d + 40, w[5]);
+		*hash = kc_flow_hash6_(w);
+	}
+	return src_is_a;
+}
+
+/* Inline instead of memcmp: 48 bytes are three 16-byte compares (six loads
+ * and XORs without SSE2), where the libc call costs more than the compare.
+ * @p in_table is an entry's key: entries start on a cache line, so its loads
+ * fold into the compares. */
+static inline bool kc_flow_key_eq_(const struct kc_flow_key *in_table, const struct kc_flow_key *k)
+{
+#ifdef __SSE2__
+	const __m128i *a = (const __m128i *)(const void *)in_table, *b = (const __m128i *)(const void *)k;
+	__m128i c = _mm_and_si128(_mm_cmpeq_epi8(_mm_load_si128(a), _mm_loadu_si128(b)),
+				  _mm_cmpeq_epi8(_mm_load_si128(a + 1), _mm_loadu_si128(b + 1)));
+
+	c = _mm_and_si128(c, _mm_cmpeq_epi8(_mm_load_si128(a + 2), _mm_loadu_si128(b + 2)));
+	return _mm_movemask_epi8(c) == 0xffff;
+#else
+	const uint8_t *x = (const uint8_t *)in_table, *y = (const uint8_t *)k;
+	uint64_t d = 0;
+	unsigned i;
+
+	for (i = 0; i < sizeof(*k); i += 8)
+		d |= kc_flow_load64_(x + i) ^ kc_flow_load64_(y + i);
+	return d == 0;
+#endif
+}
+
+/* Most packets belong to a flow that is already last of its class (a burst of
+ * one conversation): then there is nothing to move. Otherwise the flow has a
+ * successor, and the tail is another flow: fewer cases than an unlink and an
+ * append. @p e: f's entry number. */
+static inline void kc_flow_lru_touch_(struct kc_flow_table_head *h, const struct kc_flow *f, uint32_t e)
+{
+	struct kc_flow_lru *l = &h->lru[f->tclass];
+	struct kc_flow_link *links = h->links;
+	uint32_t prev, next, tail = l->tail;
+
+	if (tail == e)
+		return;
+	prev = links[e].prev;
+	next = links[e].next;
+	if (prev != UINT32_MAX)
+		links[prev].next = next;
+	else
+		l->head = next;
+	links[next].prev = prev;
+	links[tail].next = e;
+	links[e].prev = tail;
+	links[e].next = UINT32_MAX;
+	l->tail = e;
+}
+
+/* Inline: the hit path is most packets' whole lookup, and a call would add a
+ * prologue saving the registers the probe needs to a few dozen instructions. */
+static inline struct kc_flow *kc_flow_lookup(struct kc_flow_table *t, const struct kc_flow_key *k, uint32_t hash,
+					     uint64_t now_us, bool *created)
+{
+	struct kc_flow_table_head *h = (struct kc_flow_table_head *)t;
+	uint32_t mask = h->index_mask, s = hash & mask, e;
+	struct kc_flow *f;
+
+	h->stats.lookups++;
+	for (;; s = (s + 1) & mask) {
+		e = h->index[s];
+		if (e == UINT32_MAX) {
+			*created = true;
+			return kc_flow_lookup_miss(t, k, hash, now_us, s);
+		}
+		f = (struct kc_flow *)(h->entries + (size_t)e * h->stride);
+		if (f->hash == hash && kc_flow_key_eq_(&f->key, k))
+			break;
+	}
+	*created = false;
+	/* The list is in last_us order: a flow whose time does not move (live
+	 * bursts share one timestamp) keeps its place, and only flows after it
+	 * share that time. */
+	if (now_us > f->last_us) {
+		f->last_us = now_us;
+		kc_flow_lru_touch_(h, f, e);
+	}
+	return f;
 }
 
 const struct kc_flow_stats *kc_flow_stats(const struct kc_flow_table *t);

@@ -14,6 +14,8 @@
  * table is expired completely.
  *
  * Invariants checked (abort on violation, in every build type):
+ *  - kc_decode_eth() (with its fast path) and the general decoder give the
+ *    same result and store the same bytes;
  *  - OK: payload and l3 lie inside the frame; payload_len <= l3_len;
  *  - FRAGMENT: frag_data/frag_len lie inside the frame;
  *  - a completed datagram's payload is readable for payload_len bytes
@@ -34,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decode_internal.h"
 #include "kc_decode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -83,7 +86,7 @@ static void one_frame(struct kc_defrag *d, const uint8_t *frame, size_t len, uin
 {
 	uint8_t *buf = malloc(len ? len : 1);
 	const uint8_t *end;
-	struct kc_pkt p;
+	struct kc_pkt p, g;
 	enum kc_decode_res r;
 
 	FZ_CHECK(buf != NULL);
@@ -92,6 +95,9 @@ static void one_frame(struct kc_defrag *d, const uint8_t *frame, size_t len, uin
 	end = buf + len;
 	memset(&p, 0, sizeof(p));
 	r = kc_decode_eth(buf, (uint32_t)len, &p);
+	memset(&g, 0, sizeof(g));
+	FZ_CHECK(kc_decode_eth_general(buf, (uint32_t)len, &g) == r);
+	FZ_CHECK(memcmp(&g, &p, sizeof(p)) == 0);
 	FZ_CHECK((unsigned)r < KC_DEC_RES_MAX);
 	FZ_CHECK(strcmp(kc_decode_res_name(r), "unknown") != 0);
 	if (r == KC_DEC_OK) {
@@ -176,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #include "pktbuild.h"
 
-#define N_SEEDS 8
+#define N_SEEDS 9
 static uint8_t seeds[N_SEEDS][16384];
 static size_t seed_len[N_SEEDS];
 
@@ -288,6 +294,30 @@ static void build_seeds(void)
 	pb_bytes(&b, data, 64);
 	pb_ip4_end(&b, ip);
 	seed_add(7, &b);
+	/* 8: what the decoder's fast path takes: untagged IPv4/TCP, 802.1Q
+	 * IPv6/UDP, QinQ IPv4/UDP, 0x9100+802.1Q IPv6/TCP. */
+	for (i = 0; i < 4; i++) {
+		static const uint16_t outer[4] = {0x0800, 0x8100, 0x88a8, 0x9100};
+		int v6 = i & 1, tcp = i == 0 || i == 3;
+
+		pb_init(&b);
+		pb_eth(&b, outer[i]);
+		if (i >= 2)
+			pb_vlan(&b, (uint16_t)(100 + i), 0x8100);
+		if (i >= 1)
+			pb_vlan(&b, (uint16_t)(200 + i), v6 ? 0x86dd : 0x0800);
+		ip = v6 ? pb_ip6(&b, tcp ? IPPROTO_TCP : IPPROTO_UDP, PB_A6, PB_B6)
+			: pb_ip4(&b, tcp ? IPPROTO_TCP : IPPROTO_UDP, PB_A4, PB_B4);
+		if (tcp)
+			pb_tcp(&b, 40000, 443, 7, 8, KC_TCP_ACK | KC_TCP_PSH, 5, data, 30);
+		else
+			pb_udp(&b, 5353, 53, data, 30);
+		if (v6)
+			pb_ip6_end(&b, ip);
+		else
+			pb_ip4_end(&b, ip);
+		seed_add(8, &b);
+	}
 }
 
 static int replay_file(const char *path)

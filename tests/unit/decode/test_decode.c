@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decode_internal.h"
 #include "kc_decode.h"
 #include "kct.h"
 #include "pktbuild.h"
@@ -13,15 +14,21 @@
 static const uint8_t HELLO[] = "hello world"; /* 11 bytes used */
 
 /* Decode a copy of exactly @p len bytes on the heap, so a read past the
- * captured bytes is caught by ASan/valgrind rather than landing in the builder. */
+ * captured bytes is caught by ASan/valgrind rather than landing in the builder.
+ * The general decoder must agree with kc_decode_eth (and its fast path) on
+ * the result and on every byte it stores. */
 static enum kc_decode_res decode_exact(const uint8_t *d, uint32_t len, struct kc_pkt *p, uint8_t **copy)
 {
 	uint8_t *c = malloc(len ? len : 1);
 	enum kc_decode_res r;
+	struct kc_pkt g;
 
 	memcpy(c, d, len);
 	memset(p, 0x5a, sizeof(*p)); /* stale garbage must not leak into results */
+	memset(&g, 0x5a, sizeof(g));
 	r = kc_decode_eth(c, len, p);
+	CHECK_RES(kc_decode_eth_general(c, len, &g), r);
+	CHECK(memcmp(&g, p, sizeof(g)) == 0);
 	if (r == KC_DEC_OK && p->payload_len > 0)
 		CHECK(p->payload >= c && p->payload + p->payload_len <= c + len);
 	if (r == KC_DEC_FRAGMENT)
@@ -854,6 +861,117 @@ static void test_res_names(void)
 	CHECK(strcmp(kc_decode_res_name((enum kc_decode_res)-1), "unknown") == 0);
 }
 
+/* The frames kc_decode_eth decodes on its fast path (at most two tags, IPv4
+ * without options or IPv6 without extension headers, whole TCP or UDP), at
+ * each edge of what it accepts; decode_exact() compares every result with
+ * the general decoder's. */
+static void test_fast_path_edges(void)
+{
+	static const uint16_t tp[3] = {0x9100, 0x88a8, 0x8100}, vid[3] = {4095, 1, 2};
+	struct pb b;
+	struct kc_pkt p;
+	uint8_t *c;
+	unsigned nv, v6, udp;
+	uint32_t ip, cut;
+
+	for (nv = 0; nv <= 3; nv++) {
+		for (v6 = 0; v6 <= 1; v6++) {
+			for (udp = 0; udp <= 1; udp++) {
+				uint32_t l3 = 14 + 4 * nv, l4 = l3 + (v6 ? 40 : 20);
+				uint16_t et = v6 ? 0x86dd : 0x0800;
+				unsigned i;
+
+				pb_init(&b);
+				pb_eth(&b, nv ? tp[0] : et);
+				for (i = 0; i < nv; i++)
+					pb_vlan(&b, vid[i], i + 1 < nv ? tp[i + 1] : et);
+				ip = v6 ? pb_ip6(&b, udp ? IPPROTO_UDP : IPPROTO_TCP, PB_A6, PB_B6)
+					: pb_ip4(&b, udp ? IPPROTO_UDP : IPPROTO_TCP, PB_A4, PB_B4);
+				if (udp)
+					pb_udp(&b, 53, 5353, HELLO, 11);
+				else
+					pb_tcp(&b, 4000, 443, 0xfedcba98, 0x01234567, KC_TCP_SYN | KC_TCP_ACK, 5,
+					       HELLO, 11);
+				if (v6)
+					pb_ip6_end(&b, ip);
+				else
+					pb_ip4_end(&b, ip);
+				CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_OK);
+				CHECK_EQ(p.n_vlan, nv < 2 ? nv : 2);
+				CHECK_EQ(p.vlan[0], nv ? 4095 : 0);
+				CHECK_EQ(p.vlan[1], nv > 1 ? 1 : 0);
+				CHECK_EQ(p.family, v6 ? 6 : 4);
+				CHECK(p.payload == c + l4 + (udp ? 8 : 20));
+				CHECK_EQ(p.payload_len, 11);
+				CHECK_EQ(p.sport, udp ? 53 : 4000);
+				CHECK_EQ(p.dport, udp ? 5353 : 443);
+				if (!udp) {
+					CHECK_EQ(p.seq, 0xfedcba98);
+					CHECK_EQ(p.ack, 0x01234567);
+					CHECK_EQ(p.tcp_flags, KC_TCP_SYN | KC_TCP_ACK);
+				}
+				free(c);
+				/* Every cut: whole headers clipped, or too short. */
+				for (cut = 0; cut < b.n; cut++) {
+					decode_exact(b.d, cut, &p, &c);
+					free(c);
+				}
+				/* Ethernet padding after the IP packet. */
+				pb_fill(&b, 0xee, 9);
+				CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_OK);
+				CHECK_EQ(p.payload_len, 11);
+				free(c);
+				/* IP length one short of the L4 header and data. */
+				if (v6)
+					pb_put16(&b, l3 + 4, (uint16_t)((udp ? 8 : 20) + 10));
+				else
+					pb_put16(&b, l3 + 2, (uint16_t)(20 + (udp ? 8 : 20) + 10));
+				decode_exact(b.d, b.n, &p, &c);
+				free(c);
+			}
+		}
+	}
+	/* The smallest frame the fast path can take: untagged IPv4, empty UDP. */
+	pb_init(&b);
+	pb_eth(&b, 0x0800);
+	ip = pb_ip4(&b, IPPROTO_UDP, PB_A4, PB_B4);
+	pb_udp(&b, 1, 2, NULL, 0);
+	pb_ip4_end(&b, ip);
+	CHECK_EQ(b.n, 42);
+	CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_OK);
+	CHECK_EQ(p.payload_len, 0);
+	free(c);
+	/* IPv4 with DF set is not a fragment; MF or an offset is. */
+	build_tcp4(&b, HELLO, 11);
+	b.d[14 + 6] = 0x40;
+	CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_OK);
+	free(c);
+	b.d[14 + 6] = 0x20;
+	CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_FRAGMENT);
+	free(c);
+	b.d[14 + 6] = 0;
+	b.d[14 + 7] = 1;
+	CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_FRAGMENT);
+	free(c);
+	/* TCP data offset past the segment, captured whole. */
+	build_tcp4(&b, HELLO, 3);
+	b.d[14 + 20 + 12] = 6 << 4;
+	CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_BAD_TCP_HDR);
+	free(c);
+	/* Other L4 behind a plain IPv4 or IPv6 header. */
+	build_tcp4(&b, HELLO, 11);
+	b.d[14 + 9] = IPPROTO_SCTP;
+	CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_OTHER_L4);
+	free(c);
+	pb_init(&b);
+	pb_eth(&b, 0x86dd);
+	ip = pb_ip6(&b, IPPROTO_ICMPV6, PB_A6, PB_B6);
+	pb_fill(&b, 0x80, 24);
+	pb_ip6_end(&b, ip);
+	CHECK_RES(decode_exact(b.d, b.n, &p, &c), KC_DEC_OTHER_L4);
+	free(c);
+}
+
 int main(void)
 {
 	test_eth_ipv4_tcp();
@@ -872,5 +990,6 @@ int main(void)
 	test_snaplen_clipped();
 	test_decode_l4_direct();
 	test_res_names();
+	test_fast_path_edges();
 	return kct_done("test_decode");
 }

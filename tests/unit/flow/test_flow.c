@@ -866,6 +866,7 @@ static void test_hash_seed(void)
 	struct kc_pkt p, q;
 	struct kc_flow_key k1, k2;
 	uint32_t h1, h2, before, i, max = 0, differ = 0;
+	uint8_t fam;
 
 	frame_pkt(&p, 0, IPPROTO_TCP, 0, NULL, 0);
 	frame_pkt(&q, 0, IPPROTO_TCP, 1, NULL, 0);
@@ -884,25 +885,87 @@ static void test_hash_seed(void)
 	CHECK_EQ(h1, kc_flow_key_hash(&k1));
 
 	/* 65536 flows from one client to one server, sequential source ports
-	 * and addresses: the shape of a scan, the unkind case for weak hashes. */
-	memset(count, 0, sizeof(count));
-	for (i = 0; i < N; i++) {
-		uint32_t h, h0;
+	 * and addresses: the shape of a scan, the unkind case for weak hashes.
+	 * IPv4 and IPv6 keys are hashed differently: both. */
+	for (fam = 4; fam <= 6; fam += 2) {
+		memset(count, 0, sizeof(count));
+		max = differ = 0;
+		for (i = 0; i < N; i++) {
+			uint32_t h, h0;
 
-		mkpkt(&p, 4, IPPROTO_TCP, 0x0a000000u + (i >> 8), 0x0a0000ffu, (uint16_t)(1024 + (i & 0xff)), 80);
+			mkpkt(&p, fam, IPPROTO_TCP, 0x0a000000u + (i >> 8), 0x0a0000ffu, (uint16_t)(1024 + (i & 0xff)),
+			      80);
+			kc_flow_key_make_hash(&p, &k1, &h);
+			CHECK_EQ(h, kc_flow_key_hash(&k1));
+			count[h & (BUCKETS - 1)]++;
+			kc_flow_hash_seed(1);
+			kc_flow_key_make_hash(&p, &k1, &h0);
+			kc_flow_hash_seed(0x5eed);
+			differ += h0 != h;
+		}
+		for (i = 0; i < BUCKETS; i++)
+			if (count[i] > max)
+				max = count[i];
+		/* 16 per bucket on average; a fair hash stays far below 48. */
+		CHECK(max < 48);
+		CHECK(differ > N - 16);
+	}
+
+	/* Ports only (what a remote sender controls best), over a single
+	 * address pair: still spread. */
+	memset(count, 0, sizeof(count));
+	max = 0;
+	for (i = 0; i < N; i++) {
+		uint32_t h;
+
+		mkpkt(&p, 4, IPPROTO_UDP, 0xc0000201u, 0xc6336401u, (uint16_t)i, (uint16_t)(i * 31));
 		kc_flow_key_make_hash(&p, &k1, &h);
 		count[h & (BUCKETS - 1)]++;
-		kc_flow_hash_seed(1);
-		kc_flow_key_make_hash(&p, &k1, &h0);
-		kc_flow_hash_seed(0x5eed);
-		differ += h0 != h;
 	}
 	for (i = 0; i < BUCKETS; i++)
 		if (count[i] > max)
 			max = count[i];
-	/* 16 per bucket on average; a fair hash stays far below 48. */
 	CHECK(max < 48);
-	CHECK(differ > N - 16);
+
+	/* Every field of the key reaches the hash, in both families: VLAN ids,
+	 * protocol, each address byte and each port byte. */
+	for (fam = 4; fam <= 6; fam += 2) {
+		uint32_t base;
+		unsigned j;
+
+		mkpkt(&p, fam, IPPROTO_TCP, 0x0a000001, 0x0a000002, 40000, 443);
+		kc_flow_key_make_hash(&p, &k1, &base);
+		q = p;
+		q.vlan[0] = 7;
+		kc_flow_key_make_hash(&q, &k2, &h2);
+		CHECK(h2 != base && h2 == kc_flow_key_hash(&k2));
+		q = p;
+		q.vlan[1] = 7;
+		kc_flow_key_make_hash(&q, &k2, &h2);
+		CHECK(h2 != base && h2 == kc_flow_key_hash(&k2));
+		q = p;
+		q.proto = IPPROTO_UDP;
+		kc_flow_key_make_hash(&q, &k2, &h2);
+		CHECK(h2 != base && h2 == kc_flow_key_hash(&k2));
+		for (j = 0; j < (fam == 4 ? 4u : 16u); j++) {
+			q = p;
+			q.src[j] ^= 0x80;
+			kc_flow_key_make_hash(&q, &k2, &h2);
+			CHECK(h2 != base && h2 == kc_flow_key_hash(&k2));
+			q = p;
+			q.dst[j] ^= 0x01;
+			kc_flow_key_make_hash(&q, &k2, &h2);
+			CHECK(h2 != base && h2 == kc_flow_key_hash(&k2));
+		}
+		q = p;
+		q.sport ^= 0x100;
+		kc_flow_key_make_hash(&q, &k2, &h2);
+		CHECK(h2 != base && h2 == kc_flow_key_hash(&k2));
+		q = p;
+		q.dport ^= 1;
+		kc_flow_key_make_hash(&q, &k2, &h2);
+		CHECK(h2 != base && h2 == kc_flow_key_hash(&k2));
+	}
 	kc_flow_hash_seed(0x5eed);
 }
 
