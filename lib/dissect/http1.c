@@ -225,18 +225,14 @@ static struct kc_item *item_new(struct kc_dissect_core *c, struct kc_dissect_flo
 
 static void dir_reset_msg(struct h1_dir *d)
 {
-	d->enc = ENC_NONE;
-	d->mflags = 0;
-	d->rsrc = RS_NONE;
-	d->qflags = 0;
+	_Static_assert(offsetof(struct h1_dir, enc) == 0 &&
+		       offsetof(struct h1_dir, it) + sizeof(d->it) <= offsetof(struct h1_dir, state),
+		       "h1_dir: the per-message fields lead");
+	_Static_assert(ENC_NONE == 0 && RS_NONE == 0, "zero is none");
+	/* enc .. it as one block (a few wide stores), then the two -1s. */
+	memset(d, 0, offsetof(struct h1_dir, it) + sizeof(d->it));
 	d->last_hdr = -1;
 	d->cur_q = -1;
-	d->status = 0;
-	d->remaining = 0;
-	d->body_wire = 0;
-	d->msg_bytes = 0;
-	d->hdr_bytes = 0;
-	d->it = NULL;
 }
 
 static void z_release(struct kc_dissect_core *c, struct h1_dir *d)
@@ -407,6 +403,7 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 	size_t tn = r->target_len;
 	const uint8_t *path = t, *q = NULL;
 	const uint8_t *path_end = end; /* readable end past path */
+	int in_target = 1;              /* path lies within the target */
 	size_t path_len = tn, q_len = 0;
 
 	if (r->method_len + tn + r->version_len <= (size_t)KC_ITEM_ARENA_SIZE - it->arena_used) {
@@ -436,12 +433,36 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 
 		path = slash != NULL ? slash : (const uint8_t *)"/";
 		path_len = slash != NULL ? (size_t)(t + tn - slash) : 1;
-		if (slash == NULL)
+		if (slash == NULL) {
 			path_end = path + 1;
+			in_target = 0;
+		}
 	}
 	{
-		const uint8_t *qm = find2_short(path, path_len, path_end, '?', '#');
+		const uint8_t *qm;
+		int pct;
 
+#ifdef __SSE2__
+		if (path_len <= 16 && (size_t)(path_end - path) >= 16) {
+			/* One load answers for '?', '#' and '%' in a short
+			 * target (most of them). */
+			__m128i v = _mm_loadu_si128((const __m128i *)path);
+			unsigned lim = (1u << path_len) - 1;
+			unsigned mq = (unsigned)_mm_movemask_epi8(
+				_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('?')),
+					     _mm_cmpeq_epi8(v, _mm_set1_epi8('#')))) & lim;
+			unsigned mp = (unsigned)_mm_movemask_epi8(
+				_mm_cmpeq_epi8(v, _mm_set1_epi8('%'))) & lim;
+
+			qm = mq != 0 ? path + __builtin_ctz(mq) : NULL;
+			pct = (mp & (mq != 0 ? (mq & -mq) - 1 : lim)) != 0;
+		} else
+#endif
+		{
+			qm = find2_short(path, path_len, path_end, '?', '#');
+			pct = find_short(path, qm != NULL ? (size_t)(qm - path) : path_len, path_end,
+					 '%') != NULL;
+		}
 		if (qm != NULL) {
 			size_t i = (size_t)(qm - path);
 
@@ -454,12 +475,17 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 			}
 			path_len = i;
 		}
+		/* request.path is Go's url.URL.Path: percent-decoded, '+'
+		 * kept. Without an escape it is a part of the target, whose
+		 * copy in the arena (the url) it can share. */
+		if (pct)
+			put_decoded(it, path, path_len, path_end, 0, &h->path);
+		else if (path_len > 0 && in_target && h->url.len == tn)
+			h->path = (struct kc_str){ (uint16_t)(h->url.off + (path - t)),
+						   (uint16_t)path_len };
+		else
+			(void)put(it, path, path_len, &h->path);
 	}
-	/* request.path is Go's url.URL.Path: percent-decoded, '+' kept. */
-	if (find_short(path, path_len, path_end, '%') == NULL)
-		(void)put(it, path, path_len, &h->path);
-	else
-		put_decoded(it, path, path_len, path_end, 0, &h->path);
 	/* queryString: url.ParseQuery order and decoding; repeats kept. */
 	while (q != NULL && q_len > 0) {
 		size_t e = 0, eq;
@@ -927,9 +953,11 @@ static inline __attribute__((always_inline)) int header_framing_in(struct h1_dir
 		if (vl == 0 || vl > 19)
 			return -1;
 		for (size_t i = 0; i < vl; i++) {
-			if (val[i] < '0' || val[i] > '9')
+			unsigned dg = (unsigned)val[i] - '0';
+
+			if (dg > 9)
 				return -1;
-			v = v * 10 + (uint64_t)(val[i] - '0');
+			v = v * 10 + dg;
 		}
 		/* Differing repeated lengths are a smuggling attempt
 		 * (RFC 9112 6.3 item 5): unrecoverable framing. */
@@ -1488,6 +1516,19 @@ h1_feed_dir(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir di
 			 * over from here. */
 			if (h->switch_to != SW_NONE)
 				break;
+			/* A response whose Content-Length body is all in this
+			 * buffer (most of them): the body and the end of the
+			 * message at once, as H1_BODY_CL below does them. */
+			if (dir == KC_DIR_S2C && d->state == H1_BODY_CL &&
+			    d->remaining <= (uint64_t)(len - off)) {
+				size_t take = (size_t)d->remaining;
+
+				body_data(c, dir, d, data + off, take);
+				off += take;
+				d->msg_bytes += take;
+				d->remaining = 0;
+				resp_done(c, f, 0);
+			}
 			continue;
 		}
 		/* Line-oriented states skip the first dispatch with one
