@@ -1427,48 +1427,45 @@ static inline __attribute__((always_inline)) size_t h1_head(struct kc_dissect_co
 							     size_t off, int *more)
 {
 	const uint8_t *end = data + len;
+	const uint8_t *start = data + off, *p = start;
 	struct kc_item *it = d->it;
 	/* A 1xx head is skipped: nothing of it is kept (responses only). */
 	int skip = dir == KC_DIR_S2C && (d->mflags & M_INTERIM) != 0;
-	uint64_t bytes = 0;
 
+	/* One pointer walks the lines: the offset and the byte count are
+	 * worked out from it at the end (fewer live values in the loop). */
 	for (;;) {
-		const uint8_t *p = data + off;
-		size_t ci, adv, ll;
+		size_t ci, ll;
 		const uint8_t *lf = line_find(p, end, &ci);
 
 		if (lf == NULL) {
 			/* Not when the buffer ended with a line: then the
 			 * feed returns as its loop ends. */
-			*more = off < len;
+			*more = p < end;
 			break;
 		}
-		adv = (size_t)(lf - p) + 1;
-		ll = adv - 1;
+		ll = (size_t)(lf - p);
 		if (ll > 0 && p[ll - 1] == '\r')
 			ll--;
-		bytes += adv;
-		off += adv;
 		if (ll == 0) {
-			d->msg_bytes += bytes;
-			d->hdr_bytes += bytes;
+			d->msg_bytes += (uint64_t)(lf + 1 - start);
+			d->hdr_bytes += (uint64_t)(lf + 1 - start);
 			headers_done(c, f, dir);
-			return off;
+			return (size_t)(lf + 1 - data);
 		}
-		if (skip)
-			continue;
-		if (header_line(c, dir, d, it, p, ll, ci) != 0) {
-			d->msg_bytes += bytes;
-			d->hdr_bytes += bytes;
+		if (!skip && header_line(c, dir, d, it, p, ll, ci) != 0) {
+			d->msg_bytes += (uint64_t)(lf + 1 - start);
+			d->hdr_bytes += (uint64_t)(lf + 1 - start);
 			c->st.http.err_content_length++;
 			abort_msg(c, f, dir, KC_ITEM_F_GAP);
 			to_resync(d, 1);
-			return off;
+			return (size_t)(lf + 1 - data);
 		}
+		p = lf + 1;
 	}
-	d->msg_bytes += bytes;
-	d->hdr_bytes += bytes;
-	return off;
+	d->msg_bytes += (uint64_t)(p - start);
+	d->hdr_bytes += (uint64_t)(p - start);
+	return (size_t)(p - data);
 }
 
 /* States whose input is parsed line by line (the feed's second dispatch). */
