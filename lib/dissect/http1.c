@@ -226,7 +226,8 @@ static struct kc_item *item_new(struct kc_dissect_core *c, struct kc_dissect_flo
 static void dir_reset_msg(struct h1_dir *d)
 {
 	_Static_assert(offsetof(struct h1_dir, enc) == 0 &&
-		       offsetof(struct h1_dir, it) + sizeof(d->it) <= offsetof(struct h1_dir, state),
+		       offsetof(struct h1_dir, it) + sizeof(d->it) <=
+			       offsetof(struct h1_dir, state),
 		       "h1_dir: the per-message fields lead");
 	_Static_assert(ENC_NONE == 0 && RS_NONE == 0, "zero is none");
 	/* enc .. it as one block (a few wide stores), then the two -1s. */
@@ -460,8 +461,8 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 #endif
 		{
 			qm = find2_short(path, path_len, path_end, '?', '#');
-			pct = find_short(path, qm != NULL ? (size_t)(qm - path) : path_len, path_end,
-					 '%') != NULL;
+			pct = find_short(path, qm != NULL ? (size_t)(qm - path) : path_len,
+					 path_end, '%') != NULL;
 		}
 		if (qm != NULL) {
 			size_t i = (size_t)(qm - path);
