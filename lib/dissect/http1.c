@@ -1419,6 +1419,40 @@ static inline const uint8_t *line_find(const uint8_t *p, const uint8_t *end, siz
 	return kc_find_byte(p, n, '\n');
 }
 
+/* h1_head() for a 1xx head (responses), whose lines are only counted up to
+ * its blank line: out of the header loop. */
+static __attribute__((noinline)) size_t h1_head_skip(struct kc_dissect_core *c,
+						     struct kc_dissect_flow *f, struct h1_dir *d,
+						     const uint8_t *data, size_t len, size_t off,
+						     int *more)
+{
+	const uint8_t *end = data + len;
+	const uint8_t *start = data + off, *p = start;
+
+	for (;;) {
+		const uint8_t *lf = kc_find_byte(p, (size_t)(end - p), '\n');
+		size_t ll;
+
+		if (lf == NULL) {
+			*more = p < end;
+			break;
+		}
+		ll = (size_t)(lf - p);
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+		if (ll == 0) {
+			d->msg_bytes += (uint64_t)(lf + 1 - start);
+			d->hdr_bytes += (uint64_t)(lf + 1 - start);
+			headers_done(c, f, KC_DIR_S2C);
+			return (size_t)(lf + 1 - data);
+		}
+		p = lf + 1;
+	}
+	d->msg_bytes += (uint64_t)(p - start);
+	d->hdr_bytes += (uint64_t)(p - start);
+	return (size_t)(p - data);
+}
+
 /* The header lines of a head, from @p off while @p d is in H1_HEADERS, up to
  * and including the blank line that ends it, in a loop of their own (most
  * lines are header lines) that keeps the byte counts in registers.
@@ -1434,7 +1468,10 @@ static inline __attribute__((always_inline)) size_t h1_head(struct kc_dissect_co
 	const uint8_t *start = data + off, *p = start;
 	struct kc_item *it = d->it;
 	/* A 1xx head is skipped: nothing of it is kept (responses only). */
-	int skip = dir == KC_DIR_S2C && (d->mflags & M_INTERIM) != 0;
+	const int skip = dir == KC_DIR_S2C && kc_unlikely((d->mflags & M_INTERIM) != 0);
+
+	if (skip)
+		return h1_head_skip(c, f, d, data, len, off, more);
 
 	/* One pointer walks the lines: the offset and the byte count are
 	 * worked out from it at the end (fewer live values in the loop). */
@@ -1457,7 +1494,7 @@ static inline __attribute__((always_inline)) size_t h1_head(struct kc_dissect_co
 			headers_done(c, f, dir);
 			return (size_t)(lf + 1 - data);
 		}
-		if (!skip && header_line(c, dir, d, it, p, ll, ci) != 0) {
+		if (header_line(c, dir, d, it, p, ll, ci) != 0) {
 			d->msg_bytes += (uint64_t)(lf + 1 - start);
 			d->hdr_bytes += (uint64_t)(lf + 1 - start);
 			c->st.http.err_content_length++;

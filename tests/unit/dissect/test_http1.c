@@ -912,6 +912,23 @@ static void test_path_views_and_whole_responses(void)
 	CHECK_EQ_U(S.items[2].u.http.resp_body_size, 4);
 	CHECK_EQ_U(S.items[2].resp_ts_us, 2);
 	kc_dissect_core_destroy(c);
+
+	/* A 1xx head with header lines, split inside a line and before its
+	 * blank line: skipped whole, the final answer kept. */
+	c = t_core(4096);
+	f = open_flow(c, 80);
+	feed(c, f, C2S, "POST /up HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 1);
+	feed(c, f, S2C, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=pre", 2);
+	feed(c, f, S2C, "load\r\nContent-Length: 9\r\n", 3);
+	feed(c, f, S2C, "\r", 4);
+	feed(c, f, S2C, "\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 5);
+	CHECK_EQ_U(S.n, 1);
+	CHECK_EQ_U(S.items[0].u.http.status, 200);
+	CHECK_EQ_U(S.items[0].u.http.n_resp_headers, 1);
+	CHECK_STR(&S.items[0], S.items[0].u.http.resp_body, "ok");
+	CHECK_EQ_U(S.items[0].resp_size, strlen("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+	CHECK_EQ_U(kc_dissect_stats(c)->http.interim, 1);
+	kc_dissect_core_destroy(c);
 }
 
 int main(void)
