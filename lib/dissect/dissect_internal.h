@@ -128,6 +128,8 @@ struct h1_flow {
 	struct h1_dir d[2];
 	uint8_t qhead, qlen;
 	uint8_t switch_to;   /* SW_*, read and cleared by the dispatcher */
+	uint8_t had_h09;     /* an HTTP/0.9 request was queued (sticky): responses
+			      * look for a raw answer only then */
 	uint32_t behind;     /* requests not queued (queue full): responses to skip */
 	uint32_t skip_resp;  /* requests emitted as timed out: their responses dropped */
 	struct h1_qent q[KC_DISSECT_HTTP_PIPELINE_MAX];

@@ -1235,8 +1235,10 @@ static int start_request(struct kc_dissect_core *c, struct kc_dissect_flow *f,
 			h->q[slot].flags |= QF_HEAD;
 		else if (r.method_len == 7 && memcmp(r.method, "CONNECT", 7) == 0)
 			h->q[slot].flags |= QF_CONNECT;
-		if (v09)
+		if (v09) {
 			h->q[slot].flags |= QF_H09;
+			h->had_h09 = 1;
+		}
 		h->qlen++;
 	}
 	if (it != NULL) {
@@ -1635,8 +1637,8 @@ h1_feed_dir(struct kc_dissect_core *c, struct kc_dissect_flow *f, enum kc_dir di
 			}
 		}
 
-		if (d->state == H1_START && dir == KC_DIR_S2C && h->qlen > 0 &&
-		    (q_head(h)->flags & QF_H09) && h->skip_resp == 0) {
+		if (dir == KC_DIR_S2C && kc_unlikely(h->had_h09) && d->state == H1_START &&
+		    h->qlen > 0 && (q_head(h)->flags & QF_H09) && h->skip_resp == 0) {
 			/* Unless the server sent a status line after all. */
 			int pr = h1_probe(p, n, KC_DIR_S2C);
 
