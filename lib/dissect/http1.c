@@ -1001,7 +1001,8 @@ header_line(struct kc_dissect_core *c, enum kc_dir dir, struct h1_dir *d, struct
 	int resp = dir == KC_DIR_S2C;
 	int kind;
 
-	if (kc_unlikely(is_ows(l[0]))) {
+	/* OWS is below '!': one compare passes most first bytes. */
+	if (kc_unlikely(l[0] <= ' ') && is_ows(l[0])) {
 		header_fold(it, d, resp, l, n);
 		return 0;
 	}
