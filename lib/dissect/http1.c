@@ -478,14 +478,19 @@ static void fill_request(struct kc_dissect_core *c, struct kc_item *it, const st
 		}
 		/* request.path is Go's url.URL.Path: percent-decoded, '+'
 		 * kept. Without an escape it is a part of the target, whose
-		 * copy in the arena (the url) it can share. */
-		if (pct)
+		 * copy in the arena (the url) it shares: the bytes are still
+		 * taken from the arena, uncopied, so that its filling, and what
+		 * a full arena drops, stay exactly as with a copy. */
+		if (pct) {
 			put_decoded(it, path, path_len, path_end, 0, &h->path);
-		else if (path_len > 0 && in_target && h->url.len == tn)
+		} else if (in_target && h->url.len == tn &&
+			   path_len - 1 < (size_t)KC_ITEM_ARENA_SIZE - it->arena_used) {
 			h->path = (struct kc_str){ (uint16_t)(h->url.off + (path - t)),
 						   (uint16_t)path_len };
-		else
+			it->arena_used = (uint16_t)(it->arena_used + path_len);
+		} else {
 			(void)put(it, path, path_len, &h->path);
+		}
 	}
 	/* queryString: url.ParseQuery order and decoding; repeats kept. */
 	while (q != NULL && q_len > 0) {
