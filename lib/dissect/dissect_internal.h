@@ -93,14 +93,13 @@ enum { RS_NONE = 0, RS_QUEUE, RS_ONLY };
 /* What the dispatcher must do after a 101 or CONNECT 2xx. */
 enum { SW_NONE = 0, SW_H2C, SW_STOP };
 
+/* The per-message fields come first, from enc to it, so that
+ * dir_reset_msg() clears them as one block. */
 struct h1_dir {
-	uint8_t state;       /* enum h1_state */
 	uint8_t enc;         /* enum h1_enc of the current body */
 	uint8_t mflags;
 	uint8_t rsrc;        /* S2C: RS_* */
 	uint8_t qflags;      /* S2C: QF_* of the request being answered */
-	uint8_t line_start;  /* RESYNC: the next byte starts a line */
-	uint8_t msgs;        /* messages parsed (saturating): 0 = not HTTP yet */
 	int8_t last_hdr;     /* index of the last stored header, -1 none */
 	int8_t cur_q;        /* C2S: queue slot of the request being parsed, -1 none */
 	uint16_t status;     /* S2C: status code of the response being parsed */
@@ -108,8 +107,11 @@ struct h1_dir {
 	uint64_t body_wire;  /* body payload bytes (dechunked, still encoded) */
 	uint64_t msg_bytes;  /* bytes of this message on the wire */
 	uint64_t hdr_bytes;  /* bytes of its head (start line to blank line) */
-	uint64_t scanned;    /* RESYNC: bytes skipped so far */
 	struct kc_item *it;  /* item being filled; NULL = parse and discard */
+	uint8_t state;       /* enum h1_state */
+	uint8_t line_start;  /* RESYNC: the next byte starts a line */
+	uint8_t msgs;        /* messages parsed (saturating): 0 = not HTTP yet */
+	uint64_t scanned;    /* RESYNC: bytes skipped so far */
 	struct inflater *z;  /* body decoder, NULL when none */
 };
 
@@ -126,6 +128,8 @@ struct h1_flow {
 	struct h1_dir d[2];
 	uint8_t qhead, qlen;
 	uint8_t switch_to;   /* SW_*, read and cleared by the dispatcher */
+	uint8_t had_h09;     /* an HTTP/0.9 request was queued (sticky): responses
+			      * look for a raw answer only then */
 	uint32_t behind;     /* requests not queued (queue full): responses to skip */
 	uint32_t skip_resp;  /* requests emitted as timed out: their responses dropped */
 	struct h1_qent q[KC_DISSECT_HTTP_PIPELINE_MAX];

@@ -837,6 +837,108 @@ static void test_http09(void)
 	kc_dissect_core_destroy(c);
 }
 
+/* request.path shares the url's bytes when it needs no decoding: every shape
+ * of target (short and long, query, fragment, escapes before and after the
+ * query, absolute-form with and without a path, no path at all). And a
+ * response's Content-Length body taken in the same buffer as its head, with
+ * the next response right behind it. */
+static void test_path_views_and_whole_responses(void)
+{
+	static const struct {
+		const char *target, *path;
+	} cases[] = {
+		{ "/late/768/0", "/late/768/0" },
+		{ "/p?x=%41", "/p" },
+		{ "/a%20b?q=1", "/a b" },
+		{ "/a#b%41", "/a" },
+		{ "/plain/path/longer/than/sixteen?x=1#frag", "/plain/path/longer/than/sixteen" },
+		{ "/plain/path/longer/than/sixt%65en", "/plain/path/longer/than/sixteen" },
+		{ "/abcdefghijklmn%41", "/abcdefghijklmnA" },
+		{ "/abcdefghijklmno", "/abcdefghijklmno" },
+		{ "/abcdefghijklmn?", "/abcdefghijklmn" },
+		{ "http://host.example", "/" },
+		{ "http://host.example/x%2Fy?z", "/x/y" },
+		{ "HTTPS://host.example/x?y", "/x" },
+		{ "?a=1", NULL },
+		{ "*", "*" },
+	};
+	struct kc_dissect_core *c;
+	struct kc_dissect_flow *f;
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct kc_item *it;
+
+		c = t_core(4096);
+		f = open_flow(c, 80);
+		snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", cases[i].target);
+		feed(c, f, C2S, buf, 1);
+		feed(c, f, S2C, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 2);
+		CHECK_EQ_U(S.n, 1);
+		it = &S.items[0];
+		CHECK_STR(it, it->u.http.url, cases[i].target);
+		if (cases[i].path != NULL) {
+			CHECK_STR(it, it->u.http.path, cases[i].path);
+		} else {
+			CHECK_EQ_U(it->u.http.path.len, 0);
+			CHECK_EQ_U(it->u.http.path.off, 0);
+		}
+		CHECK_STR(it, it->u.http.host, "h");
+		CHECK_STR(it, it->u.http.resp_body, "ok");
+		/* A shared path still takes its bytes of the arena (a full
+		 * arena drops what it dropped with a copy). */
+		if (strpbrk(cases[i].target, "%?") == NULL)
+			CHECK_EQ_U(it->arena_used,
+				   strlen("GET") + strlen(cases[i].target) + strlen("HTTP/1.1") +
+				   (cases[i].path != NULL ? strlen(cases[i].path) : 0) +
+				   strlen("Host") + strlen("h") + strlen("200 OK") - 4 +
+				   strlen("Content-Length") + strlen("2") + strlen("ok"));
+		kc_dissect_core_destroy(c);
+	}
+
+	c = t_core(4096);
+	f = open_flow(c, 80);
+	feed(c, f, C2S, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n", 1);
+	feed(c, f, S2C,
+	     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	     "HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc"
+	     "HTTP/1.1 202 Accepted\r\nContent-Length: 4\r\n\r\nxy", 2);
+	CHECK_EQ_U(S.n, 2);
+	feed(c, f, S2C, "z", 3);
+	CHECK_EQ_U(S.n, 2);
+	feed(c, f, S2C, "wHTTP/1.1 200 OK\r\n", 4);
+	CHECK_EQ_U(S.n, 3);
+	CHECK_STR(&S.items[0], S.items[0].u.http.path, "/1");
+	CHECK_STR(&S.items[0], S.items[0].u.http.resp_body, "ok");
+	CHECK_EQ_U(S.items[0].u.http.resp_body_size, 2);
+	CHECK_STR(&S.items[1], S.items[1].u.http.path, "/2");
+	CHECK_STR(&S.items[1], S.items[1].u.http.resp_body, "abc");
+	CHECK_EQ_U(S.items[1].u.http.status, 201);
+	CHECK_EQ_U(S.items[1].resp_size,
+		   strlen("HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc"));
+	CHECK_STR(&S.items[2], S.items[2].u.http.resp_body, "xyzw");
+	CHECK_EQ_U(S.items[2].u.http.resp_body_size, 4);
+	CHECK_EQ_U(S.items[2].resp_ts_us, 2);
+	kc_dissect_core_destroy(c);
+
+	/* A 1xx head with header lines, split inside a line and before its
+	 * blank line: skipped whole, the final answer kept. */
+	c = t_core(4096);
+	f = open_flow(c, 80);
+	feed(c, f, C2S, "POST /up HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 1);
+	feed(c, f, S2C, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=pre", 2);
+	feed(c, f, S2C, "load\r\nContent-Length: 9\r\n", 3);
+	feed(c, f, S2C, "\r", 4);
+	feed(c, f, S2C, "\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 5);
+	CHECK_EQ_U(S.n, 1);
+	CHECK_EQ_U(S.items[0].u.http.status, 200);
+	CHECK_EQ_U(S.items[0].u.http.n_resp_headers, 1);
+	CHECK_STR(&S.items[0], S.items[0].u.http.resp_body, "ok");
+	CHECK_EQ_U(S.items[0].resp_size, strlen("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+	CHECK_EQ_U(kc_dissect_stats(c)->http.interim, 1);
+	kc_dissect_core_destroy(c);
+}
+
 int main(void)
 {
 	test_http09();
@@ -857,5 +959,6 @@ int main(void)
 	test_timeouts();
 	test_response_only_and_overflow();
 	test_upgrades();
+	test_path_views_and_whole_responses();
 	return t_report();
 }
