@@ -11,6 +11,11 @@
  * Bounds: max_datagrams buffers of 64 KiB, allocated once at creation; at most
  * KC_DEFRAG_MAX_FRAGS pieces per datagram; a timeout. Overlaps keep the first
  * copy (what Linux and Wireshark do for the common case), counted.
+ *
+ * A fragment finds its datagram through an open-addressed index, and a full
+ * table gives up its oldest datagram from the head of a list in arrival
+ * order: a fragment costs the same with 4 or 4096 datagrams in reassembly,
+ * which is what a flood of fragments fills the table with.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,12 +23,13 @@
 
 #include "kc_decode.h"
 
+#define NIL UINT32_MAX
+
 struct range {
 	uint32_t start, end; /* [start, end) */
 };
 
 struct dgram {
-	bool in_use;
 	bool have_last;
 	uint8_t family;
 	uint8_t proto;
@@ -33,6 +39,8 @@ struct dgram {
 	uint64_t first_us;
 	uint32_t n_ranges;
 	uint32_t n_handles;
+	uint32_t hash;        /* of the identity (family, proto, id, addresses) */
+	uint32_t prev, next;  /* arrival order, while in use */
 	struct range ranges[KC_DEFRAG_MAX_FRAGS]; /* sorted, merged */
 	void *handles[KC_DEFRAG_MAX_FRAGS];
 	uint8_t *buf;         /* KC_DEFRAG_MAX_DATAGRAM bytes */
@@ -44,34 +52,50 @@ struct kc_defrag {
 	struct dgram *slots;
 	uint8_t *bufs;
 	uint32_t n_active;    /* slots in use: the periodic expiry skips an empty table */
+	uint32_t *index;      /* slot number + 1 per bucket (0: empty), linear probing */
+	uint32_t index_mask;  /* buckets - 1: at least twice max_datagrams */
+	uint32_t *free_stack; /* slots not in use */
+	uint32_t n_free;
+	uint32_t head, tail;  /* slots in use, oldest first (the engine's clock never
+	                         goes back, so arrival order is first_us order) */
 };
 
 struct kc_defrag *kc_defrag_create(const struct kc_defrag_cfg *cfg)
 {
 	struct kc_defrag *d;
-	uint32_t i;
+	uint32_t i, buckets = 1;
 
 	if (cfg == NULL || cfg->max_datagrams == 0 || cfg->max_datagrams > 4096) {
 		errno = EINVAL;
 		return NULL;
 	}
+	while (buckets < 2 * cfg->max_datagrams)
+		buckets <<= 1;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		goto fail;
 	d->cfg = *cfg;
 	d->slots = calloc(cfg->max_datagrams, sizeof(*d->slots));
-	if (d->slots == NULL)
-		goto fail_slots;
+	d->index = calloc(buckets, sizeof(*d->index));
+	d->free_stack = malloc(cfg->max_datagrams * sizeof(*d->free_stack));
 	d->bufs = malloc((size_t)cfg->max_datagrams * KC_DEFRAG_MAX_DATAGRAM);
-	if (d->bufs == NULL)
-		goto fail_bufs;
-	for (i = 0; i < cfg->max_datagrams; i++)
+	if (d->slots == NULL || d->index == NULL || d->free_stack == NULL || d->bufs == NULL)
+		goto fail_parts;
+	d->index_mask = buckets - 1;
+	d->head = d->tail = NIL;
+	for (i = 0; i < cfg->max_datagrams; i++) {
 		d->slots[i].buf = d->bufs + (size_t)i * KC_DEFRAG_MAX_DATAGRAM;
+		/* Low slots first: the warm part of the buffers. */
+		d->free_stack[i] = cfg->max_datagrams - 1 - i;
+	}
+	d->n_free = cfg->max_datagrams;
 	return d;
 
-fail_bufs:
+fail_parts:
+	free(d->bufs);
+	free(d->free_stack);
+	free(d->index);
 	free(d->slots);
-fail_slots:
 	free(d);
 fail:
 	errno = ENOMEM;
@@ -83,6 +107,8 @@ void kc_defrag_destroy(struct kc_defrag *d)
 	if (d == NULL)
 		return;
 	free(d->bufs);
+	free(d->free_stack);
+	free(d->index);
 	free(d->slots);
 	free(d);
 }
@@ -96,9 +122,83 @@ static bool same_dgram(const struct dgram *g, const struct kc_pkt *f)
 {
 	size_t alen = f->family == 4 ? 4 : 16;
 
-	return g->in_use && g->family == f->family && g->id == f->frag_id &&
-	       g->proto == f->frag_proto && memcmp(g->src, f->src, alen) == 0 &&
-	       memcmp(g->dst, f->dst, alen) == 0;
+	return g->family == f->family && g->id == f->frag_id && g->proto == f->frag_proto &&
+	       memcmp(g->src, f->src, alen) == 0 && memcmp(g->dst, f->dst, alen) == 0;
+}
+
+/* Not keyed: a probe run can never be longer than the datagrams in the
+ * table, so colliding identities a sender crafts cost a bounded walk. The
+ * addresses of an IPv4 fragment are zero past their 4 bytes (kc_pkt). */
+static uint32_t dgram_hash(const struct kc_pkt *f)
+{
+	uint64_t w[4], h = ((uint64_t)f->frag_id << 16 | (uint64_t)f->frag_proto << 8 | f->family) *
+			   0x9e3779b97f4a7c15ull;
+	unsigned i;
+
+	memcpy(&w[0], f->src, 16);
+	memcpy(&w[2], f->dst, 16);
+	for (i = 0; i < 4; i++) {
+		h = (h ^ w[i]) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+	}
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static void age_unlink(struct kc_defrag *d, struct dgram *g)
+{
+	if (g->prev != NIL)
+		d->slots[g->prev].next = g->next;
+	else
+		d->head = g->next;
+	if (g->next != NIL)
+		d->slots[g->next].prev = g->prev;
+	else
+		d->tail = g->prev;
+}
+
+static void age_append(struct kc_defrag *d, struct dgram *g)
+{
+	uint32_t i = (uint32_t)(g - d->slots);
+
+	g->prev = d->tail;
+	g->next = NIL;
+	if (d->tail != NIL)
+		d->slots[d->tail].next = i;
+	else
+		d->head = i;
+	d->tail = i;
+}
+
+/* Backward-shift deletion (Knuth 6.4, algorithm R), as in the flow table. */
+static void index_delete(struct kc_defrag *d, struct dgram *g)
+{
+	uint32_t want = (uint32_t)(g - d->slots) + 1, hole = g->hash & d->index_mask, s;
+
+	while (d->index[hole] != want)
+		hole = (hole + 1) & d->index_mask;
+	for (s = hole;;) {
+		uint32_t home, x;
+
+		s = (s + 1) & d->index_mask;
+		x = d->index[s];
+		if (x == 0)
+			break;
+		home = d->slots[x - 1].hash & d->index_mask;
+		if (((s - home) & d->index_mask) >= ((s - hole) & d->index_mask)) {
+			d->index[hole] = x;
+			hole = s;
+		}
+	}
+	d->index[hole] = 0;
+}
+
+/* The slot leaves the table (its handles were taken or handed back). */
+static void dgram_free(struct kc_defrag *d, struct dgram *g)
+{
+	index_delete(d, g);
+	age_unlink(d, g);
+	d->free_stack[d->n_free++] = (uint32_t)(g - d->slots);
+	d->n_active--;
 }
 
 /* Hand a datagram's packets to the caller's death row and free the slot. */
@@ -109,57 +209,44 @@ static uint32_t release(struct kc_defrag *d, struct dgram *g, void **dead, uint3
 	for (i = 0; i < g->n_handles && n < cap; i++)
 		dead[n++] = g->handles[i];
 	d->stats.dropped_frags += g->n_handles;
-	g->in_use = false;
-	d->n_active--;
+	dgram_free(d, g);
 	return n;
-}
-
-static struct dgram *oldest(struct kc_defrag *d)
-{
-	struct dgram *o = NULL;
-	uint32_t i;
-
-	for (i = 0; i < d->cfg.max_datagrams; i++) {
-		struct dgram *g = &d->slots[i];
-
-		if (g->in_use && (o == NULL || g->first_us < o->first_us))
-			o = g;
-	}
-	return o;
 }
 
 static struct dgram *find_or_add(struct kc_defrag *d, const struct kc_pkt *f, uint64_t now,
 				 void **dead, uint32_t cap, uint32_t *n_dead)
 {
-	struct dgram *free_slot = NULL;
-	uint32_t i;
+	uint32_t hash = dgram_hash(f), b = hash & d->index_mask, x;
+	struct dgram *g;
 
-	for (i = 0; i < d->cfg.max_datagrams; i++) {
-		struct dgram *g = &d->slots[i];
-
-		if (same_dgram(g, f))
+	for (; (x = d->index[b]) != 0; b = (b + 1) & d->index_mask) {
+		g = &d->slots[x - 1];
+		if (g->hash == hash && same_dgram(g, f))
 			return g;
-		if (!g->in_use && free_slot == NULL)
-			free_slot = g;
 	}
-	if (free_slot == NULL) {
-		free_slot = oldest(d);
+	if (d->n_free == 0) {
 		d->stats.evicted_full++;
-		*n_dead += release(d, free_slot, dead + *n_dead, cap - *n_dead);
+		*n_dead += release(d, &d->slots[d->head], dead + *n_dead, cap - *n_dead);
+		/* The deletion may have shifted our empty bucket: probe again. */
+		for (b = hash & d->index_mask; d->index[b] != 0; b = (b + 1) & d->index_mask)
+			;
 	}
-	free_slot->in_use = true;
+	g = &d->slots[d->free_stack[--d->n_free]];
+	d->index[b] = (uint32_t)(g - d->slots) + 1;
+	age_append(d, g);
 	d->n_active++;
-	free_slot->have_last = false;
-	free_slot->family = f->family;
-	free_slot->proto = f->frag_proto;
-	free_slot->id = f->frag_id;
-	memcpy(free_slot->src, f->src, 16);
-	memcpy(free_slot->dst, f->dst, 16);
-	free_slot->first_us = now;
-	free_slot->n_ranges = 0;
-	free_slot->n_handles = 0;
-	free_slot->total = 0;
-	return free_slot;
+	g->hash = hash;
+	g->have_last = false;
+	g->family = f->family;
+	g->proto = f->frag_proto;
+	g->id = f->frag_id;
+	memcpy(g->src, f->src, 16);
+	memcpy(g->dst, f->dst, 16);
+	g->first_us = now;
+	g->n_ranges = 0;
+	g->n_handles = 0;
+	g->total = 0;
+	return g;
 }
 
 /* Copy the parts of [s, e) not yet covered (first copy wins), then merge the
@@ -257,25 +344,23 @@ int kc_defrag_add(struct kc_defrag *d, const struct kc_pkt *frag, void *handle, 
 	done->res = kc_decode_l4(g->proto, g->buf, g->total, &done->pkt);
 	done->n_handles = g->n_handles;
 	memcpy(done->handles, g->handles, g->n_handles * sizeof(void *));
-	g->in_use = false;
-	d->n_active--;
+	dgram_free(d, g);
 	d->stats.completed++;
 	return 1;
 }
 
 uint32_t kc_defrag_expire(struct kc_defrag *d, uint64_t now_us, uint32_t budget, void **dead, uint32_t dead_cap)
 {
-	uint32_t i, n = 0;
+	uint32_t i = d->head, n = 0;
 
-	/* Called every millisecond by each worker: most of the time there is
-	 * nothing in reassembly, and the slots need not be walked. */
-	if (d->n_active == 0)
-		return 0;
-	for (i = 0; i < d->cfg.max_datagrams && budget > 0; i++) {
+	/* Oldest first: the first datagram still in time ends the walk
+	 * (called every millisecond by each worker, mostly on an empty table). */
+	while (i != NIL && budget > 0) {
 		struct dgram *g = &d->slots[i];
 
-		if (!g->in_use || now_us < g->first_us || now_us - g->first_us < d->cfg.timeout_us)
-			continue;
+		i = g->next;
+		if (now_us < g->first_us || now_us - g->first_us < d->cfg.timeout_us)
+			break;
 		if (dead_cap - n < g->n_handles)
 			break;
 		d->stats.timeouts++;

@@ -392,6 +392,44 @@ static void test_keys(void)
 	kc_defrag_destroy(d);
 }
 
+/* A full table of the largest size: every datagram is found again through
+ * the index (ids differ in one field only), in any order, while others leave
+ * it; then the oldest is the one a new datagram evicts. */
+static void test_many(void)
+{
+	enum { N = 4096 };
+	struct kc_defrag *d = mk(N);
+	struct kc_defrag_done done;
+	void *dead[DEAD_CAP];
+	uint32_t n_dead, i, ok = 0;
+
+	make_dgram(100, 0);
+	for (i = 0; i < N; i++)
+		CHECK_EQ(offer(d, 0, 10000 + i, 0, 48, 1, H(i), 10 + i, &done, dead, &n_dead), 0);
+	CHECK_EQ(n_dead, 0);
+	/* Complete every other one, from the newest down. */
+	for (i = N; i-- > 0;) {
+		if (i % 2)
+			continue;
+		if (offer(d, 0, 10000 + i, 48, 52, 0, H(N + i), 20000, &done, dead, &n_dead) == 1 &&
+		    done.n_handles == 2 && done.handles[0] == H(i) && done.handles[1] == H(N + i))
+			ok++;
+	}
+	CHECK_EQ(ok, N / 2);
+	/* Half the table is free: new datagrams evict nobody. */
+	for (i = 0; i < N / 2; i++)
+		CHECK_EQ(offer(d, 0, 20000 + i, 0, 48, 1, H(2 * N + i), 30000, &done, dead, &n_dead), 0);
+	CHECK_EQ(kc_defrag_stats(d)->evicted_full, 0);
+	/* Full again: the next one evicts the oldest left, datagram 10001. */
+	CHECK_EQ(offer(d, 0, 30000, 0, 48, 1, H(3 * N), 40000, &done, dead, &n_dead), 0);
+	CHECK_EQ(n_dead, 1);
+	CHECK(dead[0] == H(1));
+	/* The rest of the odd ones still complete. */
+	CHECK_EQ(offer(d, 0, 10003, 48, 52, 0, H(3 * N + 1), 40000, &done, dead, &n_dead), 1);
+	CHECK(done.n_handles == 2 && done.handles[0] == H(3));
+	kc_defrag_destroy(d);
+}
+
 /* IPv6: UDP decoded from the whole datagram; TCP header split across fragments. */
 static void test_ipv6_tcp_split(void)
 {
@@ -607,6 +645,7 @@ int main(void)
 	test_too_many_frags();
 	test_too_big();
 	test_keys();
+	test_many();
 	test_ipv6_tcp_split();
 	test_random_accounting();
 	return kct_done("test_defrag");
