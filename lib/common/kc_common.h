@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <assert.h>
 #include <errno.h>
 
@@ -44,6 +45,42 @@ uint64_t kc_now_us(void);
 
 /** Wall clock in microseconds since the Unix epoch. */
 uint64_t kc_wall_us(void);
+
+/* Unaligned loads and stores in host byte order (memcpy compiles to one
+ * move): packet fields and key words sit at any offset. */
+static inline uint16_t kc_load16(const void *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint32_t kc_load32(const void *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint64_t kc_load64(const void *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void kc_store32(void *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void kc_store64(void *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
 
 /**
  * Nanoseconds in @p cycles of a clock at @p hz (the TSC), exact to the

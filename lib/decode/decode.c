@@ -63,32 +63,6 @@ static inline uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static inline uint64_t load32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline uint64_t load64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline void store64(void *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void store32(void *p, uint32_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
 static inline uint32_t rol32(uint32_t x, unsigned n)
 {
 	return x << n | x >> (32 - n);
@@ -364,14 +338,6 @@ static_assert(offsetof(struct kc_pkt, ack) == offsetof(struct kc_pkt, seq) + 4, 
 /* Header fields compared as loaded (little-endian), not byte-swapped first. */
 #define LE16(be) ((uint16_t)((be) >> 8 | ((be) & 0xff) << 8))
 
-static inline uint16_t load16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 static inline bool is_vlan_tpid_le(uint16_t et)
 {
 	return et == LE16(ETHERTYPE_VLAN) || et == LE16(ETHERTYPE_QINQ) || et == LE16(ETHERTYPE_QINQ_OLD);
@@ -381,10 +347,10 @@ static inline bool is_vlan_tpid_le(uint16_t et)
 static inline void store_ip4(uint8_t *dst, const uint8_t *src)
 {
 #ifdef __SSE2__
-	_mm_storeu_si128((__m128i *)(void *)dst, _mm_cvtsi32_si128((int)load32(src)));
+	_mm_storeu_si128((__m128i *)(void *)dst, _mm_cvtsi32_si128((int)kc_load32(src)));
 #else
-	store64(dst, load32(src));
-	store64(dst + 8, 0);
+	kc_store64(dst, kc_load32(src));
+	kc_store64(dst + 8, 0);
 #endif
 }
 
@@ -427,29 +393,29 @@ DECODE_INLINE bool decode_fast(const uint8_t *data, uint32_t caplen, struct kc_p
 
 	if (caplen < FAST_MIN_CAPLEN)
 		return false;
-	et = load16(data + 12);
+	et = kc_load16(data + 12);
 	if (et == LE16(ETHERTYPE_IPV4) || et == LE16(ETHERTYPE_IPV6)) {
 		p->n_vlan = 0;
-		store32(p->vlan, 0);
+		kc_store32(p->vlan, 0);
 	} else {
 		uint32_t vlans;
 
 		if (!is_vlan_tpid_le(et))
 			return false;
 		vlans = rd16(data + 14) & 0x0fff;
-		et = load16(data + 16);
+		et = kc_load16(data + 16);
 		ip += 4;
 		p->n_vlan = 1;
 		if (is_vlan_tpid_le(et)) {
 			vlans |= (uint32_t)(rd16(data + 18) & 0x0fff) << 16;
-			et = load16(data + 20);
+			et = kc_load16(data + 20);
 			ip += 4;
 			p->n_vlan = 2;
 		}
-		store32(p->vlan, vlans);
+		kc_store32(p->vlan, vlans);
 	}
 	if (et == LE16(ETHERTYPE_IPV4)) {
-		uint64_t h = load64(ip);
+		uint64_t h = kc_load64(ip);
 		uint32_t tot;
 
 		/* Version 4 and IHL 5 (byte 0), MF clear and offset 0 (bytes
@@ -492,12 +458,12 @@ DECODE_INLINE bool decode_fast(const uint8_t *data, uint32_t caplen, struct kc_p
 	p->payload_clipped = false;
 	p->proto = proto;
 	/* Both ports in one load: the swap puts sport in the high half. */
-	store32(&p->sport, rol32(__builtin_bswap32((uint32_t)load32(l4)), 16));
+	kc_store32(&p->sport, rol32(__builtin_bswap32((uint32_t)kc_load32(l4)), 16));
 	p->payload = l4 + hlen;
 	if (proto == IPPROTO_TCP) {
 		p->payload_len = len - hlen;
 		/* seq and ack in one load likewise. */
-		store64(&p->seq, rol64(__builtin_bswap64(load64(l4 + 4)), 32));
+		kc_store64(&p->seq, rol64(__builtin_bswap64(kc_load64(l4 + 4)), 32));
 		p->tcp_flags = l4[13];
 		p->win = rd16(l4 + 14);
 	} else {

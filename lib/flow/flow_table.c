@@ -140,7 +140,7 @@ static inline uint64_t key_word(const struct kc_flow_key *k, unsigned i)
 {
 	/* A key is only 2-byte aligned (one on the caller's stack may sit
 	 * anywhere): a memcpy load, which compiles to one instruction. */
-	return kc_flow_load64_((const uint8_t *)k + 8 * i);
+	return kc_load64((const uint8_t *)k + 8 * i);
 }
 
 /* Secrets of the hash; kc_flow_hash_seed() replaces them at start-up. */

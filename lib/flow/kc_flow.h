@@ -287,22 +287,6 @@ static inline void kc_flow_prefetch_entry(const struct kc_flow_table *t, uint32_
 	__builtin_prefetch(&h->links[e], 1);
 }
 
-/* Helpers of the inline key and hash functions (flow_table.c uses them too). */
-static inline uint64_t kc_flow_load64_(const void *b)
-{
-	uint64_t v;
-
-	memcpy(&v, b, sizeof(v));
-	return v;
-}
-
-static inline uint64_t kc_flow_load32_(const void *b)
-{
-	uint32_t v;
-
-	memcpy(&v, b, sizeof(v));
-	return v;
-}
 
 /* The 128-bit product folded to 64 bits (wyhash's "mum"): one multiply mixes
  * two words at once. */
@@ -342,11 +326,6 @@ static inline uint32_t kc_flow_hash6_(const uint64_t w[6])
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-static inline void kc_flow_store64_(void *b, uint64_t v)
-{
-	memcpy(b, &v, sizeof(v));
-}
-
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are assembled little-endian");
 static_assert(offsetof(struct kc_flow_key, port_a) == 32 && offsetof(struct kc_flow_key, vlan) == 36 &&
 		      offsetof(struct kc_flow_key, proto) == 40 && offsetof(struct kc_flow_key, family) == 41,
@@ -362,7 +341,7 @@ static_assert(offsetof(struct kc_flow_key, port_a) == 32 && offsetof(struct kc_f
  */
 static inline bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_key *k, uint32_t *hash)
 {
-	uint64_t pv = kc_flow_load64_(&p->sport), sp = (uint16_t)pv, dp = (uint16_t)(pv >> 16);
+	uint64_t pv = kc_load64(&p->sport), sp = (uint16_t)pv, dp = (uint16_t)(pv >> 16);
 	uint32_t ports = (uint32_t)pv;
 	/* w4 with the ports the other way round: a 16-bit rotate. */
 	uint64_t swapped = (pv & ~0xffffffffull) | (uint32_t)(ports << 16 | ports >> 16), w4, w5;
@@ -373,23 +352,23 @@ static inline bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_
 	memcpy(&pf, &p->proto, sizeof(pf));
 	w5 = pf;
 	if (p->family == 4) {
-		uint64_t s = kc_flow_load32_(p->src), t = kc_flow_load32_(p->dst), a, b;
+		uint64_t s = (uint64_t)kc_load32(p->src), t = (uint64_t)kc_load32(p->dst), a, b;
 
 		/* The 32-bit address byte-swapped into bits 16-47. */
 		src_is_a = (__builtin_bswap64(s) >> 16 | sp) <= (__builtin_bswap64(t) >> 16 | dp);
 		a = src_is_a ? s : t;
 		b = src_is_a ? t : s;
 		w4 = src_is_a ? pv : swapped;
-		kc_flow_store64_(d, a);
-		kc_flow_store64_(d + 8, 0);
-		kc_flow_store64_(d + 16, b);
-		kc_flow_store64_(d + 24, 0);
-		kc_flow_store64_(d + 32, w4);
-		kc_flow_store64_(d + 40, w5);
+		kc_store64(d, a);
+		kc_store64(d + 8, 0);
+		kc_store64(d + 16, b);
+		kc_store64(d + 24, 0);
+		kc_store64(d + 32, w4);
+		kc_store64(d + 40, w5);
 		*hash = kc_flow_hash4_(a, b, w4, w5);
 	} else {
-		uint64_t s0 = kc_flow_load64_(p->src), s1 = kc_flow_load64_(p->src + 8);
-		uint64_t t0 = kc_flow_load64_(p->dst), t1 = kc_flow_load64_(p->dst + 8);
+		uint64_t s0 = kc_load64(p->src), s1 = kc_load64(p->src + 8);
+		uint64_t t0 = kc_load64(p->dst), t1 = kc_load64(p->dst + 8);
 		uint64_t w[6];
 
 		if (s0 != t0)
@@ -404,12 +383,12 @@ static inline bool kc_flow_key_make_hash(const struct kc_pkt *p, struct kc_flow_
 		w[3] = src_is_a ? t1 : s1;
 		w[4] = src_is_a ? pv : swapped;
 		w[5] = w5;
-		kc_flow_store64_(d, w[0]);
-		kc_flow_store64_(d + 8, w[1]);
-		kc_flow_store64_(d + 16, w[2]);
-		kc_flow_store64_(d + 24, w[3]);
-		kc_flow_store64_(d + 32, w[4]);
-		kc_flow_store64_(d + 40, w[5]);
+		kc_store64(d, w[0]);
+		kc_store64(d + 8, w[1]);
+		kc_store64(d + 16, w[2]);
+		kc_store64(d + 24, w[3]);
+		kc_store64(d + 32, w[4]);
+		kc_store64(d + 40, w[5]);
 		*hash = kc_flow_hash6_(w);
 	}
 	return src_is_a;
@@ -434,7 +413,7 @@ static inline bool kc_flow_key_eq_(const struct kc_flow_key *in_table, const str
 	unsigned i;
 
 	for (i = 0; i < sizeof(*k); i += 8)
-		d |= kc_flow_load64_(x + i) ^ kc_flow_load64_(y + i);
+		d |= kc_load64(x + i) ^ kc_load64(y + i);
 	return d == 0;
 #endif
 }
