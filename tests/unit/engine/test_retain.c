@@ -132,6 +132,27 @@ static struct kc_engine *walk_engine(const struct kc_engine_retain_cfg *rc, stru
 	return e;
 }
 
+/* Queue packet @p id (a copy of @p frame, alive until its burst is done);
+ * the engine gets the burst when it holds @p burst packets or at @p last. */
+static void burst_add(struct kc_engine *e, struct kc_engine_pkt *pk, uint32_t *k, unsigned burst, bool last,
+		      const uint8_t *frame, uint32_t flen, uint64_t ts, uint32_t id)
+{
+	struct kc_engine_pkt *p = &pk[*k];
+	uint32_t j;
+
+	p->data = malloc(flen);
+	memcpy((uint8_t *)p->data, frame, flen);
+	p->caplen = p->wire_len = flen;
+	p->ts_us = ts;
+	p->handle = (void *)(uintptr_t)id;
+	if (++*k < burst && !last)
+		return;
+	kc_engine_rx(e, pk, *k);
+	for (j = 0; j < *k; j++)
+		free((void *)pk[j].data);
+	*k = 0;
+}
+
 /* One random walk: @p burst packets go to each kc_engine_rx call. */
 static void walk(const struct kc_engine_retain_cfg *rc, int back_jumps, unsigned burst)
 {
@@ -164,21 +185,8 @@ static void walk(const struct kc_engine_retain_cfg *rc, int back_jumps, unsigned
 		else
 			ts[f] += step;
 		flen = udp_frame(frame, f, len);
-		/* Each packet its own copy, alive until its burst is done. */
-		pk[k].data = malloc(flen);
-		memcpy((uint8_t *)pk[k].data, frame, flen);
-		pk[k].caplen = pk[k].wire_len = flen;
-		pk[k].ts_us = ts[f];
-		pk[k].handle = (void *)(uintptr_t)id;
 		model_add(&model[f], rc, id, ts[f], flen);
-		if (++k == burst || i + 1 == N_PKTS) {
-			uint32_t j;
-
-			kc_engine_rx(e, pk, k);
-			for (j = 0; j < k; j++)
-				free((void *)pk[j].data);
-			k = 0;
-		}
+		burst_add(e, pk, &k, burst, i + 1 == N_PKTS, frame, flen, ts[f], id);
 	}
 	/* Before the flush: every release so far was a window or bound
 	 * eviction, in the model's order. */
@@ -367,22 +375,10 @@ static void tcp_walk(const struct kc_engine_retain_cfg *rc, unsigned burst)
 		else
 			ts[f] += step;
 		flen = tcp_frame(frame, f, from_server, flags, len);
-		pk[k].data = malloc(flen);
-		memcpy((uint8_t *)pk[k].data, frame, flen);
-		pk[k].caplen = pk[k].wire_len = flen;
-		pk[k].ts_us = ts[f];
-		pk[k].handle = (void *)(uintptr_t)id;
 		flow_of[id] = (uint8_t)f;
 		n_pinned_seen += pin && m->n_pinned < MAX_PINNED;
 		t_model_add(f, rc, id, ts[f], flen, pin);
-		if (++k == burst || i + 1 == N_PKTS) {
-			uint32_t j;
-
-			kc_engine_rx(e, pk, k);
-			for (j = 0; j < k; j++)
-				free((void *)pk[j].data);
-			k = 0;
-		}
+		burst_add(e, pk, &k, burst, i + 1 == N_PKTS, frame, flen, ts[f], id);
 	}
 	CHECK_EQ(n_got, n_want);
 	CHECK(memcmp(got, want, sizeof(got[0]) * (n_got < n_want ? n_got : n_want)) == 0);
