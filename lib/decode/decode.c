@@ -334,6 +334,9 @@ __attribute__((noinline)) enum kc_decode_res kc_decode_eth_general(const uint8_t
 #define FAST_MIN_CAPLEN (ETH_HLEN + 2 * 4 + 20)
 
 static_assert(offsetof(struct kc_pkt, ack) == offsetof(struct kc_pkt, seq) + 4, "seq and ack stored as one word");
+static_assert(offsetof(struct kc_pkt, n_vlan) == offsetof(struct kc_pkt, proto) + 2 &&
+		      offsetof(struct kc_pkt, tcp_flags) == offsetof(struct kc_pkt, proto) + 3,
+	      "proto, family, n_vlan and tcp_flags stored as one word");
 
 /* Header fields compared as loaded (little-endian), not byte-swapped first. */
 #define LE16(be) ((uint16_t)((be) >> 8 | ((be) & 0xff) << 8))
@@ -387,32 +390,26 @@ static inline bool fast_l4(uint8_t proto, const uint8_t *l4, uint32_t len, uint3
 DECODE_INLINE bool decode_fast(const uint8_t *data, uint32_t caplen, struct kc_pkt *p)
 {
 	const uint8_t *ip = data + ETH_HLEN, *end = data + caplen, *l4;
-	uint32_t len, hlen;
+	uint32_t len, hlen, vlans = 0, ports;
 	uint16_t et;
-	uint8_t proto;
+	uint8_t proto, family, n_vlan = 0, flags = 0;
 
 	if (caplen < FAST_MIN_CAPLEN)
 		return false;
 	et = kc_load16(data + 12);
-	if (et == LE16(ETHERTYPE_IPV4) || et == LE16(ETHERTYPE_IPV6)) {
-		p->n_vlan = 0;
-		kc_store32(p->vlan, 0);
-	} else {
-		uint32_t vlans;
-
+	if (et != LE16(ETHERTYPE_IPV4) && et != LE16(ETHERTYPE_IPV6)) {
 		if (!is_vlan_tpid_le(et))
 			return false;
 		vlans = rd16(data + 14) & 0x0fff;
 		et = kc_load16(data + 16);
 		ip += 4;
-		p->n_vlan = 1;
+		n_vlan = 1;
 		if (is_vlan_tpid_le(et)) {
 			vlans |= (uint32_t)(rd16(data + 18) & 0x0fff) << 16;
 			et = kc_load16(data + 20);
 			ip += 4;
-			p->n_vlan = 2;
+			n_vlan = 2;
 		}
-		kc_store32(p->vlan, vlans);
 	}
 	if (et == LE16(ETHERTYPE_IPV4)) {
 		uint64_t h = kc_load64(ip);
@@ -431,7 +428,7 @@ DECODE_INLINE bool decode_fast(const uint8_t *data, uint32_t caplen, struct kc_p
 		if (!fast_l4(proto, l4, len, &hlen))
 			return false;
 		p->l3_len = tot;
-		p->family = 4;
+		family = 4;
 		store_ip4(p->src, ip + 12);
 		store_ip4(p->dst, ip + 16);
 	} else if (et == LE16(ETHERTYPE_IPV6)) {
@@ -448,7 +445,7 @@ DECODE_INLINE bool decode_fast(const uint8_t *data, uint32_t caplen, struct kc_p
 		if (!fast_l4(proto, l4, len, &hlen))
 			return false;
 		p->l3_len = IP6_HLEN + len;
-		p->family = 6;
+		family = 6;
 		memcpy(p->src, ip + 8, 16);
 		memcpy(p->dst, ip + 24, 16);
 	} else {
@@ -456,20 +453,24 @@ DECODE_INLINE bool decode_fast(const uint8_t *data, uint32_t caplen, struct kc_p
 	}
 	p->l3 = ip;
 	p->payload_clipped = false;
-	p->proto = proto;
 	/* Both ports in one load: the swap puts sport in the high half. */
-	kc_store32(&p->sport, rol32(__builtin_bswap32((uint32_t)kc_load32(l4)), 16));
+	ports = rol32(__builtin_bswap32((uint32_t)kc_load32(l4)), 16);
 	p->payload = l4 + hlen;
 	if (proto == IPPROTO_TCP) {
 		p->payload_len = len - hlen;
 		/* seq and ack in one load likewise. */
 		kc_store64(&p->seq, rol64(__builtin_bswap64(kc_load64(l4 + 4)), 32));
-		p->tcp_flags = l4[13];
+		flags = l4[13];
 		p->win = rd16(l4 + 14);
 	} else {
 		p->payload_len = rd16(l4 + 4) - 8u;
-		p->tcp_flags = 0;
 	}
+	/* One store each for the words kc_flow_key_make_hash() loads next
+	 * (ports with VLAN ids; proto with family): a load spanning several
+	 * smaller stores cannot be forwarded from them and waits until they
+	 * reach the cache, a stall on every packet. */
+	kc_store64(&p->sport, ports | (uint64_t)vlans << 32);
+	kc_store32(&p->proto, (uint32_t)proto | (uint32_t)family << 8 | (uint32_t)n_vlan << 16 | (uint32_t)flags << 24);
 	return true;
 }
 
