@@ -22,7 +22,16 @@
 #include "kc_engine.h"
 #include "kc_snapshot.h"
 
-#define KC_APP_BURST 32
+/* Packets asked of a queue per poll. 128 rather than DPDK's customary 32:
+ * the poll's fixed costs (clock read, fan-in ring, hand-off flush, mbuf
+ * free) spread over four times the packets, and the engine's batches of 32
+ * follow one another with no poll in between. In situ (net_pcap
+ * infinite_rx) 32 -> 128 gave +7% on decode + flow and +29% with dissection;
+ * 256 was a third slower, past the mempool cache. */
+#define KC_APP_BURST 128
+/* Per-lcore mbuf cache: a burst taken and given back stays inside it. */
+#define KC_APP_POOL_CACHE 256
+static_assert(2 * KC_APP_BURST <= KC_APP_POOL_CACHE, "a burst and its release fit the mempool cache");
 #define KC_APP_MAX_WORKERS 64
 #define KC_APP_MAX_QUEUES_PER_WORKER 16
 

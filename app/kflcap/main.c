@@ -170,7 +170,7 @@ int main(int argc, char **argv)
 		if (app.item_pool == NULL)
 			rte_exit(EXIT_FAILURE, "kflcap: item pool: %s\n", rte_strerror(rte_errno));
 	}
-	app.pool = rte_pktmbuf_pool_create("kc_pool", app.opts.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+	app.pool = rte_pktmbuf_pool_create("kc_pool", app.opts.mbufs, KC_APP_POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					   rte_socket_id());
 	if (app.pool == NULL)
 		rte_exit(EXIT_FAILURE, "kflcap: mbuf pool of %u: %s (hugepages reserved? try --mbufs or -m)\n",

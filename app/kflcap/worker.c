@@ -21,6 +21,7 @@
  * already means end of file unless the pool ran dry; we insist on several
  * with free mbufs around. */
 #define EOF_EMPTY_POLLS 64
+#define EOF_MIN_FREE_MBUFS 128
 #define TICK_US 1000
 
 /* Wall clock of a TSC reading. */
@@ -350,7 +351,7 @@ unsigned kc_worker_poll(struct kc_worker *w)
 			continue;
 		n = rte_eth_rx_burst(rq->port, rq->queue, m, KC_APP_BURST);
 		if (n == 0) {
-			if (rq->finite && rte_mempool_avail_count(w->app->pool) > 4 * KC_APP_BURST &&
+			if (rq->finite && rte_mempool_avail_count(w->app->pool) > EOF_MIN_FREE_MBUFS &&
 			    ++rq->empty_polls >= EOF_EMPTY_POLLS)
 				rq->eof = true;
 			continue;
