@@ -19,6 +19,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 tests/integration/gen_traffic.py "$work/mix.pcap" --flows 3000 --seed 11
 npk=$(capinfos -c -M "$work/mix.pcap" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
+# The same generator at 1000 flows: a replay set a third the size, which the
+# VM's caches hold better, so less of each packet's cost is the PMD's copy
+# (testpmd's own rate on each input shows the difference).
+python3 tests/integration/gen_traffic.py "$work/mix1k.pcap" --flows 1000 --seed 11
+npk1=$(capinfos -c -M "$work/mix1k.pcap" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
 if grep -q hugetlbfs /proc/mounts && [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -ge 512 ]; then
   mem=(-m 1024); memnote="hugepages"
 else
@@ -56,14 +61,17 @@ mergecap -F pcap -w "$work/q.pcap" "$work/qhttp.pcap" tests/data/record/zeek-dns
   tests/data/record/zeek-tls-chrome-1250-x25519-kyber.pcap tests/data/record/zeek-wikipedia.pcap
 nq=$(capinfos -c -M "$work/q.pcap" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
 
-tp=() kc=() kd=() kq=() ts=()
+tp=() kc=() tp1=() kc1=() kd=() kq=() ts=()
 for i in $(seq "$runs"); do
   tp+=("$(testpmd_pps)")
   kc+=("$(kflcap_pps --no-dissect)")
+  vdev="net_pcap0,rx_pcap=$work/mix1k.pcap,infinite_rx=1"
+  tp1+=("$(testpmd_pps)")
+  kc1+=("$(kflcap_pps --no-dissect)")
   vdev="net_pcap0,rx_pcap=$work/l7.pcap,infinite_rx=1"
   kd+=("$(kflcap_pps --kfl 'http and response.status == 599' --mbufs 131071)")
   vdev="net_pcap0,rx_pcap=$work/mix.pcap,infinite_rx=1"
-  echo "run $i: testpmd rxonly ${tp[-1]} pps, kflcap decode+flow ${kc[-1]} pps, dissect+kfl ${kd[-1]} pps" >&2
+  echo "run $i: testpmd rxonly ${tp[-1]} pps, kflcap decode+flow ${kc[-1]} pps; 1000 flows: testpmd ${tp1[-1]}, kflcap ${kc1[-1]} pps; dissect+kfl ${kd[-1]} pps" >&2
   s0=$(date +%s%N); "$BUILD/app/query/kflcap-query" -q --kfl 'http and response.status == 500' -r "$work/q.pcap" > /dev/null
   s1=$(date +%s%N); tshark -n -r "$work/q.pcap" -Y 'http.response.code == 500' > /dev/null 2>&1
   s2=$(date +%s%N)
@@ -72,10 +80,13 @@ for i in $(seq "$runs"); do
 done
 tpm=$(printf '%s\n' "${tp[@]}" | median)
 kcm=$(printf '%s\n' "${kc[@]}" | median)
+tpm1=$(printf '%s\n' "${tp1[@]}" | median)
+kcm1=$(printf '%s\n' "${kc1[@]}" | median)
 kdm=$(printf '%s\n' "${kd[@]}" | median)
 kqm=$(printf '%s\n' "${kq[@]}" | median)
 tsm=$(printf '%s\n' "${ts[@]}" | median)
 ratio=$(awk -v a="$kcm" -v b="$tpm" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+ratio1=$(awk -v a="$kcm1" -v b="$tpm1" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 dratio=$(awk -v a="$kdm" -v b="$kcm" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 qratio=$(awk -v a="$tsm" -v b="$kqm" 'BEGIN {printf "%.1f", (b > 0 ? a / b : 0)}')
 
@@ -117,6 +128,20 @@ every packet into a fresh mbuf, which is a large part of both figures.
 
 Per-run figures: testpmd ${tp[*]}; kflcap ${kc[*]}.
 
+The same generator at 1000 flows (\`--flows 1000 --seed 11\`, $npk1 packets): a
+replay set a third the size, which this VM's caches hold better. testpmd's
+rate on each input shows how much of a packet's cost is the PMD's copy from
+the replay set; on this one, kflcap's figure is mostly kflcap's own work (the
+same 10 Mpps target applies):
+
+| what | packets/s (median) |
+|---|---|
+| baseline: testpmd rxonly | $tpm1 |
+| kflcap, decode + flow table, recording off | $kcm1 |
+| ratio kflcap / testpmd | $ratio1 |
+
+Per-run figures: testpmd ${tp1[*]}; kflcap ${kc1[*]}.
+
 ## With dissection: reassembly, HTTP/DNS/TLS items, KFL on every item
 
 Input: $nl7 packets: 2500 generated HTTP/1.1 keep-alive streams
@@ -152,7 +177,8 @@ Per-run figures: kflcap-query ${kq[*]}; tshark ${ts[*]}.
 
 | target | measured here | |
 |---|---|---|
-| decode + flow table >= 10 Mpps per worker core | $kcm pps (testpmd rxonly alone: $tpm) | $(awk -v a="$kcm" 'BEGIN {print (a >= 10000000 ? "met" : "not met on this VM")}') |
+| decode + flow table >= 10 Mpps per worker core, 3000-flow mix | $kcm pps (testpmd rxonly alone: $tpm) | $(awk -v a="$kcm" 'BEGIN {print (a >= 10000000 ? "met" : "not met on this VM")}') |
+| decode + flow table >= 10 Mpps per worker core, 1000-flow mix | $kcm1 pps (testpmd rxonly alone: $tpm1) | $(awk -v a="$kcm1" 'BEGIN {print (a >= 10000000 ? "met" : "not met on this VM")}') |
 | with dissection >= 5 Mpps per worker core | $kdm pps | $(awk -v a="$kdm" 'BEGIN {print (a >= 5000000 ? "met" : "not met on this VM")}') |
 | KFL < 50 ns for \`http\`, \`http and response.status == 500\`, \`startsWith\` | see bench_kfl below | |
 | kflcap-query >= 20x tshark | ${qratio}x | $(awk -v a="$qratio" 'BEGIN {print (a >= 20 ? "met" : "not met")}') |
