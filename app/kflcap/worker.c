@@ -1,8 +1,9 @@
 /*
  * Worker lcore: RX bursts → (software fan-out) → engine → SP/SC ring to the
  * management lcore. Reads like l3fwd's loop (style.md rule 13): take the
- * context once, read the TSC once per iteration, burst of 32, periodic work on
- * a TSC deadline, no locks, syscalls, allocation or logging inside.
+ * context once, read the TSC once per iteration, bursts of KC_APP_BURST,
+ * periodic work on a TSC deadline, no locks, syscalls, allocation or logging
+ * inside.
  */
 #include <netinet/in.h>
 #include <stddef.h>

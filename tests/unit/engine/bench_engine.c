@@ -36,7 +36,7 @@
 
 #include "kc_engine.h"
 
-#define BURST 32
+#define BURST 128 /* as kflcap's worker asks of a queue (KC_APP_BURST) */
 #define TICK_US 1000
 #define MAX_RUNS 99
 #define FILTER "http and response.status == 599"
