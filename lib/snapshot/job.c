@@ -30,7 +30,7 @@ static void *job_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
-		time_t next = kc_cron_next(&s->p.schedule, time(NULL));
+		time_t next = kc_cron_next(&s->p.schedule, (time_t)snap_wall_sec());
 		struct kc_err err = { "" };
 		int rc;
 
@@ -42,7 +42,7 @@ static void *job_main(void *arg)
 		rc = kc_snapshot_run_once(s, NULL, 0, &err);
 		pthread_mutex_lock(&s->lock);
 		(void)rc; /* counted and kept in last_error by run_once */
-		if (next >= 0 && kc_cron_next(&s->p.schedule, next) < time(NULL))
+		if (next >= 0 && kc_cron_next(&s->p.schedule, next) < (time_t)snap_wall_sec())
 			s->st.missed_schedules++;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -53,7 +53,7 @@ int kc_snapshot_job_start(struct kc_snapshot *s, struct kc_err *err)
 {
 	int rc;
 
-	if (kc_cron_next(&s->p.schedule, time(NULL)) < 0)
+	if (kc_cron_next(&s->p.schedule, (time_t)snap_wall_sec()) < 0)
 		return kc_err_set(err, -EINVAL, "snapshot: the schedule never fires");
 	pthread_mutex_lock(&s->lock);
 	if (s->job_running) {

@@ -164,7 +164,7 @@ struct kc_snapshot *kc_snapshot_create(const struct kc_snapshot_params *p,
 
 			if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 				rnd = kc_wall_us() ^ ((uint64_t)getpid() << 40) ^ kc_now_us();
-			dst = snap_fmt("%s/%" PRIu64 "-%016" PRIx64, s->rot_dir, (uint64_t)time(NULL), rnd);
+			dst = snap_fmt("%s/%" PRIu64 "-%016" PRIx64, s->rot_dir, snap_wall_sec(), rnd);
 			rc = dst == NULL ? -ENOMEM : rename(s->live_dir, dst) < 0 ? -errno : 0;
 			free(dst);
 			if (rc == 0)
@@ -177,7 +177,7 @@ struct kc_snapshot *kc_snapshot_create(const struct kc_snapshot_params *p,
 		{
 			rc = snap_mkdir(s->live_dir);
 			if (rc == 0)
-				rc = write_started(s->live_dir, (uint64_t)time(NULL));
+				rc = write_started(s->live_dir, snap_wall_sec());
 			if (rc < 0) {
 				kc_err_set(err, rc, "snapshot: mkdir %s: %s", s->live_dir,
 					   strerror(-rc));
@@ -769,10 +769,17 @@ static int run_locked(struct kc_snapshot *s, char *entry, size_t entry_cap, stru
 	if (rc < 0)
 		goto fail;
 	step(s, KC_SNAPSHOT_STEP_RECOVERED);
-	/* <ts> must be new in the spool. The rotating folder gets a random
-	 * suffix: recovery recognises committed folders by name (manifest
-	 * "sources"), so a folder name must never be used twice. */
-	for (r.ts = (uint64_t)time(NULL);; r.ts++) {
+	/* <ts> must be new in the spool, and new for this process: an entry
+	 * leaves the spool once uploaded, and a second snapshot named like it
+	 * would overwrite it in the archive. So names only go up, running a
+	 * second or two ahead of the clock when snapshots come faster than one
+	 * a second. The rotating folder gets a random suffix: recovery
+	 * recognises committed folders by name (manifest "sources"), so a
+	 * folder name must never be used twice. */
+	r.ts = snap_wall_sec();
+	if (r.ts <= s->last_name_ts)
+		r.ts = s->last_name_ts + 1;
+	for (;; r.ts++) {
 		char b[4096];
 
 		snprintf(r.ts_s, sizeof(r.ts_s), "%" PRIu64, r.ts);
@@ -780,6 +787,7 @@ static int run_locked(struct kc_snapshot *s, char *entry, size_t entry_cap, stru
 		if (!snap_exists(b))
 			break;
 	}
+	s->last_name_ts = r.ts;
 	{
 		uint64_t rnd;
 

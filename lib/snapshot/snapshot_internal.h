@@ -17,11 +17,21 @@ struct kc_snapshot {
 	pthread_mutex_t lock;          /* stats, last_error, job flags */
 	pthread_cond_t cond;
 	struct kc_snapshot_stats st;
+	uint64_t last_name_ts;         /* <ts> of the last entry named (run_lock) */
 	char last_error[512];
 	bool locks_ready;
 	bool job_running, stop, trigger;
 	pthread_t thread;
 };
+
+/* Wall-clock seconds for schedules and entry names. Not time(): glibc reads
+ * it from the kernel's last tick (CLOCK_REALTIME_COARSE), up to a tick behind
+ * clock_gettime, so a job woken at second T by the precise clock could still
+ * name its entry T - 1, the previous entry's name. */
+static inline uint64_t snap_wall_sec(void)
+{
+	return kc_wall_us() / 1000000u;
+}
 
 /* fsutil.c */
 char *snap_fmt(const char *fmt, ...) kc_printf_like(1, 2); /* NULL on ENOMEM */

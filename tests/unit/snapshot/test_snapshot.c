@@ -992,6 +992,40 @@ static void on_spooled(void *ctx, const char *dir)
 	__atomic_add_fetch(&job_spooled, 1, __ATOMIC_SEQ_CST);
 }
 
+/* An entry leaves the spool once its upload is confirmed; a snapshot later
+ * in the same second must still get a name of its own, or it overwrites the
+ * first in the archive (seen live: a job woken at second T by the precise
+ * clock named its entry after time(), still T - 1). */
+static void test_names_never_repeat(void)
+{
+	char out[256], e1[512], e2[512], e3[512];
+	struct kc_snapshot_params p = { .format = KC_PCAP_FMT_PCAP };
+	struct kc_snapshot *s;
+	struct kc_err err = { "" };
+	uint32_t a[] = { 1 };
+	uint64_t t1, t2, t3;
+
+	snprintf(out, sizeof(out), "%s/names", root);
+	s = make(out, &p, NULL);
+	if (s == NULL)
+		return;
+	write_stream(out, "s1", a, 1, 0);
+	CHECK_EQ(kc_snapshot_run_once(s, e1, sizeof(e1), &err), 0);
+	CHECK_EQ(system(fmt("rm -rf '%s'", e1)), 0); /* "uploaded and confirmed" */
+	write_stream(out, "s2", a, 1, 0);
+	CHECK_EQ(kc_snapshot_run_once(s, e2, sizeof(e2), &err), 0);
+	CHECK_EQ(system(fmt("rm -rf '%s'", e2)), 0);
+	CHECK_EQ(kc_snapshot_run_once(s, e3, sizeof(e3), &err), 0);
+	t1 = strtoull(strrchr(e1, '/') + 1, NULL, 10);
+	t2 = strtoull(strrchr(e2, '/') + 1, NULL, 10);
+	t3 = strtoull(strrchr(e3, '/') + 1, NULL, 10);
+	CHECK(t2 > t1);
+	CHECK(t3 > t2);
+	/* ahead of the clock by at most the snapshots taken this second */
+	CHECK(t3 <= (uint64_t)time(NULL) + 3);
+	kc_snapshot_destroy(s);
+}
+
 static void test_job_thread(void)
 {
 	char out[256];
@@ -1256,6 +1290,7 @@ int main(void)
 	test_crash_leftovers();
 	test_quota();
 	test_admit_callback();
+	test_names_never_repeat();
 	test_job_thread();
 	test_gate_timeout();
 	test_live_writer();
