@@ -186,10 +186,14 @@ Per-run figures: kflcap-query ${kq[*]}; tshark ${ts[*]}.
 | KFL < 50 ns for \`http\`, \`http and response.status == 500\`, \`startsWith\` | see bench_kfl below | |
 | kflcap-query >= 20x tshark | ${qratio}x | $(awk -v a="$qratio" 'BEGIN {print (a >= 20 ? "met" : "not met")}') |
 
-Reading the packet-rate figures: on this 2-core VM the worker shares its
-core's cache and the PMD copies every packet (\`infinite_rx\`), which costs
-about 1/testpmd of a second per packet before kflcap sees it; the in-memory
-micro-benchmark below (no PMD) shows the decode + flow lookup alone.
+Reading the packet-rate figures: the PMD copies every packet from its replay
+set (\`infinite_rx\`), which costs about 1/testpmd of a second per packet
+before kflcap sees it, and on a shared VM that cost moves with the host (on
+the 2-core VM these figures were first made on, testpmd alone measured 8.6 to
+25 Mpps on the 3000-flow mix within one afternoon, 2026-11-27). A packet's
+budget at 10 Mpps is 100 ns; kflcap's own share is roughly 1/kflcap -
+1/testpmd. The in-memory micro-benchmark below (no PMD) shows the decode +
+flow lookup alone.
 $micro
 MD
 echo "wrote $out" >&2
